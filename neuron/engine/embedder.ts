@@ -1,0 +1,85 @@
+/**
+ * Pooled sentence embeddings on a dedicated context, one input at a time,
+ * L2-normalised like OpenAI's. Jobs are serialised; generation on the same
+ * model keeps running on its own context.
+ */
+
+import { Batch } from "../llama/batch.ts";
+import { DECODE_OK, LlamaContext } from "../llama/context.ts";
+import type { LlamaLibrary } from "../llama/library.ts";
+import type { LlamaModel } from "../llama/model.ts";
+import { EngineError } from "./types.ts";
+
+export interface EmbeddingResult {
+  vectors: number[][];
+  promptTokens: number;
+}
+
+export class Embedder {
+  #model: LlamaModel;
+  #ctx: LlamaContext;
+  #batch: Batch;
+  #chain: Promise<unknown> = Promise.resolve();
+
+  private constructor(model: LlamaModel, ctx: LlamaContext) {
+    this.#model = model;
+    this.#ctx = ctx;
+    this.#batch = new Batch(ctx.nBatch);
+  }
+
+  static async create(
+    lib: LlamaLibrary,
+    model: LlamaModel,
+    opts: { context: number; nThreads: number },
+  ): Promise<Embedder> {
+    const ctx = await LlamaContext.create(lib, model, {
+      nCtx: opts.context,
+      nBatch: opts.context,
+      nSeqMax: 1,
+      nThreads: opts.nThreads,
+      embeddings: true,
+    });
+    return new Embedder(model, ctx);
+  }
+
+  embed(inputs: (string | number[])[]): Promise<EmbeddingResult> {
+    const job = this.#chain.then(() => this.#run(inputs));
+    this.#chain = job.catch(() => {});
+    return job;
+  }
+
+  async #run(inputs: (string | number[])[]): Promise<EmbeddingResult> {
+    const vectors: number[][] = [];
+    let promptTokens = 0;
+    const nEmbd = this.#model.info.nEmbd;
+    for (const [i, input] of inputs.entries()) {
+      const tokens = typeof input === "string"
+        ? this.#model.vocab.tokenize(input, { addSpecial: true, special: false })
+        : Int32Array.from(input);
+      if (tokens.length === 0) throw new EngineError("bad_request", `input[${i}] is empty`);
+      if (tokens.length > this.#batch.capacity) {
+        throw new EngineError(
+          "context_exceeded",
+          `input[${i}] has ${tokens.length} tokens; the embedding context is ${this.#batch.capacity}`,
+        );
+      }
+      promptTokens += tokens.length;
+      this.#ctx.clear();
+      this.#batch.clear();
+      tokens.forEach((t, pos) => this.#batch.add(t, pos, 0, true));
+      const rc = await this.#ctx.decode(this.#batch);
+      if (rc !== DECODE_OK) throw new EngineError("decode_failed", `embedding decode returned ${rc}`);
+      const v = this.#ctx.sequenceEmbedding(0, nEmbd);
+      let norm = 0;
+      for (const x of v) norm += x * x;
+      norm = Math.sqrt(norm) || 1;
+      vectors.push(Array.from(v, (x) => x / norm));
+    }
+    return { vectors, promptTokens };
+  }
+
+  async close(): Promise<void> {
+    await this.#chain;
+    this.#ctx.free();
+  }
+}

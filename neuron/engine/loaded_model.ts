@@ -1,0 +1,118 @@
+/**
+ * One model resident on a device: weights, a generation context with its
+ * scheduler, and optionally an embeddings context. Building it is
+ * all-or-nothing: a failed or cancelled load frees whatever it took.
+ */
+
+import { LlamaContext } from "../llama/context.ts";
+import type { LlamaLibrary } from "../llama/library.ts";
+import { LlamaModel } from "../llama/model.ts";
+import { Embedder } from "./embedder.ts";
+import { findMarkers } from "./reasoning.ts";
+import { type Emit, Scheduler } from "./scheduler.ts";
+import type { LoadedModelInfo, LoadOptions } from "./types.ts";
+
+/** llama_token_attr bits for control and user-defined tokens. */
+const ATTR_SPECIAL = (1 << 3) | (1 << 4);
+
+export class LoadedModel {
+  readonly info: LoadedModelInfo;
+  readonly model: LlamaModel;
+  readonly scheduler: Scheduler;
+  readonly embedder: Embedder | null;
+  readonly #ctx: LlamaContext;
+
+  private constructor(
+    info: LoadedModelInfo,
+    model: LlamaModel,
+    ctx: LlamaContext,
+    scheduler: Scheduler,
+    embedder: Embedder | null,
+  ) {
+    this.info = info;
+    this.model = model;
+    this.#ctx = ctx;
+    this.scheduler = scheduler;
+    this.embedder = embedder;
+  }
+
+  static async load(
+    lib: LlamaLibrary,
+    key: string,
+    path: string,
+    opts: LoadOptions,
+    device: { handle: Deno.PointerValue; isGpu: boolean },
+    hooks: { emit: Emit; flush: () => void; onProgress?: (f: number) => void; signal?: AbortSignal },
+  ): Promise<LoadedModel> {
+    const model = await LlamaModel.load(lib, path, {
+      devices: device.isGpu ? [device.handle] : [],
+      gpuLayers: opts.gpuLayers,
+      onProgress: hooks.onProgress,
+      signal: hooks.signal,
+    });
+    let ctx: LlamaContext | undefined;
+    let embedder: Embedder | null = null;
+    try {
+      ctx = await LlamaContext.create(lib, model, {
+        nCtx: opts.context * opts.slots,
+        nBatch: opts.nBatch,
+        nSeqMax: opts.slots,
+        nThreads: opts.nThreads,
+        nThreadsBatch: opts.nThreadsBatch,
+      });
+      if (opts.embeddings) {
+        embedder = await Embedder.create(lib, model, {
+          context: Math.min(opts.context, 8192),
+          nThreads: opts.nThreadsBatch ?? opts.nThreads,
+        });
+      }
+      hooks.signal?.throwIfAborted();
+      const vocab = model.vocab;
+      const markers = findMarkers((t) => vocab.singleToken(t));
+      const special: string[] = [];
+      for (let t = 0; t < vocab.nTokens; t++) {
+        if (vocab.attr(t) & ATTR_SPECIAL) special.push(vocab.text(t));
+      }
+      const bos = lib.llama.llama_vocab_bos(vocab.ptr);
+      const eos = lib.llama.llama_vocab_eos(vocab.ptr);
+      const info: LoadedModelInfo = {
+        key,
+        path,
+        description: model.info.description,
+        sizeBytes: model.info.sizeBytes,
+        params: model.info.params,
+        nCtxTrain: model.info.nCtxTrain,
+        nEmbd: model.info.nEmbd,
+        context: opts.context,
+        slots: opts.slots,
+        chatTemplate: model.info.chatTemplate,
+        markers,
+        bosText: bos >= 0 ? vocab.text(bos) : "",
+        eosText: eos >= 0 ? vocab.text(eos) : "",
+        specialTokens: special,
+        embeddings: embedder !== null,
+        addBos: vocab.addBos,
+      };
+      const scheduler = new Scheduler(lib, model, ctx, {
+        slots: opts.slots,
+        contextPerSlot: opts.context,
+        maxQueue: opts.maxQueue,
+        markers,
+      }, hooks.emit, hooks.flush);
+      return new LoadedModel(info, model, ctx, scheduler, embedder);
+    } catch (e) {
+      await embedder?.close();
+      ctx?.free();
+      model.free();
+      throw e;
+    }
+  }
+
+  /** Cancels what is running, then frees contexts and weights. */
+  async unload(): Promise<void> {
+    await this.scheduler.close();
+    await this.embedder?.close();
+    this.#ctx.free();
+    this.model.free();
+  }
+}

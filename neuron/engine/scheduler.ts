@@ -1,0 +1,443 @@
+/**
+ * Continuous batching over one context with N slots (sequences).
+ *
+ * Each step is one nonblocking `llama_decode` holding one token for every
+ * generating slot plus prompt chunks of slots still prefilling, up to
+ * n_batch tokens. New requests take the idle slot whose KV cache shares the
+ * longest token prefix with their prompt and prefill only the rest.
+ */
+
+import { Batch } from "../llama/batch.ts";
+import { DECODE_ABORTED, DECODE_OK, type LlamaContext } from "../llama/context.ts";
+import type { LlamaLibrary } from "../llama/library.ts";
+import type { LlamaModel } from "../llama/model.ts";
+import { GrammarError, SamplerChain } from "../llama/sampler.ts";
+import { OutputPipeline } from "./output.ts";
+import { type MarkerPair, promptOpensReasoning } from "./reasoning.ts";
+import {
+  EngineError,
+  type EngineEvent,
+  type FinishReason,
+  type GenerateParams,
+  type ModelStats,
+} from "./types.ts";
+
+export type Emit = (rid: string, ev: EngineEvent) => void;
+
+interface Active {
+  rid: string;
+  prompt: Int32Array;
+  /** Next prompt index to feed. */
+  fed: number;
+  maxTokens: number;
+  chain: SamplerChain;
+  output: OutputPipeline;
+  generated: number;
+  lastToken: number;
+  /** Batch index of this slot's output in the current step, -1 if none. */
+  outIndex: number;
+  cancelled: boolean;
+  cachedTokens: number;
+  submittedAt: number;
+  startedAt: number;
+  firstTokenAt: number;
+}
+
+interface Slot {
+  seq: number;
+  /** Tokens whose KV this sequence holds, in position order. */
+  cache: number[];
+  lastUsed: number;
+  req: Active | null;
+  /** cache.length before the current step, to undo a failed decode. */
+  before: number;
+}
+
+interface Pending {
+  rid: string;
+  params: GenerateParams;
+  prompt: Int32Array;
+  submittedAt: number;
+}
+
+export interface SchedulerOptions {
+  slots: number;
+  /** Context tokens per slot: prompt + generation must fit. */
+  contextPerSlot: number;
+  maxQueue: number;
+  markers: MarkerPair | null;
+}
+
+export class Scheduler {
+  readonly #lib: LlamaLibrary;
+  readonly #model: LlamaModel;
+  readonly #ctx: LlamaContext;
+  readonly #opts: SchedulerOptions;
+  readonly #emit: Emit;
+  readonly #flush: () => void;
+  readonly #batch: Batch;
+  readonly #slots: Slot[];
+  readonly #queue: Pending[] = [];
+  readonly #byRid = new Map<string, Pending | Active>();
+  #wake: (() => void) | null = null;
+  #closed = false;
+  #loop: Promise<void>;
+  #inFlight: Slot[] = [];
+  #clock = 0;
+  readonly counters = {
+    promptTokensProcessed: 0,
+    promptTokensCached: 0,
+    generatedTokens: 0,
+    requestsCompleted: 0,
+    decodeSteps: 0,
+  };
+
+  constructor(
+    lib: LlamaLibrary,
+    model: LlamaModel,
+    ctx: LlamaContext,
+    opts: SchedulerOptions,
+    emit: Emit,
+    flush: () => void,
+  ) {
+    this.#lib = lib;
+    this.#model = model;
+    this.#ctx = ctx;
+    this.#opts = opts;
+    this.#emit = emit;
+    this.#flush = flush;
+    this.#batch = new Batch(ctx.nBatch);
+    this.#slots = Array.from({ length: opts.slots }, (_, seq) => ({
+      seq,
+      cache: [],
+      lastUsed: 0,
+      req: null,
+      before: 0,
+    }));
+    this.#loop = this.#run();
+  }
+
+  /** Validates and queues a request; events follow through `emit`. */
+  submit(rid: string, params: GenerateParams): void {
+    if (this.#closed) throw new EngineError("not_loaded", "model is unloading");
+    const queued = this.#queue.length;
+    const free = this.#slots.some((s) => s.req === null);
+    if (!free && queued >= this.#opts.maxQueue) {
+      throw new EngineError(
+        "queue_full",
+        `all ${this.#opts.slots} slots busy and ${queued} requests queued (max_queue ${this.#opts.maxQueue})`,
+      );
+    }
+    const vocab = this.#model.vocab;
+    const prompt = typeof params.prompt === "string"
+      ? vocab.tokenize(params.prompt, { addSpecial: params.addSpecial ?? false, special: true })
+      : Int32Array.from(params.prompt);
+    if (prompt.length === 0) throw new EngineError("bad_request", "prompt is empty");
+    for (const t of prompt) {
+      if (!Number.isInteger(t) || t < 0 || t >= vocab.nTokens) {
+        throw new EngineError("bad_request", `prompt token ${t} is outside the vocabulary`);
+      }
+    }
+    if (prompt.length >= this.#opts.contextPerSlot) {
+      throw new EngineError(
+        "context_exceeded",
+        `prompt has ${prompt.length} tokens; the context per request is ${this.#opts.contextPerSlot}`,
+      );
+    }
+    const p: Pending = { rid, params, prompt, submittedAt: performance.now() };
+    this.#queue.push(p);
+    this.#byRid.set(rid, p);
+    this.#wake?.();
+  }
+
+  /** Cancels a queued or running request; its slot is free by the next step. */
+  cancel(rid: string): void {
+    const r = this.#byRid.get(rid);
+    if (!r) return;
+    if ("fed" in r) {
+      r.cancelled = true;
+      // If the decode in flight serves only cancelled requests, cut it short.
+      if (this.#inFlight.length && this.#inFlight.every((s) => s.req?.cancelled)) {
+        this.#ctx.abort.raise();
+      }
+    } else {
+      this.#queue.splice(this.#queue.indexOf(r), 1);
+      this.#byRid.delete(rid);
+      this.#emit(rid, {
+        type: "done",
+        finishReason: "cancelled",
+        usage: { promptTokens: r.prompt.length, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 },
+        timings: { queuedMs: performance.now() - r.submittedAt, ttftMs: 0, totalMs: 0 },
+      });
+      this.#flush();
+    }
+  }
+
+  stats(key: string): ModelStats {
+    let kv = 0;
+    for (const s of this.#slots) kv += s.cache.length;
+    return {
+      key,
+      slots: this.#slots.length,
+      active: this.#slots.filter((s) => s.req !== null).length,
+      queued: this.#queue.length,
+      kvUsedCells: kv,
+      kvTotalCells: this.#ctx.nCtx,
+      ...this.counters,
+    };
+  }
+
+  get busy(): boolean {
+    return this.#queue.length > 0 || this.#slots.some((s) => s.req !== null);
+  }
+
+  /** Stops the loop, cancelling everything in flight, and waits for it. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const p of [...this.#queue]) this.cancel(p.rid);
+    for (const s of this.#slots) if (s.req) s.req.cancelled = true;
+    if (this.#inFlight.length) this.#ctx.abort.raise();
+    this.#wake?.();
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    while (true) {
+      this.#admit();
+      this.#reapCancelled();
+      if (this.#closed && !this.#slots.some((s) => s.req)) return;
+      if (!this.#slots.some((s) => s.req)) {
+        await new Promise<void>((resolve) => this.#wake = resolve);
+        this.#wake = null;
+        continue;
+      }
+      this.#buildBatch();
+      if (this.#batch.size === 0) continue;
+      this.#ctx.abort.reset();
+      let rc: number;
+      let thrown = "";
+      try {
+        rc = await this.#ctx.decode(this.#batch);
+      } catch (e) {
+        rc = -1;
+        thrown = (e as Error).message;
+      }
+      this.counters.decodeSteps++;
+      const inFlight = this.#inFlight;
+      this.#inFlight = [];
+      if (rc === DECODE_OK) {
+        this.#sampleAll(inFlight);
+      } else {
+        this.#undo(inFlight);
+        if (rc === DECODE_ABORTED) {
+          for (const s of inFlight) if (s.req) this.#finish(s, "cancelled");
+        } else {
+          this.#fail(inFlight, thrown || `llama_decode returned ${rc}`);
+        }
+      }
+      this.#flush();
+    }
+  }
+
+  /** Moves queued requests into free slots, choosing the longest cached prefix. */
+  #admit(): void {
+    while (this.#queue.length) {
+      const free = this.#slots.filter((s) => s.req === null);
+      if (!free.length) return;
+      const p = this.#queue.shift()!;
+      let best = free[0];
+      let bestLen = -1;
+      for (const s of free) {
+        const n = commonPrefix(s.cache, p.prompt);
+        if (n > bestLen || (n === bestLen && s.lastUsed < best.lastUsed)) {
+          best = s;
+          bestLen = n;
+        }
+      }
+      // The last prompt token is always decoded again: its logits start generation.
+      const keep = Math.min(bestLen, p.prompt.length - 1);
+      this.#start(best, p, keep);
+    }
+  }
+
+  #start(slot: Slot, p: Pending, keep: number): void {
+    if (slot.cache.length > keep) {
+      this.#ctx.truncate(slot.seq, keep);
+      slot.cache.length = keep;
+    }
+    let chain: SamplerChain;
+    try {
+      chain = new SamplerChain(this.#lib, this.#model.vocab, p.params.sampling);
+    } catch (e) {
+      this.#byRid.delete(p.rid);
+      const grammar = e instanceof GrammarError;
+      this.#emit(p.rid, {
+        type: "error",
+        code: grammar ? "grammar" : "bad_request",
+        message: (e as Error).message,
+      });
+      return;
+    }
+    const markers = this.#opts.markers;
+    const startInReasoning = promptOpensReasoning(p.prompt, markers);
+    const req: Active = {
+      rid: p.rid,
+      prompt: p.prompt,
+      fed: keep,
+      maxTokens: p.params.maxTokens,
+      chain,
+      output: new OutputPipeline({
+        piece: (t) => this.#model.vocab.piece(t),
+        markers,
+        startInReasoning,
+        stop: p.params.stop,
+      }),
+      generated: 0,
+      lastToken: -1,
+      outIndex: -1,
+      cancelled: false,
+      cachedTokens: keep,
+      submittedAt: p.submittedAt,
+      startedAt: performance.now(),
+      firstTokenAt: 0,
+    };
+    slot.req = req;
+    slot.lastUsed = ++this.#clock;
+    this.#byRid.set(p.rid, req);
+    this.counters.promptTokensCached += keep;
+    this.#emit(p.rid, {
+      type: "start",
+      promptTokens: p.prompt.length,
+      cachedTokens: keep,
+      reasoning: startInReasoning,
+    });
+  }
+
+  #reapCancelled(): void {
+    for (const s of this.#slots) if (s.req?.cancelled) this.#finish(s, "cancelled");
+  }
+
+  #buildBatch(): void {
+    const b = this.#batch;
+    b.clear();
+    const inFlight: Slot[] = [];
+    // Generating slots first: one token each keeps every stream moving.
+    for (const s of this.#slots) {
+      const r = s.req;
+      s.before = s.cache.length;
+      if (!r) continue;
+      r.outIndex = -1;
+      if (r.fed < r.prompt.length) continue;
+      r.outIndex = b.add(r.lastToken, s.cache.length, s.seq, true);
+      s.cache.push(r.lastToken);
+      inFlight.push(s);
+    }
+    // Then prompt chunks, oldest request first, in whatever room is left.
+    const prefilling = this.#slots.filter((s) => s.req && s.req.fed < s.req.prompt.length)
+      .sort((a, b) => a.req!.startedAt - b.req!.startedAt);
+    for (const s of prefilling) {
+      const r = s.req!;
+      const room = b.capacity - b.size;
+      if (room <= 0) break;
+      const take = Math.min(room, r.prompt.length - r.fed);
+      for (let i = 0; i < take; i++) {
+        const tok = r.prompt[r.fed + i];
+        b.add(tok, s.cache.length, s.seq, false);
+        s.cache.push(tok);
+      }
+      r.fed += take;
+      this.counters.promptTokensProcessed += take;
+      if (r.fed === r.prompt.length) r.outIndex = b.outputLast();
+      inFlight.push(s);
+    }
+    this.#inFlight = inFlight;
+  }
+
+  #sampleAll(inFlight: Slot[]): void {
+    const ctxPtr = this.#ctx.ptr;
+    const vocab = this.#model.vocab;
+    for (const s of inFlight) {
+      const r = s.req;
+      if (!r || r.outIndex < 0) continue;
+      if (r.cancelled) {
+        this.#finish(s, "cancelled");
+        continue;
+      }
+      const tok = r.chain.sample(ctxPtr, r.outIndex);
+      if (r.generated === 0) r.firstTokenAt = performance.now();
+      r.generated++;
+      this.counters.generatedTokens++;
+      if (vocab.isEog(tok)) {
+        this.#finish(s, "stop");
+        continue;
+      }
+      const stop = r.output.push(tok);
+      const deltas = r.output.take();
+      if (deltas.length) this.#emit(r.rid, { type: "delta", deltas });
+      if (stop !== undefined) {
+        this.#finish(s, "stop", stop);
+      } else if (r.generated >= r.maxTokens || s.cache.length >= this.#opts.contextPerSlot) {
+        this.#finish(s, "length");
+      } else {
+        r.lastToken = tok;
+      }
+    }
+  }
+
+  #finish(s: Slot, reason: FinishReason, stop?: string): void {
+    const r = s.req!;
+    r.output.finish();
+    const deltas = r.output.take();
+    if (deltas.length && reason !== "cancelled") this.#emit(r.rid, { type: "delta", deltas });
+    r.chain.free();
+    s.req = null;
+    s.lastUsed = ++this.#clock;
+    this.#byRid.delete(r.rid);
+    this.counters.requestsCompleted++;
+    const now = performance.now();
+    this.#emit(r.rid, {
+      type: "done",
+      finishReason: reason,
+      stop,
+      usage: {
+        promptTokens: r.prompt.length,
+        cachedTokens: r.cachedTokens,
+        completionTokens: r.generated,
+        reasoningTokens: r.output.reasoningTokens,
+      },
+      timings: {
+        queuedMs: r.startedAt - r.submittedAt,
+        ttftMs: r.firstTokenAt ? r.firstTokenAt - r.submittedAt : 0,
+        totalMs: now - r.submittedAt,
+      },
+    });
+  }
+
+  /** Restores the KV bookkeeping of a step whose decode did not complete. */
+  #undo(inFlight: Slot[]): void {
+    for (const s of inFlight) {
+      this.#ctx.truncate(s.seq, s.before);
+      s.cache.length = s.before;
+    }
+  }
+
+  #fail(slots: Slot[], message: string): void {
+    for (const s of slots) {
+      const r = s.req;
+      if (!r) continue;
+      r.chain.free();
+      s.req = null;
+      this.#ctx.truncate(s.seq, -1);
+      s.cache.length = 0;
+      this.#byRid.delete(r.rid);
+      this.#emit(r.rid, { type: "error", code: "decode_failed", message });
+    }
+  }
+}
+
+function commonPrefix(a: number[], b: Int32Array): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}

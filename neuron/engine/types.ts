@@ -1,0 +1,111 @@
+/** Engine types shared by the device worker and the main thread. */
+
+import type { SamplingParams } from "../llama/sampler.ts";
+import type { Delta } from "./output.ts";
+import type { MarkerPair } from "./reasoning.ts";
+
+export type { Delta, MarkerPair, SamplingParams };
+
+export interface GenerateParams {
+  /** Text (tokenized with special-token parsing) or token ids. */
+  prompt: string | number[];
+  /** Add BOS when the vocabulary asks for it (plain completions); rendered chat prompts carry their own. */
+  addSpecial?: boolean;
+  maxTokens: number;
+  sampling: SamplingParams;
+  stop: string[];
+}
+
+export type FinishReason = "stop" | "length" | "cancelled" | "error";
+
+export interface Usage {
+  promptTokens: number;
+  /** Prompt tokens reused from the slot's KV cache (not prefilled again). */
+  cachedTokens: number;
+  completionTokens: number;
+  reasoningTokens: number;
+}
+
+export interface Timings {
+  queuedMs: number;
+  /** Submit → first sampled token. */
+  ttftMs: number;
+  totalMs: number;
+}
+
+export type EngineEvent =
+  | { type: "start"; promptTokens: number; cachedTokens: number; reasoning: boolean }
+  | { type: "delta"; deltas: Delta[] }
+  | {
+    type: "done";
+    finishReason: FinishReason;
+    /** The stop string that ended generation, if any. */
+    stop?: string;
+    usage: Usage;
+    timings: Timings;
+  }
+  | { type: "error"; code: EngineErrorCode; message: string };
+
+export type EngineErrorCode =
+  | "queue_full"
+  | "context_exceeded"
+  | "not_loaded"
+  | "grammar"
+  | "decode_failed"
+  | "worker_failed"
+  | "bad_request";
+
+export class EngineError extends Error {
+  override name = "EngineError";
+  constructor(readonly code: EngineErrorCode, message: string) {
+    super(message);
+  }
+}
+
+export interface LoadOptions {
+  /** Tokens of context per slot. */
+  context: number;
+  slots: number;
+  nBatch: number;
+  nThreads: number;
+  nThreadsBatch?: number;
+  maxQueue: number;
+  /** Also create a pooled-embeddings context. */
+  embeddings?: boolean;
+  /** Layers to offload on a GPU device (-1 = all). */
+  gpuLayers?: number;
+}
+
+export interface LoadedModelInfo {
+  key: string;
+  path: string;
+  description: string;
+  sizeBytes: number;
+  params: number;
+  nCtxTrain: number;
+  nEmbd: number;
+  context: number;
+  slots: number;
+  chatTemplate: string | null;
+  markers: MarkerPair | null;
+  bosText: string;
+  eosText: string;
+  /** Texts of control/user-defined tokens (tool-format detection). */
+  specialTokens: string[];
+  embeddings: boolean;
+  addBos: boolean;
+}
+
+export interface ModelStats {
+  key: string;
+  slots: number;
+  active: number;
+  queued: number;
+  kvUsedCells: number;
+  kvTotalCells: number;
+  promptTokensProcessed: number;
+  promptTokensCached: number;
+  generatedTokens: number;
+  requestsCompleted: number;
+  decodeSteps: number;
+}
