@@ -68,7 +68,9 @@ export class Embedder {
       this.#batch.clear();
       tokens.forEach((t, pos) => this.#batch.add(t, pos, 0, true));
       const rc = await this.#ctx.decode(this.#batch);
-      if (rc !== DECODE_OK) throw new EngineError("decode_failed", `embedding decode returned ${rc}`);
+      if (rc !== DECODE_OK) {
+        throw new EngineError("decode_failed", `embedding decode returned ${rc}`);
+      }
       const v = this.#ctx.sequenceEmbedding(0, nEmbd);
       let norm = 0;
       for (const x of v) norm += x * x;

@@ -42,7 +42,12 @@ export class LoadedModel {
     path: string,
     opts: LoadOptions,
     device: { handle: Deno.PointerValue; isGpu: boolean },
-    hooks: { emit: Emit; flush: () => void; onProgress?: (f: number) => void; signal?: AbortSignal },
+    hooks: {
+      emit: Emit;
+      flush: () => void;
+      onProgress?: (f: number) => void;
+      signal?: AbortSignal;
+    },
   ): Promise<LoadedModel> {
     const model = await LlamaModel.load(lib, path, {
       devices: device.isGpu ? [device.handle] : [],
@@ -93,12 +98,19 @@ export class LoadedModel {
         embeddings: embedder !== null,
         addBos: vocab.addBos,
       };
-      const scheduler = new Scheduler(lib, model, ctx, {
-        slots: opts.slots,
-        contextPerSlot: opts.context,
-        maxQueue: opts.maxQueue,
-        markers,
-      }, hooks.emit, hooks.flush);
+      const scheduler = new Scheduler(
+        lib,
+        model,
+        ctx,
+        {
+          slots: opts.slots,
+          contextPerSlot: opts.context,
+          maxQueue: opts.maxQueue,
+          markers,
+        },
+        hooks.emit,
+        hooks.flush,
+      );
       return new LoadedModel(info, model, ctx, scheduler, embedder);
     } catch (e) {
       await embedder?.close();

@@ -51,7 +51,12 @@ export type Reply =
   | { op: "ready"; device: DeviceInfo; version: string; systemInfo: string }
   | { op: "initFailed"; message: string }
   | { op: "ok"; id: number; value: unknown }
-  | { op: "err"; id: number; code: EngineErrorCode | "load_failed" | "load_cancelled"; message: string }
+  | {
+    op: "err";
+    id: number;
+    code: EngineErrorCode | "load_failed" | "load_cancelled";
+    message: string;
+  }
   | { op: "progress"; key: string; fraction: number }
   /** Events of many requests, batched per scheduler step. */
   | { op: "events"; items: [rid: string, ev: EngineEvent][] };

@@ -41,7 +41,10 @@ export function findMarkers(
  * Whether generation starts inside a reasoning block: the prompt's last
  * marker is an opening one (templates that pre-open `<think>`).
  */
-export function promptOpensReasoning(prompt: ArrayLike<number>, markers: MarkerPair | null): boolean {
+export function promptOpensReasoning(
+  prompt: ArrayLike<number>,
+  markers: MarkerPair | null,
+): boolean {
   if (!markers) return false;
   for (let i = prompt.length - 1; i >= 0; i--) {
     if (prompt[i] === markers.openToken) return true;

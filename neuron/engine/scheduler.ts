@@ -57,6 +57,8 @@ interface Pending {
   rid: string;
   params: GenerateParams;
   prompt: Int32Array;
+  /** Built at submit so a bad grammar is refused before the request queues. */
+  chain: SamplerChain;
   submittedAt: number;
 }
 
@@ -144,9 +146,18 @@ export class Scheduler {
         `prompt has ${prompt.length} tokens; the context per request is ${this.#opts.contextPerSlot}`,
       );
     }
-    const p: Pending = { rid, params, prompt, submittedAt: performance.now() };
+    let chain: SamplerChain;
+    try {
+      chain = new SamplerChain(this.#lib, vocab, params.sampling);
+    } catch (e) {
+      if (e instanceof GrammarError) throw new EngineError("grammar", e.message);
+      throw e;
+    }
+    const p: Pending = { rid, params, prompt, chain, submittedAt: performance.now() };
     this.#queue.push(p);
     this.#byRid.set(rid, p);
+    this.#emit(rid, { type: "queued", position: this.#queue.length - (free ? 1 : 0) });
+    this.#flush();
     this.#wake?.();
   }
 
@@ -163,10 +174,16 @@ export class Scheduler {
     } else {
       this.#queue.splice(this.#queue.indexOf(r), 1);
       this.#byRid.delete(rid);
+      r.chain.free();
       this.#emit(rid, {
         type: "done",
         finishReason: "cancelled",
-        usage: { promptTokens: r.prompt.length, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 },
+        usage: {
+          promptTokens: r.prompt.length,
+          cachedTokens: 0,
+          completionTokens: 0,
+          reasoningTokens: 0,
+        },
         timings: { queuedMs: performance.now() - r.submittedAt, ttftMs: 0, totalMs: 0 },
       });
       this.#flush();
@@ -265,19 +282,6 @@ export class Scheduler {
       this.#ctx.truncate(slot.seq, keep);
       slot.cache.length = keep;
     }
-    let chain: SamplerChain;
-    try {
-      chain = new SamplerChain(this.#lib, this.#model.vocab, p.params.sampling);
-    } catch (e) {
-      this.#byRid.delete(p.rid);
-      const grammar = e instanceof GrammarError;
-      this.#emit(p.rid, {
-        type: "error",
-        code: grammar ? "grammar" : "bad_request",
-        message: (e as Error).message,
-      });
-      return;
-    }
     const markers = this.#opts.markers;
     const startInReasoning = promptOpensReasoning(p.prompt, markers);
     const req: Active = {
@@ -285,7 +289,7 @@ export class Scheduler {
       prompt: p.prompt,
       fed: keep,
       maxTokens: p.params.maxTokens,
-      chain,
+      chain: p.chain,
       output: new OutputPipeline({
         piece: (t) => this.#model.vocab.piece(t),
         markers,

@@ -34,6 +34,8 @@ export interface Timings {
 }
 
 export type EngineEvent =
+  /** Accepted: waiting for a slot (`position` ahead of it) or about to start. */
+  | { type: "queued"; position: number }
   | { type: "start"; promptTokens: number; cachedTokens: number; reasoning: boolean }
   | { type: "delta"; deltas: Delta[] }
   | {

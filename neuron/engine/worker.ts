@@ -63,7 +63,10 @@ self.onmessage = (e: MessageEvent<WorkerInit>) => {
     switch (m.op) {
       case "load": {
         if (models.has(m.key) || loading.has(m.key)) {
-          throw new EngineError("bad_request", `model ${m.key} is already loaded on ${device.name}`);
+          throw new EngineError(
+            "bad_request",
+            `model ${m.key} is already loaded on ${device.name}`,
+          );
         }
         const ac = new AbortController();
         loading.set(m.key, ac);
@@ -138,7 +141,10 @@ self.onmessage = (e: MessageEvent<WorkerInit>) => {
         post({
           op: "ok",
           id: m.id,
-          value: { device: dev, models: [...models.values()].map((x) => x.scheduler.stats(x.info.key)) },
+          value: {
+            device: dev,
+            models: [...models.values()].map((x) => x.scheduler.stats(x.info.key)),
+          },
         });
         return;
       }

@@ -115,7 +115,9 @@ export class LlamaModel {
       buf,
       BigInt(buf.length),
     );
-    return n < 0 ? undefined : new TextDecoder().decode(buf.subarray(0, Math.min(n, buf.length - 1)));
+    return n < 0
+      ? undefined
+      : new TextDecoder().decode(buf.subarray(0, Math.min(n, buf.length - 1)));
   }
 
   free(): void {

@@ -1,0 +1,269 @@
+/**
+ * OpenAI chat completions (`POST /v1/chat/completions`): the request, the response and the
+ * streaming chunk. This is the dialect the neuron speaks; the gateway translates Anthropic
+ * requests into it.
+ */
+import { z } from "zod";
+import { samplingFields, StopReasonSchema, UsageSchema } from "./common.ts";
+
+// ---------------------------------------------------------------------------------------
+// Request
+
+export const TextPartSchema = z.looseObject({ type: z.literal("text"), text: z.string() });
+
+/** Recognised so that callers can refuse it with a clear message (no model here sees images). */
+export const ImagePartSchema = z.looseObject({
+  type: z.literal("image_url"),
+  image_url: z.looseObject({ url: z.string(), detail: z.string().nullish() }),
+});
+
+export const RefusalPartSchema = z.looseObject({
+  type: z.literal("refusal"),
+  refusal: z.string(),
+});
+
+const TextContent = z.union([z.string(), z.array(TextPartSchema)]);
+const UserContent = z.union([
+  z.string(),
+  z.array(z.discriminatedUnion("type", [TextPartSchema, ImagePartSchema])),
+]);
+
+export const ToolCallSchema = z.object({
+  id: z.string(),
+  type: z.literal("function"),
+  function: z.object({ name: z.string(), arguments: z.string() }),
+});
+export type ToolCall = z.infer<typeof ToolCallSchema>;
+
+export const SystemMessageSchema = z.object({
+  role: z.literal("system"),
+  content: TextContent,
+  name: z.string().optional(),
+});
+
+export const DeveloperMessageSchema = z.object({
+  role: z.literal("developer"),
+  content: TextContent,
+  name: z.string().optional(),
+});
+
+export const UserMessageSchema = z.object({
+  role: z.literal("user"),
+  content: UserContent,
+  name: z.string().optional(),
+});
+
+export const AssistantMessageSchema = z.object({
+  role: z.literal("assistant"),
+  content: z
+    .union([z.string(), z.array(z.discriminatedUnion("type", [TextPartSchema, RefusalPartSchema]))])
+    .nullish(),
+  /** Reasoning from an earlier turn (llama.cpp / vLLM extension); templates that know it render it. */
+  reasoning_content: z.string().nullish(),
+  tool_calls: z.array(ToolCallSchema).nullish(),
+  name: z.string().optional(),
+  refusal: z.string().nullish(),
+});
+
+export const ToolMessageSchema = z.object({
+  role: z.literal("tool"),
+  // Image parts are recognised here too so that callers refuse them with one message.
+  content: UserContent,
+  tool_call_id: z.string(),
+});
+
+export const ChatMessageSchema = z.discriminatedUnion("role", [
+  SystemMessageSchema,
+  DeveloperMessageSchema,
+  UserMessageSchema,
+  AssistantMessageSchema,
+  ToolMessageSchema,
+]);
+export type ChatMessage = z.infer<typeof ChatMessageSchema>;
+export type AssistantMessage = z.infer<typeof AssistantMessageSchema>;
+export type ToolMessage = z.infer<typeof ToolMessageSchema>;
+export type ContentPart = z.infer<typeof TextPartSchema> | z.infer<typeof ImagePartSchema>;
+
+/** A function tool. Extra fields (vendor hints) are tolerated and kept. */
+export const FunctionToolSchema = z.looseObject({
+  type: z.literal("function"),
+  function: z.looseObject({
+    name: z.string().min(1).max(128),
+    description: z.string().nullish(),
+    /** JSON Schema of the arguments; absent means no parameters. */
+    parameters: z.record(z.string(), z.unknown()).nullish(),
+    strict: z.boolean().nullish(),
+  }),
+});
+export type FunctionTool = z.infer<typeof FunctionToolSchema>;
+
+export const ToolChoiceSchema = z.union([
+  z.enum(["auto", "none", "required"]),
+  z.object({ type: z.literal("function"), function: z.object({ name: z.string() }) }),
+]);
+export type ToolChoice = z.infer<typeof ToolChoiceSchema>;
+
+export const ResponseFormatSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("text") }),
+  z.object({ type: z.literal("json_object") }),
+  z.object({
+    type: z.literal("json_schema"),
+    json_schema: z.object({
+      name: z.string().min(1).max(64),
+      description: z.string().nullish(),
+      schema: z.record(z.string(), z.unknown()).nullish(),
+      strict: z.boolean().nullish(),
+    }),
+  }),
+]);
+export type ResponseFormat = z.infer<typeof ResponseFormatSchema>;
+
+export const ReasoningEffortSchema = z.enum([
+  "none",
+  "minimal",
+  "low",
+  "medium",
+  "high",
+  "xhigh",
+  "max",
+]);
+
+/**
+ * The chat completion request. Unknown top-level fields are tolerated and kept: OpenAI's own
+ * API rejects them, but clients written for llama.cpp, vLLM or Ollama send vendor extras
+ * (`cache_prompt`, `mirostat`, ...) and refusing them would break those clients for no
+ * gain. Known fields are validated with OpenAI's ranges.
+ */
+export const ChatCompletionRequestSchema = z.looseObject({
+  model: z.string().min(1),
+  messages: z.array(ChatMessageSchema).min(1, "at least one message is required"),
+  tools: z.array(FunctionToolSchema).nullish(),
+  tool_choice: ToolChoiceSchema.nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
+  response_format: ResponseFormatSchema.nullish(),
+  max_completion_tokens: z.int().positive().nullish(),
+  ...samplingFields,
+  metadata: z.record(z.string(), z.string()).nullish(),
+  store: z.boolean().nullish(),
+  /** Extra variables for the chat template, e.g. `{enable_thinking: false}`. */
+  chat_template_kwargs: z.record(z.string(), z.unknown()).nullish(),
+  /** cortex extension: how hard a reasoning model should think. */
+  reasoning_effort: ReasoningEffortSchema.nullish(),
+});
+export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequestSchema>;
+
+/** The output budget a request asks for: `max_completion_tokens` wins over `max_tokens`. */
+export function requestedMaxTokens(req: ChatCompletionRequest): number | undefined {
+  return req.max_completion_tokens ?? req.max_tokens ?? undefined;
+}
+
+/** Plain text of a message's content: text parts joined, other parts skipped. */
+export function contentText(
+  content: string | readonly { type: string; text?: unknown }[] | null | undefined,
+): string {
+  if (content == null) return "";
+  if (typeof content === "string") return content;
+  let out = "";
+  for (const part of content) {
+    if (part.type === "text" && typeof part.text === "string") out += part.text;
+  }
+  return out;
+}
+
+/**
+ * The OpenAI-style path (`messages[1].content[0]`) of the first image part in a request, or
+ * null. Callers that serve text-only models refuse such requests naming this field.
+ */
+export function findImagePart(req: ChatCompletionRequest): string | null {
+  for (let i = 0; i < req.messages.length; i++) {
+    const content = req.messages[i].content;
+    if (!Array.isArray(content)) continue;
+    for (let j = 0; j < content.length; j++) {
+      if (content[j].type === "image_url") return `messages[${i}].content[${j}]`;
+    }
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------
+// Response
+
+export const FinishReasonSchema = z.enum([
+  "stop",
+  "length",
+  "tool_calls",
+  "content_filter",
+  "function_call",
+]);
+export type FinishReason = z.infer<typeof FinishReasonSchema>;
+
+export const ChatCompletionMessageSchema = z.object({
+  role: z.literal("assistant"),
+  content: z.string().nullable(),
+  /** Text the model produced inside its reasoning markers. */
+  reasoning_content: z.string().nullish(),
+  tool_calls: z.array(ToolCallSchema).nullish(),
+  refusal: z.string().nullish(),
+});
+export type ChatCompletionMessage = z.infer<typeof ChatCompletionMessageSchema>;
+
+export const ChatCompletionSchema = z.object({
+  id: z.string(),
+  object: z.literal("chat.completion"),
+  created: z.int(),
+  model: z.string(),
+  choices: z.array(
+    z.object({
+      index: z.int().nonnegative(),
+      message: ChatCompletionMessageSchema,
+      finish_reason: FinishReasonSchema,
+      /** vLLM extension: the stop string that matched, a stop token id, or null. */
+      stop_reason: StopReasonSchema.optional(),
+      logprobs: z.unknown().nullish(),
+    }),
+  ),
+  usage: UsageSchema.optional(),
+  system_fingerprint: z.string().nullish(),
+});
+export type ChatCompletion = z.infer<typeof ChatCompletionSchema>;
+
+// ---------------------------------------------------------------------------------------
+// Streaming chunk
+
+export const ToolCallDeltaSchema = z.object({
+  index: z.int().nonnegative(),
+  id: z.string().nullish(),
+  type: z.literal("function").nullish(),
+  function: z.object({ name: z.string().nullish(), arguments: z.string().nullish() }).nullish(),
+});
+export type ToolCallDelta = z.infer<typeof ToolCallDeltaSchema>;
+
+export const ChatCompletionChunkSchema = z.object({
+  id: z.string(),
+  object: z.literal("chat.completion.chunk"),
+  created: z.int(),
+  model: z.string(),
+  choices: z.array(
+    z.object({
+      index: z.int().nonnegative(),
+      delta: z.object({
+        role: z.literal("assistant").nullish(),
+        content: z.string().nullish(),
+        reasoning_content: z.string().nullish(),
+        tool_calls: z.array(ToolCallDeltaSchema).nullish(),
+        refusal: z.string().nullish(),
+      }),
+      finish_reason: FinishReasonSchema.nullish(),
+      /**
+       * vLLM extension: the stop string that matched (a string), a stop token id (a number) or
+       * null. The neuron sets it so that the Anthropic side can report `stop_sequence`.
+       */
+      stop_reason: StopReasonSchema.optional(),
+      logprobs: z.unknown().nullish(),
+    }),
+  ),
+  /** Present on the last chunk (with empty `choices`) when `stream_options.include_usage`. */
+  usage: UsageSchema.nullish(),
+  system_fingerprint: z.string().nullish(),
+});
+export type ChatCompletionChunk = z.infer<typeof ChatCompletionChunkSchema>;

@@ -1,0 +1,58 @@
+/** Schemas shared by the OpenAI chat, text-completion and embedding endpoints. */
+import { z } from "zod";
+
+/** Token counts as OpenAI reports them (`usage`). */
+export const UsageSchema = z.object({
+  prompt_tokens: z.int().nonnegative(),
+  completion_tokens: z.int().nonnegative(),
+  total_tokens: z.int().nonnegative(),
+  completion_tokens_details: z
+    .object({ reasoning_tokens: z.int().nonnegative().optional() })
+    .nullish(),
+  /** `cached_tokens`: prompt tokens served from the KV cache (prefix reuse). */
+  prompt_tokens_details: z.object({ cached_tokens: z.int().nonnegative().optional() }).nullish(),
+});
+export type Usage = z.infer<typeof UsageSchema>;
+
+export const StreamOptionsSchema = z.looseObject({ include_usage: z.boolean().nullish() });
+
+/** OpenAI allows up to 4 stop strings; llama.cpp and vLLM take more, so we accept 16. */
+export const StopSchema = z.union([
+  z.string(),
+  z.array(z.string()).max(16, "at most 16 stop strings are supported"),
+]);
+
+/** Keys are token ids (decimal strings), values a bias in [-100, 100]. */
+export const LogitBiasSchema = z.record(
+  z.string().regex(/^\d+$/, "keys must be token ids"),
+  z.number().min(-100).max(100),
+);
+
+/** Sampling fields common to chat and text completions, with OpenAI's ranges. */
+export const samplingFields = {
+  max_tokens: z.int().positive().nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  n: z
+    .int()
+    .nullish()
+    .refine((n) => n == null || n === 1, "only n=1 is supported"),
+  stop: StopSchema.nullish(),
+  seed: z.int().nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
+  logit_bias: LogitBiasSchema.nullish(),
+  user: z.string().nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: StreamOptionsSchema.nullish(),
+  // llama.cpp-style extensions.
+  /** Keep only the k most likely tokens; 0 disables. */
+  top_k: z.int().nonnegative().nullish(),
+  /** Drop tokens below `min_p` × the top token's probability. */
+  min_p: z.number().min(0).max(1).nullish(),
+  /** Penalty for repeating recent tokens; 1 disables. */
+  repeat_penalty: z.number().min(0).max(10).nullish(),
+} as const;
+
+/** vLLM's `stop_reason`: the stop string that matched, a stop token id, or null. */
+export const StopReasonSchema = z.union([z.string(), z.number(), z.null()]);
