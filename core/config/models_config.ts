@@ -1,0 +1,235 @@
+/**
+ * models.toml: model profiles the gateway may load on demand (where the
+ * weights come from, where they may run, how long they stay, default sampling).
+ *
+ * Environment overrides share the gateway's prefix `CORTEX_` under the
+ * top-level key `models`, addressed by index: `CORTEX_MODELS__0__VRAM_MB=9000`
+ * sets `models[0].vram_mb`. cortex.toml has no `models` table, so the two
+ * files never claim the same variable.
+ */
+import { z } from "zod";
+import { ConfigError, makeIssue } from "./config_error.ts";
+import type { Env, EnvSpec } from "./env_overrides.ts";
+import { integer, neuronName, number } from "./fields.ts";
+import { formatKeyPath } from "./key_path.ts";
+import { MODEL_SOURCE_EXPECTED, parseModelSource } from "./model_source.ts";
+import type { CortexConfig } from "./cortex_config.ts";
+import { indexKeyLines, lineOf } from "./toml_lines.ts";
+import {
+  type ConfigFileSpec,
+  type CrossIssue,
+  parseTomlText,
+  readConfigText,
+  validateDocument,
+} from "./validate.ts";
+
+const MODEL_NAME_EXPECTED = "a non-empty name without spaces or control characters";
+
+/** Model ids and aliases are what clients put in `model`; keep them free of spaces. */
+function modelName() {
+  return z.string({ error: MODEL_NAME_EXPECTED }).regex(/^[^\s\p{Cc}]+$/u, {
+    error: MODEL_NAME_EXPECTED,
+  });
+}
+
+function modelSource() {
+  return z.any().transform((v, ctx): string => {
+    if (typeof v !== "string") {
+      ctx.addIssue({ code: "custom", message: MODEL_SOURCE_EXPECTED });
+      return z.NEVER;
+    }
+    try {
+      parseModelSource(v);
+    } catch (e) {
+      ctx.addIssue({
+        code: "custom",
+        message: MODEL_SOURCE_EXPECTED,
+        params: { found: `${JSON.stringify(v)} (${(e as Error).message})` },
+      });
+      return z.NEVER;
+    }
+    return v;
+  });
+}
+
+/** Default sampling for requests that do not set these fields. */
+export const SamplingSchema = z.strictObject({
+  temperature: number({ min: 0, max: 5 }).optional(),
+  top_p: number({ min: 0, max: 1 }).optional(),
+  /** 0 disables top-k. */
+  top_k: integer({ min: 0 }).optional(),
+  min_p: number({ min: 0, max: 1 }).optional(),
+  /** 1.0 = no penalty. */
+  repeat_penalty: number({ min: 0, max: 10 }).optional(),
+  presence_penalty: number({ min: -2, max: 2 }).optional(),
+  frequency_penalty: number({ min: -2, max: 2 }).optional(),
+  /** llama.cpp seeds are 32-bit. */
+  seed: integer({ min: 0, max: 4_294_967_295 }).optional(),
+});
+
+export const ModelProfileSchema = z.strictObject({
+  /** The name clients request; unique across ids and aliases. */
+  id: modelName(),
+  /** Store-relative .gguf path, `hf:org/repo/file.gguf` or `hf:org/repo:QUANT` (see model_source.ts). */
+  source: modelSource(),
+  /** Other names for this model; unique across ids and aliases. */
+  aliases: z.array(modelName(), { error: "an array of alias strings" }).default([]),
+  /** Neurons this model may run on; empty = any. */
+  pinned_on: z.array(neuronName(), { error: "an array of neuron names" }).default([]),
+  /** Higher stays loaded longer when VRAM is needed. */
+  residency_priority: integer().default(0),
+  /** VRAM estimate in MiB, used for placement before the model has been loaded once. */
+  vram_mb: integer({ min: 1 }).optional(),
+  /** Context tokens per request (per slot); absent = the neuron's `context`. */
+  context_length: integer({ min: 1 }).optional(),
+  /** Parallel slots; absent = the neuron's `slots`. */
+  parallel: integer({ min: 1 }).optional(),
+  /** Cap on generated tokens per request. */
+  max_output_tokens: integer({ min: 1 }).optional(),
+  /** Load as an embedding model (serves /v1/embeddings). */
+  embeddings: z.boolean({ error: "true or false" }).default(false),
+  sampling: SamplingSchema.prefault({}),
+});
+
+export const ModelsConfigSchema = z.strictObject({
+  models: z.array(ModelProfileSchema, { error: "an array of tables ([[models]])" }).default([]),
+});
+
+export type ModelsConfig = z.output<typeof ModelsConfigSchema>;
+export type ModelProfile = ModelsConfig["models"][number];
+export type SamplingDefaults = ModelProfile["sampling"];
+
+export const MODELS_ENV: EnvSpec = {
+  prefix: "CORTEX_",
+  rootKeys: Object.keys(ModelsConfigSchema.shape),
+  onlyRoots: ["models"],
+};
+
+function isTable(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** Ids must be unique, and every alias must name nothing else (no id, no other alias). */
+function crossCheck(doc: Record<string, unknown>): CrossIssue[] {
+  const issues: CrossIssue[] = [];
+  const models = Array.isArray(doc.models) ? doc.models : [];
+  const ids = new Map<string, number>();
+  models.forEach((m, i) => {
+    if (!isTable(m) || typeof m.id !== "string") return;
+    const first = ids.get(m.id);
+    if (first === undefined) ids.set(m.id, i);
+    else {
+      issues.push({
+        path: ["models", i, "id"],
+        expected: "an id not used by another model",
+        found: `"${m.id}", already the id of models[${first}]`,
+      });
+    }
+  });
+  const aliases = new Map<string, string>();
+  models.forEach((m, i) => {
+    if (!isTable(m) || !Array.isArray(m.aliases)) return;
+    m.aliases.forEach((alias, j) => {
+      if (typeof alias !== "string") return;
+      const path = ["models", i, "aliases", j];
+      const idOwner = ids.get(alias);
+      const aliasOwner = aliases.get(alias);
+      if (idOwner !== undefined) {
+        issues.push({
+          path,
+          expected: "an alias not used as a model id",
+          found: `"${alias}", ${
+            idOwner === i ? "this model's own id" : `the id of models[${idOwner}]`
+          }`,
+        });
+      } else if (aliasOwner !== undefined) {
+        issues.push({
+          path,
+          expected: "an alias not used by another model",
+          found: `"${alias}", already an alias at ${aliasOwner}`,
+        });
+      } else aliases.set(alias, formatKeyPath(path));
+    });
+  });
+  return issues;
+}
+
+export const MODELS_FILE: ConfigFileSpec<typeof ModelsConfigSchema> = {
+  schema: ModelsConfigSchema,
+  env: MODELS_ENV,
+  crossCheck,
+};
+
+/** The source of a parsed models.toml, for line numbers in cross-file errors. */
+export interface ModelsSource {
+  file?: string;
+  text?: string;
+}
+
+/**
+ * Reports every `pinned_on` entry naming a neuron that cortex.toml does not
+ * define, as one ConfigError naming models.toml and the key path (and the line
+ * when `source.text` is given). With no [[neurons]] configured the gateway runs
+ * one embedded neuron that serves every model, so pins are not checked.
+ */
+export function checkModelsAgainstNeurons(
+  models: ModelsConfig,
+  cortex: CortexConfig,
+  source: ModelsSource = {},
+): void {
+  if (cortex.neurons.length === 0) return;
+  const file = source.file ?? "models.toml";
+  const known = cortex.neurons.map((n) => n.name);
+  const index = source.text === undefined ? undefined : indexKeyLines(source.text);
+  const issues = [];
+  for (const [i, m] of models.models.entries()) {
+    for (const [j, name] of m.pinned_on.entries()) {
+      if (known.includes(name)) continue;
+      const path = ["models", i, "pinned_on", j];
+      issues.push(makeIssue({
+        file,
+        line: index === undefined ? undefined : lineOf(index, path),
+        keyPath: formatKeyPath(path),
+        expected: `a neuron named in cortex.toml (${known.join(", ")})`,
+        found: `"${name}"`,
+      }));
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+}
+
+/** Options of `parseModelsConfig` / `loadModelsConfig`. */
+export interface ModelsOptions {
+  /** When given, `pinned_on` is checked against its neurons (see checkModelsAgainstNeurons). */
+  cortex?: CortexConfig;
+}
+
+/** Parses models.toml text (pure: no file access); throws ConfigError. */
+export function parseModelsConfig(
+  text: string,
+  fileLabel = "models.toml",
+  env: Env = {},
+  options: ModelsOptions = {},
+): ModelsConfig {
+  const doc = parseTomlText(text, fileLabel);
+  const { config } = validateDocument(MODELS_FILE, doc, { file: fileLabel, text, env });
+  if (options.cortex !== undefined) {
+    checkModelsAgainstNeurons(config, options.cortex, { file: fileLabel, text });
+  }
+  return config;
+}
+
+export const MODELS_DEFAULTS_LABEL = "models.toml (defaults)";
+
+/**
+ * Loads models.toml from `path` (typically `cortex.gateway.models`), or an
+ * empty catalogue when `path` is undefined; `env` overrides either.
+ */
+export async function loadModelsConfig(
+  path: string | undefined,
+  env: Env = {},
+  options: ModelsOptions = {},
+): Promise<ModelsConfig> {
+  if (path === undefined) return parseModelsConfig("", MODELS_DEFAULTS_LABEL, env, options);
+  return parseModelsConfig(await readConfigText(path), path, env, options);
+}
