@@ -1,0 +1,136 @@
+/**
+ * What crosses the wire between a neuron and the gateway: lifecycle request
+ * bodies and the neuron's view of its devices and models. The neuron builds
+ * its answers with these types; the gateway validates them with the same
+ * schemas.
+ */
+
+import { z } from "zod";
+
+export const ModelKeySchema = z.string().min(1).max(200).regex(
+  /^[A-Za-z0-9._:+\/-]+$/,
+  "letters, digits and . _ : + / - only",
+);
+
+export const LoadRequestSchema = z.strictObject({
+  /** The name the model is served under. */
+  model: ModelKeySchema,
+  /** Store id of the GGUF file (relative path without .gguf); defaults to `model`. */
+  source: z.string().min(1).max(500).optional(),
+  /** Device name (e.g. "CUDA0"); defaults to the one with the most free memory. */
+  device: z.string().min(1).optional(),
+  /** Tokens of context per request slot. */
+  context: z.int().min(64).max(1 << 20).optional(),
+  /** Parallel request slots. */
+  slots: z.int().min(1).max(256).optional(),
+  embeddings: z.boolean().optional(),
+  /** GPU layers to offload (-1 = all). */
+  gpu_layers: z.int().min(-1).optional(),
+  /** Stream progress as SSE (`event: progress`) and end with the result. */
+  stream: z.boolean().optional(),
+});
+export type LoadRequest = z.infer<typeof LoadRequestSchema>;
+
+export const UnloadRequestSchema = z.strictObject({ model: ModelKeySchema });
+export type UnloadRequest = z.infer<typeof UnloadRequestSchema>;
+
+export const ModelStateSchema = z.enum(["available", "loading", "loaded", "failed"]);
+export type ModelState = z.infer<typeof ModelStateSchema>;
+
+export const MarkersSchema = z.object({ open: z.string(), close: z.string() }).nullable();
+
+export const NeuronModelSchema = z.object({
+  id: z.string(),
+  /** Store id of the file. */
+  source: z.string(),
+  state: ModelStateSchema,
+  device: z.string().nullable(),
+  size_bytes: z.number(),
+  /** Memory the neuron accounts for this model while resident (estimate). */
+  memory_bytes: z.number().nullable(),
+  /** Context the model was trained for. */
+  context_length: z.number().nullable(),
+  /** Loaded: context per slot and slots. */
+  context: z.number().nullable(),
+  slots: z.number().nullable(),
+  reasoning: MarkersSchema,
+  chat_template: z.boolean(),
+  tool_format: z.string().nullable(),
+  embeddings: z.boolean(),
+  in_flight: z.number(),
+  queued: z.number(),
+  progress: z.number().nullable(),
+  error: z.string().nullable(),
+  loaded_at: z.number().nullable(),
+  last_used: z.number().nullable(),
+});
+export type NeuronModel = z.infer<typeof NeuronModelSchema>;
+
+export const DeviceSchema = z.object({
+  name: z.string(),
+  description: z.string(),
+  type: z.string(),
+  state: z.enum(["ok", "failed"]),
+  error: z.string().nullable(),
+  memory_total_bytes: z.number(),
+  memory_free_bytes: z.number(),
+  /** Budget set in neuron.toml, when it overrides the device's own figure. */
+  memory_budget_bytes: z.number().nullable(),
+  memory_used_bytes: z.number(),
+  temperature_c: z.number().nullable(),
+  utilization_percent: z.number().nullable(),
+});
+export type Device = z.infer<typeof DeviceSchema>;
+
+export const HealthSchema = z.object({
+  status: z.enum(["ok", "degraded"]),
+  name: z.string(),
+  version: z.string(),
+  uptime_s: z.number(),
+  devices: z.array(DeviceSchema),
+  models: z.array(NeuronModelSchema),
+});
+export type Health = z.infer<typeof HealthSchema>;
+
+export const VersionSchema = z.object({
+  name: z.literal("neuron"),
+  version: z.string(),
+  llama_cpp: z.string(),
+  deno: z.string(),
+});
+export type Version = z.infer<typeof VersionSchema>;
+
+export const DiscoverySchema = z.object({
+  devices: z.array(DeviceSchema),
+  library: z.object({ dir: z.string(), version: z.string(), system_info: z.string() }),
+  capabilities: z.object({
+    chat: z.boolean(),
+    completions: z.boolean(),
+    embeddings: z.boolean(),
+    tools: z.boolean(),
+    grammar: z.boolean(),
+    reasoning: z.boolean(),
+  }),
+});
+export type Discovery = z.infer<typeof DiscoverySchema>;
+
+export const ModelsListSchema = z.object({ models: z.array(NeuronModelSchema) });
+
+export const TokenizeRequestSchema = z.looseObject({
+  model: z.string().min(1),
+  /** Plain text, or chat messages rendered with the model's template. */
+  prompt: z.string().optional(),
+  messages: z.array(z.unknown()).optional(),
+  tools: z.array(z.unknown()).nullish(),
+  chat_template_kwargs: z.record(z.string(), z.unknown()).nullish(),
+  add_generation_prompt: z.boolean().optional(),
+  /** Also return the token ids. */
+  return_tokens: z.boolean().optional(),
+});
+export type TokenizeRequest = z.infer<typeof TokenizeRequestSchema>;
+
+export const TokenizeResponseSchema = z.object({
+  model: z.string(),
+  count: z.number(),
+  tokens: z.array(z.number()).optional(),
+});

@@ -1,0 +1,356 @@
+/**
+ * Model outputs with tool calls, and what parsing them must give.
+ *
+ * "Rendered" ones come from the models' own chat templates: the assistant turn a template
+ * writes for a tool call is exactly the text the model was trained to generate. The rest
+ * are hand-written in the shapes open models are known to produce, damage included.
+ */
+import { Template } from "@huggingface/jinja";
+import type { ToolFormat } from "../format.ts";
+
+export interface ExpectedCall {
+  name: string;
+  arguments: Record<string, unknown>;
+}
+
+export interface Generation {
+  name: string;
+  format: ToolFormat;
+  text: string;
+  content: string;
+  calls: ExpectedCall[];
+  /** Marker text that must not appear in the content. */
+  markers: string[];
+}
+
+export const TOOLS = [
+  {
+    type: "function",
+    function: {
+      name: "get_weather",
+      description: "Current weather",
+      parameters: {
+        type: "object",
+        properties: {
+          location: { type: "string", description: "City" },
+          unit: { type: "string", enum: ["c", "f"], description: "Unit" },
+        },
+        required: ["location"],
+      },
+    },
+  },
+  {
+    type: "function",
+    function: {
+      name: "write_file",
+      description: "Write a file",
+      parameters: {
+        type: "object",
+        properties: {
+          path: { type: "string", description: "Path" },
+          content: { type: "string", description: "Text" },
+        },
+        required: ["path", "content"],
+      },
+    },
+  },
+];
+
+const WEATHER: ExpectedCall = {
+  name: "get_weather",
+  arguments: { location: 'Paris, "FR"', unit: "c" },
+};
+const WRITE: ExpectedCall = {
+  name: "write_file",
+  arguments: {
+    path: "src/a b.ts",
+    content: 'const s = "</tool_call> [TOOL_CALLS] <tool_call>";\n\tconsole.log(s, "é😀\\\\");\n',
+  },
+};
+
+const templates = new URL("./templates/", import.meta.url);
+
+/** The assistant turn a template renders for these calls, up to `end`, minus `skip`. */
+function rendered(file: string, calls: ExpectedCall[], content: string, end: string, skip = ""): string {
+  const tpl = new Template(Deno.readTextFileSync(new URL(file, templates)));
+  const user = [{ role: "user", content: "Do it." }];
+  const ctx = { tools: TOOLS, bos_token: "<s>", eos_token: "</s>" };
+  const prompt = tpl.render({ ...ctx, messages: user, add_generation_prompt: true });
+  const full = tpl.render({
+    ...ctx,
+    add_generation_prompt: false,
+    messages: [
+      ...user,
+      {
+        role: "assistant",
+        content,
+        tool_calls: calls.map((c, i) => ({
+          id: `abcdefgh${i}`,
+          type: "function",
+          function: { name: c.name, arguments: c.arguments },
+        })),
+      },
+    ],
+  });
+  if (!full.startsWith(prompt)) throw new Error(`${file}: the prompt is not a prefix`);
+  let turn = full.slice(prompt.length);
+  if (!turn.startsWith(skip)) throw new Error(`${file}: expected ${JSON.stringify(skip)}`);
+  turn = turn.slice(skip.length);
+  const at = turn.lastIndexOf(end);
+  if (at < 0) throw new Error(`${file}: no ${JSON.stringify(end)} in ${JSON.stringify(turn)}`);
+  return turn.slice(0, at);
+}
+
+const HERMES = ["<tool_call>", "</tool_call>"];
+const MISTRAL = ["[TOOL_CALLS]", "[ARGS]", "[CALL_ID]"];
+const LLAMA = ["<|python_tag|>"];
+
+export function renderedGenerations(): Generation[] {
+  return [
+    {
+      name: "Qwen2.5: text, then one call",
+      format: "hermes",
+      text: rendered("Qwen-Qwen2.5-7B-Instruct.jinja", [WEATHER], "Let me check.", "<|im_end|>"),
+      content: "Let me check.",
+      calls: [WEATHER],
+      markers: HERMES,
+    },
+    {
+      name: "Qwen2.5: two parallel calls",
+      format: "hermes",
+      text: rendered("Qwen-Qwen2.5-7B-Instruct.jinja", [WEATHER, WRITE], "", "<|im_end|>"),
+      content: "",
+      calls: [WEATHER, WRITE],
+      markers: HERMES,
+    },
+    {
+      name: "Qwen3: one call after (stripped) empty reasoning",
+      format: "hermes",
+      text: rendered(
+        "Qwen-Qwen3-0.6B.jinja",
+        [WRITE],
+        "",
+        "<|im_end|>",
+        "<think>\n\n</think>\n\n",
+      ),
+      content: "",
+      calls: [WRITE],
+      markers: HERMES,
+    },
+    {
+      name: "Granite 4.0: two calls",
+      format: "hermes",
+      text: rendered("ibm-granite-granite-4.0.jinja", [WRITE, WEATHER], "", "<|end_of_text|>"),
+      content: "",
+      calls: [WRITE, WEATHER],
+      markers: HERMES,
+    },
+    {
+      name: "Llama 3.1: one JSON call",
+      format: "llama3",
+      text: rendered("meta-llama-Llama-3.1-8B-Instruct.jinja", [WEATHER], "", "<|eot_id|>"),
+      content: "",
+      calls: [WEATHER],
+      markers: LLAMA,
+    },
+    {
+      name: "Llama 3.2: one JSON call",
+      format: "llama3",
+      text: rendered("meta-llama-Llama-3.2-3B-Instruct.jinja", [WRITE], "", "<|eot_id|>"),
+      content: "",
+      calls: [WRITE],
+      markers: LLAMA,
+    },
+    {
+      name: "Mistral Nemo: a list of two calls",
+      format: "mistral",
+      text: rendered("mistralai-Mistral-Nemo-Instruct-2407.jinja", [WEATHER, WRITE], "", "</s>"),
+      content: "",
+      calls: [WEATHER, WRITE],
+      markers: MISTRAL,
+    },
+    {
+      name: "Devstral: name[ARGS] calls",
+      format: "mistral",
+      text: rendered("unsloth-mistral-Devstral-Small-2507.jinja", [WRITE, WEATHER], "", "</s>"),
+      content: "",
+      calls: [WRITE, WEATHER],
+      markers: MISTRAL,
+    },
+    {
+      name: "Mistral Small 3.2: name[CALL_ID]id[ARGS] call",
+      format: "mistral",
+      text: rendered("Mistral-Small-3.2-24B-Instruct-2506.jinja", [WEATHER], "", "</s>"),
+      content: "",
+      calls: [WEATHER],
+      markers: MISTRAL,
+    },
+  ];
+}
+
+export const HANDWRITTEN: Generation[] = [
+  {
+    name: "hermes: arguments as a JSON string, text before",
+    format: "hermes",
+    text: 'I will write it.\n\n<tool_call>\n{"name": "write_file", "arguments": ' +
+      JSON.stringify(JSON.stringify(WRITE.arguments)) + "}\n</tool_call>",
+    content: "I will write it.",
+    calls: [WRITE],
+    markers: HERMES,
+  },
+  {
+    name: "hermes: arguments before name, no whitespace",
+    format: "hermes",
+    text: '<tool_call>{"arguments":{"location":"Oslo"},"name":"get_weather"}</tool_call>',
+    content: "",
+    calls: [{ name: "get_weather", arguments: { location: "Oslo" } }],
+    markers: HERMES,
+  },
+  {
+    name: "hermes: missing closing brace and close tag, text after",
+    format: "hermes",
+    text: '<tool_call>\n{"name": "get_weather", "arguments": {"location": "Rome"}\n</tool_call>\n' +
+      '<tool_call>{"name": "get_weather", "arguments": {"location": "Oslo"}}\nDone for now.',
+    content: "Done for now.",
+    calls: [
+      { name: "get_weather", arguments: { location: "Rome" } },
+      { name: "get_weather", arguments: { location: "Oslo" } },
+    ],
+    markers: HERMES,
+  },
+  {
+    name: "hermes: raw newline and trailing comma repaired",
+    format: "hermes",
+    text: '<tool_call>{"name": "write_file", "arguments": {"path": "a.txt", "content": "x\ny",}}' +
+      "</tool_call>",
+    content: "",
+    calls: [{ name: "write_file", arguments: { path: "a.txt", content: "x\ny" } }],
+    markers: HERMES,
+  },
+  {
+    name: "hermes: damaged arguments closed at the last member, rest of the call dropped",
+    format: "hermes",
+    text: '<tool_call>{"name": "write_file", "arguments": {"path": "a.txt" "content": "x"}}' +
+      "</tool_call> ok",
+    content: "ok",
+    calls: [{ name: "write_file", arguments: { path: "a.txt" } }],
+    markers: HERMES,
+  },
+  {
+    name: "hermes: cut off inside the arguments",
+    format: "hermes",
+    text: '<tool_call>\n{"name": "write_file", "arguments": {"path": "a.txt", "content": "par',
+    content: "",
+    calls: [{ name: "write_file", arguments: { path: "a.txt", content: "par" } }],
+    markers: HERMES,
+  },
+  {
+    name: "hermes: unknown tool stays content, known one is a call",
+    format: "hermes",
+    text: '<tool_call>\n{"name": "rm_rf", "arguments": {}}\n</tool_call>\n' +
+      '<tool_call>\n{"name": "get_weather", "arguments": {"location": "Lima"}}\n</tool_call>',
+    content: '<tool_call>\n{"name": "rm_rf", "arguments": {}}\n</tool_call>',
+    calls: [{ name: "get_weather", arguments: { location: "Lima" } }],
+    markers: [],
+  },
+  {
+    name: "hermes: not JSON inside the markers stays content",
+    format: "hermes",
+    text: "Use <tool_call>get_weather(Paris)</tool_call> like this.",
+    content: "Use <tool_call>get_weather(Paris)</tool_call> like this.",
+    calls: [],
+    markers: [],
+  },
+  {
+    name: "hermes: text that merely looks like a marker",
+    format: "hermes",
+    text: "Tags like <tool_cal> or <tool and < are fine.\n",
+    content: "Tags like <tool_cal> or <tool and < are fine.\n",
+    calls: [],
+    markers: [],
+  },
+  {
+    name: "llama3: python tag, two calls separated by ';'",
+    format: "llama3",
+    text: '<|python_tag|>{"name": "get_weather", "parameters": {"location": "Paris"}}; ' +
+      '{"type": "function", "name": "get_weather", "parameters": {"location": "Oslo", "unit": "f"}}',
+    content: "",
+    calls: [
+      { name: "get_weather", arguments: { location: "Paris" } },
+      { name: "get_weather", arguments: { location: "Oslo", unit: "f" } },
+    ],
+    markers: LLAMA,
+  },
+  {
+    name: "llama3: a JSON answer that is not a call",
+    format: "llama3",
+    text: '{"answer": 42, "name": "get_weather"}',
+    content: '{"answer": 42, "name": "get_weather"}',
+    calls: [],
+    markers: [],
+  },
+  {
+    name: "llama3: plain text mentioning JSON later",
+    format: "llama3",
+    text: 'Sure: {"name": "get_weather", "parameters": {}} is how I would call it.',
+    content: 'Sure: {"name": "get_weather", "parameters": {}} is how I would call it.',
+    calls: [],
+    markers: [],
+  },
+  {
+    name: "mistral: text before the calls",
+    format: "mistral",
+    text: 'Checking both.[TOOL_CALLS][{"name": "get_weather", "arguments": {"location": "A"}}, ' +
+      '{"name": "get_weather", "arguments": {"location": "B"}}]',
+    content: "Checking both.",
+    calls: [
+      { name: "get_weather", arguments: { location: "A" } },
+      { name: "get_weather", arguments: { location: "B" } },
+    ],
+    markers: MISTRAL,
+  },
+  {
+    name: "mistral: unknown name in the new form stays content",
+    format: "mistral",
+    text: '[TOOL_CALLS]launch[ARGS]{"x": 1}',
+    content: '[TOOL_CALLS]launch[ARGS]{"x": 1}',
+    calls: [],
+    markers: [],
+  },
+  {
+    name: "json: a list of calls",
+    format: "json",
+    text: '[{"name": "get_weather", "arguments": {"location": "Kyiv"}}, ' +
+      '{"name": "write_file", "arguments": {"path": "p", "content": ""}}]',
+    content: "",
+    calls: [
+      { name: "get_weather", arguments: { location: "Kyiv" } },
+      { name: "write_file", arguments: { path: "p", content: "" } },
+    ],
+    markers: [],
+  },
+  {
+    name: "json: one call object",
+    format: "json",
+    text: '\n{"name": "get_weather", "arguments": {"location": "Quito"}}\n',
+    content: "",
+    calls: [{ name: "get_weather", arguments: { location: "Quito" } }],
+    markers: [],
+  },
+  {
+    name: "json: an ordinary JSON list is content",
+    format: "json",
+    text: '[{"city": "Quito"}, 2]',
+    content: '[{"city": "Quito"}, 2]',
+    calls: [],
+    markers: [],
+  },
+  {
+    name: "none: everything is content",
+    format: "none",
+    text: '<tool_call>{"name": "get_weather", "arguments": {}}</tool_call>  ',
+    content: '<tool_call>{"name": "get_weather", "arguments": {}}</tool_call>  ',
+    calls: [],
+    markers: [],
+  },
+];

@@ -1,0 +1,61 @@
+/** `POST /v1/embeddings`: pooled, L2-normalised vectors from a model loaded with embeddings. */
+
+import { HttpError } from "../../core/errors.ts";
+import {
+  EmbeddingRequestSchema,
+  encodeEmbeddingBase64,
+  parseOpenAIBody,
+} from "../../core/openai/mod.ts";
+import { EngineError } from "../engine/types.ts";
+import type { Neuron } from "../node.ts";
+import { engineHttpError, json } from "../server/http.ts";
+
+export async function embeddings(neuron: Neuron, body: unknown): Promise<Response> {
+  const r = parseOpenAIBody(EmbeddingRequestSchema, body);
+  const rec = neuron.loaded(r.model);
+  if (!rec.info!.embeddings) {
+    throw new HttpError(
+      400,
+      `model ${r.model} was not loaded with embeddings enabled (load it with "embeddings": true)`,
+      { param: "model", code: "embeddings_disabled" },
+    );
+  }
+  if (r.dimensions != null && r.dimensions !== rec.info!.nEmbd) {
+    throw new HttpError(
+      400,
+      `dimensions must be ${rec.info!.nEmbd} for this model (truncation is not supported)`,
+      { param: "dimensions", code: "unsupported_parameter" },
+    );
+  }
+  const inputs: (string | number[])[] = typeof r.input === "string"
+    ? [r.input]
+    : typeof r.input[0] === "number"
+    ? [r.input as number[]]
+    : r.input as (string | number[])[];
+  inputs.forEach((x, i) => {
+    if (typeof x === "string" && x.length === 0) {
+      throw new HttpError(400, `input[${i}] is empty`, { param: `input[${i}]` });
+    }
+  });
+  rec.inFlight++;
+  try {
+    const res = await neuron.engine.embed(r.model, inputs);
+    const base64 = r.encoding_format === "base64";
+    return json({
+      object: "list",
+      data: res.vectors.map((v, index) => ({
+        object: "embedding",
+        index,
+        embedding: base64 ? encodeEmbeddingBase64(v) : v,
+      })),
+      model: r.model,
+      usage: { prompt_tokens: res.promptTokens, total_tokens: res.promptTokens },
+    });
+  } catch (e) {
+    if (e instanceof EngineError) throw engineHttpError(e, r.model);
+    throw e;
+  } finally {
+    rec.inFlight--;
+    rec.lastUsed = Date.now();
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * Running one generation for an HTTP request: accepted-or-refused before
+ * any response byte is sent, then events pulled in order, with the model's
+ * in-flight count and last-use time kept for the gateway's routing.
+ */
+
+import { HttpError } from "../../core/errors.ts";
+import type { EngineEvent, GenerateParams, SamplingParams } from "../engine/types.ts";
+import { EngineError } from "../engine/types.ts";
+import type { ModelRecord, Neuron } from "../node.ts";
+import { engineHttpError } from "../server/http.ts";
+
+export type DoneEvent = Extract<EngineEvent, { type: "done" }>;
+
+export class Run {
+  #queue: EngineEvent[] = [];
+  #wake: (() => void) | null = null;
+  #ended = false;
+  #cancel: () => void = () => {};
+  #rec: ModelRecord;
+  #onEnd: (ev: EngineEvent) => void;
+
+  constructor(rec: ModelRecord, onEnd: (ev: EngineEvent) => void) {
+    this.#rec = rec;
+    this.#onEnd = onEnd;
+  }
+
+  /** @internal */
+  attach(cancel: () => void) {
+    this.#cancel = cancel;
+  }
+
+  /** @internal */
+  push(ev: EngineEvent) {
+    if (this.#ended) return;
+    this.#queue.push(ev);
+    if (ev.type === "done" || ev.type === "error") {
+      this.#end();
+      this.#onEnd(ev);
+    }
+    this.#wake?.();
+  }
+
+  #end() {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#rec.inFlight--;
+    this.#rec.lastUsed = Date.now();
+  }
+
+  /** Next event, or null after the last one. `timeoutMs` resolves "idle" when nothing came. */
+  async next(timeoutMs?: number): Promise<EngineEvent | "idle" | null> {
+    while (true) {
+      const ev = this.#queue.shift();
+      if (ev) return ev;
+      if (this.#ended) return null;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const idle = await new Promise<boolean>((resolve) => {
+        this.#wake = () => resolve(false);
+        if (timeoutMs !== undefined) timer = setTimeout(() => resolve(true), timeoutMs);
+      });
+      clearTimeout(timer);
+      this.#wake = null;
+      if (idle && !this.#queue.length) return "idle";
+    }
+  }
+
+  /** Stops generation (client gone); the slot frees at the next engine step. */
+  cancel(): void {
+    if (!this.#ended) this.#cancel();
+  }
+}
+
+/**
+ * Submits a generation and waits for the engine to accept it, so refusals
+ * (queue full, prompt too long, bad grammar) become proper HTTP errors.
+ */
+export async function startRun(
+  neuron: Neuron,
+  rec: ModelRecord,
+  params: GenerateParams,
+  endpoint: string,
+): Promise<Run> {
+  const run = new Run(rec, (ev) => {
+    if (ev.type === "done") neuron.onFinished?.(rec.key, endpoint, ev.finishReason, ev.usage);
+    else if (ev.type === "error") neuron.onFinished?.(rec.key, endpoint, ev.code);
+  });
+  rec.inFlight++;
+  rec.lastUsed = Date.now();
+  const h = neuron.engine.generate(rec.key, params, (ev) => run.push(ev));
+  run.attach(() => h.cancel());
+  const first = await run.next();
+  if (first === null || first === "idle") throw new HttpError(500, "generation ended unexpectedly");
+  if (first.type === "error") {
+    throw engineHttpError(new EngineError(first.code, first.message), rec.key);
+  }
+  return run;
+}
+
+/** OpenAI sampling fields (already validated) → engine parameters. */
+export function samplingFrom(req: {
+  temperature?: number | null;
+  top_p?: number | null;
+  top_k?: number | null;
+  min_p?: number | null;
+  seed?: number | null;
+  presence_penalty?: number | null;
+  frequency_penalty?: number | null;
+  repeat_penalty?: number | null;
+  logit_bias?: Record<string, number> | null;
+}, vocabSize?: number): SamplingParams {
+  const bias: Record<number, number> = {};
+  for (const [k, v] of Object.entries(req.logit_bias ?? {})) {
+    const id = Number(k);
+    if (vocabSize !== undefined && id >= vocabSize) {
+      throw new HttpError(400, `logit_bias token ${k} is outside the vocabulary (${vocabSize})`, {
+        param: "logit_bias",
+        code: "invalid_value",
+      });
+    }
+    bias[id] = v;
+  }
+  return {
+    temperature: req.temperature ?? 1,
+    topP: req.top_p ?? undefined,
+    topK: req.top_k ?? undefined,
+    minP: req.min_p ?? undefined,
+    seed: req.seed ?? undefined,
+    presencePenalty: req.presence_penalty ?? undefined,
+    frequencyPenalty: req.frequency_penalty ?? undefined,
+    repeatPenalty: req.repeat_penalty ?? undefined,
+    logitBias: Object.keys(bias).length ? bias : undefined,
+  };
+}
+
+export function stopList(stop: string | string[] | null | undefined): string[] {
+  if (stop == null) return [];
+  return (typeof stop === "string" ? [stop] : stop).filter((s) => s.length > 0);
+}

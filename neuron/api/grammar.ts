@@ -1,0 +1,79 @@
+/**
+ * The GBNF grammar a chat request needs, if any: `response_format`
+ * json_object / json_schema, or a forced tool call (`tool_choice`
+ * "required" or a named function). Schemas the converter cannot enforce are
+ * refused with a 400 naming the keyword, never silently ignored.
+ */
+
+import { HttpError } from "../../core/errors.ts";
+import type { ChatCompletionRequest } from "../../core/openai/mod.ts";
+import {
+  jsonObjectGbnf,
+  jsonSchemaToGbnf,
+  toolCallGbnf,
+  UnsupportedSchemaError,
+} from "../../core/grammar/mod.ts";
+import type { ModelRecord } from "../node.ts";
+
+export function grammarFor(r: ChatCompletionRequest, rec: ModelRecord): string | undefined {
+  const raw = rawGrammar(r);
+  if (raw !== undefined) return raw;
+  const choice = r.tool_choice;
+  const tools = r.tools ?? [];
+  if (tools.length && (choice === "required" || (typeof choice === "object" && choice))) {
+    if (rec.toolFormat === "none") {
+      throw new HttpError(400, `model ${rec.key} has no tool-call format to enforce`, {
+        param: "tool_choice",
+        code: "unsupported_tool_choice",
+      });
+    }
+    const forced = typeof choice === "object" ? choice.function.name : undefined;
+    if (forced && !tools.some((t) => t.function.name === forced)) {
+      throw new HttpError(400, `tool_choice names ${forced}, which is not among tools`, {
+        param: "tool_choice.function.name",
+        code: "invalid_value",
+      });
+    }
+    return guard(
+      "tools",
+      () =>
+        toolCallGbnf(tools, rec.toolFormat, {
+          parallel: r.parallel_tool_calls ?? true,
+          forcedName: forced,
+        }),
+    );
+  }
+  const f = r.response_format;
+  if (!f || f.type === "text") return undefined;
+  if (f.type === "json_object") return jsonObjectGbnf();
+  const schema = f.json_schema.schema ?? {};
+  return guard("response_format.json_schema.schema", () => jsonSchemaToGbnf(schema));
+}
+
+/** llama.cpp's own `grammar` extension: GBNF given by the caller. */
+export function rawGrammar(r: Record<string, unknown>): string | undefined {
+  const g = r.grammar;
+  if (g === undefined || g === null) return undefined;
+  if (typeof g !== "string" || !g.trim()) {
+    throw new HttpError(400, "grammar must be a non-empty GBNF string", {
+      param: "grammar",
+      code: "invalid_type",
+    });
+  }
+  return g;
+}
+
+function guard(param: string, make: () => string): string {
+  try {
+    return make();
+  } catch (e) {
+    if (e instanceof UnsupportedSchemaError) {
+      throw new HttpError(
+        400,
+        `JSON Schema keyword "${e.keyword}" at ${e.path || "/"} cannot be enforced: ${e.message}`,
+        { param, code: "unsupported_schema" },
+      );
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,65 @@
+/** Read-only node endpoints: version, health, discovery, models. */
+
+import type { Discovery, Health, Version } from "../../core/neuron/schemas.ts";
+import type { Neuron } from "../node.ts";
+import { json } from "../server/http.ts";
+
+export const NEURON_VERSION = "0.1.0";
+
+export function version(neuron: Neuron): Response {
+  const body: Version = {
+    name: "neuron",
+    version: NEURON_VERSION,
+    llama_cpp: neuron.engine.lib.version,
+    deno: Deno.version.deno,
+  };
+  return json(body);
+}
+
+export async function health(neuron: Neuron): Promise<Response> {
+  const devices = await neuron.devices();
+  const body: Health = {
+    status: devices.every((d) => d.state === "ok") ? "ok" : "degraded",
+    name: neuron.settings.name,
+    version: NEURON_VERSION,
+    uptime_s: Math.round((Date.now() - neuron.startedAt) / 1000),
+    devices,
+    models: neuron.records().map((r) => neuron.describe(r)),
+  };
+  return json(body);
+}
+
+export async function discovery(neuron: Neuron): Promise<Response> {
+  const lib = neuron.engine.lib;
+  const body: Discovery = {
+    devices: await neuron.devices(),
+    library: { dir: lib.dir, version: lib.version, system_info: lib.systemInfo },
+    capabilities: {
+      chat: true,
+      completions: true,
+      embeddings: true,
+      tools: true,
+      grammar: true,
+      reasoning: true,
+    },
+  };
+  return json(body);
+}
+
+export async function listModels(neuron: Neuron): Promise<Response> {
+  return json({ models: await neuron.models() });
+}
+
+/** The OpenAI `/v1/models` view: loaded models only. */
+export function openaiModels(neuron: Neuron): Response {
+  return json({
+    object: "list",
+    data: neuron.loadedRecords().map((r) => ({
+      id: r.key,
+      object: "model",
+      created: Math.floor((r.loadedAt ?? Date.now()) / 1000),
+      owned_by: neuron.settings.name,
+      context_length: r.info?.context ?? null,
+    })),
+  });
+}

@@ -1,0 +1,390 @@
+/**
+ * The neuron's model registry: which store files are loading, loaded or
+ * failed, on which device, and how much memory each holds against its
+ * device's budget. HTTP handlers go through here; the engine below knows
+ * nothing of HTTP or the store.
+ */
+
+import type { Device, LoadRequest, NeuronModel } from "../core/neuron/schemas.ts";
+import { createLogger } from "../core/log.ts";
+import { ChatTemplate } from "./chat/template.ts";
+import { Engine } from "./engine/engine.ts";
+import { EngineError, type LoadedModelInfo, type Usage } from "./engine/types.ts";
+import { ModelStore, type StoreEntry, StoreError } from "./store/model_store.ts";
+import { estimateMemory, type ModelSummary } from "./store/summary.ts";
+import { detectToolFormat, type ToolFormat } from "../core/tools/mod.ts";
+
+export interface NeuronSettings {
+  name: string;
+  modelDirs: string[];
+  devices?: string[];
+  /** Device name → budget in bytes, overriding what the device reports. */
+  memoryBudgets: Record<string, number>;
+  slots: number;
+  context: number;
+  nThreads: number;
+  nThreadsBatch?: number;
+  nBatch: number;
+  maxQueue: number;
+  libraryPath?: string;
+  logLevel?: string;
+}
+
+export interface ModelRecord {
+  key: string;
+  source: string;
+  path: string;
+  state: "loading" | "loaded" | "failed";
+  device: string;
+  memoryBytes: number;
+  summary: ModelSummary;
+  info: LoadedModelInfo | null;
+  template: ChatTemplate | null;
+  toolFormat: ToolFormat;
+  progress: number | null;
+  error: string | null;
+  loadedAt: number | null;
+  lastUsed: number | null;
+  inFlight: number;
+  /** Settles when the load does (shared by concurrent identical loads). */
+  ready: Promise<ModelRecord>;
+}
+
+/** Why a load was refused, with the figures to show the caller. */
+export class LoadRefusedError extends Error {
+  override name = "LoadRefusedError";
+  constructor(
+    readonly status: 400 | 404 | 409 | 507,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+const MiB = 1024 * 1024;
+
+export class Neuron {
+  readonly settings: NeuronSettings;
+  readonly engine: Engine;
+  readonly store: ModelStore;
+  readonly startedAt = Date.now();
+  /** Called when an inference request ends (metrics hook). */
+  onFinished?: (model: string, endpoint: string, status: string, usage?: Usage) => void;
+  readonly #records = new Map<string, ModelRecord>();
+  /** Loads between the request and their record (store lookups, device choice). */
+  readonly #starting = new Map<string, Promise<ModelRecord>>();
+  #log = createLogger("neuron");
+
+  private constructor(settings: NeuronSettings, engine: Engine) {
+    this.settings = settings;
+    this.engine = engine;
+    this.store = new ModelStore(settings.modelDirs);
+  }
+
+  static async start(settings: NeuronSettings): Promise<Neuron> {
+    const engine = await Engine.start({
+      libraryDir: settings.libraryPath,
+      devices: settings.devices,
+      logLevel: settings.logLevel,
+    });
+    return new Neuron(settings, engine);
+  }
+
+  record(key: string): ModelRecord | undefined {
+    return this.#records.get(key);
+  }
+
+  /** A loaded model, or an EngineError("not_loaded"). */
+  loaded(key: string): ModelRecord {
+    const r = this.#records.get(key);
+    if (!r || r.state !== "loaded") {
+      throw new EngineError(
+        "not_loaded",
+        r?.state === "loading" ? `model ${key} is still loading` : `model ${key} is not loaded`,
+      );
+    }
+    return r;
+  }
+
+  /** Every model that is loading, loaded or failed. */
+  records(): ModelRecord[] {
+    return [...this.#records.values()];
+  }
+
+  loadedRecords(): ModelRecord[] {
+    return [...this.#records.values()].filter((r) => r.state === "loaded");
+  }
+
+  /**
+   * Loads a store file under a key. Idempotent: a model already loaded (or
+   * loading) under that key answers with the same record.
+   */
+  load(req: LoadRequest, onProgress?: (f: number) => void): Promise<ModelRecord> {
+    const existing = this.#records.get(req.model);
+    if (existing && existing.state !== "failed") {
+      const source = req.source ?? req.model;
+      if (existing.source !== source) {
+        return Promise.reject(
+          new LoadRefusedError(
+            409,
+            `${req.model} is already ${existing.state} from ${existing.source}, not ${source}`,
+          ),
+        );
+      }
+      return existing.ready;
+    }
+    const starting = this.#starting.get(req.model);
+    if (starting) return starting;
+    const p = this.#load(req, onProgress);
+    this.#starting.set(req.model, p);
+    const done = () => {
+      if (this.#starting.get(req.model) === p) this.#starting.delete(req.model);
+    };
+    p.then(done, done);
+    return p;
+  }
+
+  async #load(req: LoadRequest, onProgress?: (f: number) => void): Promise<ModelRecord> {
+    let entry: StoreEntry;
+    try {
+      entry = await this.store.resolve(req.source ?? req.model);
+    } catch (e) {
+      if (e instanceof StoreError) {
+        throw new LoadRefusedError(e.code === "invalid_id" ? 400 : 404, e.message);
+      }
+      throw e;
+    }
+    const summary = await this.store.summary(entry);
+    const { context, slots, need } = this.#estimate(summary, req.context, req.slots);
+    const devices = await this.devices();
+    const device = this.#pickDevice(devices, req.device, need);
+
+    const s = this.settings;
+    let settle!: { resolve: (r: ModelRecord) => void; reject: (e: unknown) => void };
+    const ready = new Promise<ModelRecord>((resolve, reject) => settle = { resolve, reject });
+    ready.catch(() => {}); // observed by whoever awaits it
+    const rec: ModelRecord = {
+      key: req.model,
+      source: entry.id,
+      path: entry.path,
+      state: "loading",
+      device: device.name,
+      memoryBytes: need,
+      summary,
+      info: null,
+      template: null,
+      toolFormat: "none",
+      progress: 0,
+      error: null,
+      loadedAt: null,
+      lastUsed: null,
+      inFlight: 0,
+      ready,
+    };
+    this.#records.set(req.model, rec);
+    this.#log.info("loading", { model: req.model, source: entry.id, device: device.name });
+    try {
+      const info = await this.engine.load(req.model, entry.path, {
+        context,
+        slots,
+        nBatch: s.nBatch,
+        nThreads: s.nThreads,
+        nThreadsBatch: s.nThreadsBatch,
+        maxQueue: s.maxQueue,
+        embeddings: req.embeddings ?? false,
+        gpuLayers: req.gpu_layers,
+      }, {
+        device: device.name,
+        onProgress: (f) => {
+          rec.progress = f;
+          onProgress?.(f);
+        },
+      });
+      rec.info = info;
+      try {
+        rec.template = new ChatTemplate(info.chatTemplate, {
+          bos: info.bosText,
+          eos: info.eosText,
+        });
+      } catch (e) {
+        this.#log.warn("chat template unusable, using ChatML", { model: req.model, error: e });
+        rec.template = new ChatTemplate(null, { bos: info.bosText, eos: info.eosText });
+      }
+      rec.toolFormat = detectToolFormat({
+        chatTemplate: info.chatTemplate ?? undefined,
+        specialTokens: info.specialTokens,
+      });
+      rec.state = "loaded";
+      rec.progress = null;
+      rec.loadedAt = Date.now();
+      settle.resolve(rec);
+      return rec;
+    } catch (e) {
+      rec.state = "failed";
+      rec.progress = null;
+      rec.error = (e as Error).message;
+      settle.reject(e);
+      throw e;
+    }
+  }
+
+  /** Context per slot (capped at the trained length), slots, and the memory they need. */
+  #estimate(summary: ModelSummary, context?: number, slots?: number) {
+    const ctx = Math.min(context ?? this.settings.context, summary.contextLength ?? Infinity);
+    const n = slots ?? this.settings.slots;
+    const need = estimateMemory(summary, { cells: ctx * n, nBatch: this.settings.nBatch }).total;
+    return { context: ctx, slots: n, need };
+  }
+
+  /** Picks the requested device, or the one with the most free budget; refuses when none fits. */
+  #pickDevice(devices: Device[], wanted: string | undefined, need: number): Device {
+    const live = devices.filter((d) => d.state === "ok");
+    const pool = wanted ? live.filter((d) => d.name === wanted) : live;
+    if (wanted && !pool.length) {
+      throw new LoadRefusedError(
+        400,
+        `device ${wanted} is not available here (devices: ${live.map((d) => d.name).join(", ")})`,
+      );
+    }
+    const best = [...pool].sort((a, b) => b.memory_free_bytes - a.memory_free_bytes)[0];
+    if (!best) throw new LoadRefusedError(507, "no device is available");
+    if (best.memory_free_bytes < need) {
+      throw new LoadRefusedError(
+        507,
+        `model needs about ${Math.ceil(need / MiB)} MiB but ${best.name} has ${
+          Math.floor(best.memory_free_bytes / MiB)
+        } MiB free of ${
+          Math.floor((best.memory_budget_bytes ?? best.memory_total_bytes) / MiB)
+        } MiB`,
+        {
+          device: best.name,
+          required_bytes: need,
+          free_bytes: best.memory_free_bytes,
+          total_bytes: best.memory_budget_bytes ?? best.memory_total_bytes,
+        },
+      );
+    }
+    return best;
+  }
+
+  /** Cancels a load in progress or unloads a loaded model; the memory is released. */
+  async unload(key: string): Promise<void> {
+    const r = this.#records.get(key);
+    if (!r) throw new EngineError("not_loaded", `model ${key} is not loaded`);
+    if (r.state === "failed") {
+      this.#records.delete(key);
+      return;
+    }
+    if (r.state === "loading") {
+      this.engine.cancelLoad(key);
+      await r.ready.catch(() => {});
+      this.#records.delete(key);
+      return;
+    }
+    this.#records.delete(key);
+    await this.engine.unload(key);
+    this.#log.info("unloaded", { model: key });
+  }
+
+  /** Devices with memory accounted against budgets. */
+  async devices(): Promise<Device[]> {
+    const states = await this.engine.devices();
+    return states.map((d) => {
+      const used = [...this.#records.values()]
+        .filter((r) => r.device === d.name && r.state !== "failed")
+        .reduce((n, r) => n + r.memoryBytes, 0);
+      const budget = this.settings.memoryBudgets[d.name] ?? null;
+      // A budget caps what we use; real free memory still bounds it (other processes).
+      const free = budget !== null
+        ? Math.max(0, Math.min(budget - used, d.memoryFreeBytes))
+        : d.type === "cpu"
+        ? Math.max(0, d.memoryFreeBytes - used)
+        : d.memoryFreeBytes;
+      return {
+        name: d.name,
+        description: d.description,
+        type: d.type,
+        state: d.failed ? "failed" : "ok",
+        error: d.failed,
+        memory_total_bytes: d.memoryTotalBytes,
+        memory_free_bytes: free,
+        memory_budget_bytes: budget,
+        memory_used_bytes: used,
+        temperature_c: d.temperatureC,
+        utilization_percent: d.utilizationPercent,
+      };
+    });
+  }
+
+  /** Store files and loaded models, as the API lists them. */
+  async models(): Promise<NeuronModel[]> {
+    const out = new Map<string, NeuronModel>();
+    for (const r of this.#records.values()) out.set(r.key, this.describe(r));
+    for (const e of await this.store.list()) {
+      if (out.has(e.id)) continue;
+      let s: ModelSummary | null = null;
+      try {
+        s = await this.store.summary(e);
+      } catch {
+        // unreadable header: listed, but it will fail to load
+      }
+      out.set(e.id, {
+        id: e.id,
+        source: e.id,
+        state: "available",
+        device: null,
+        size_bytes: e.sizeBytes,
+        // What a load at this neuron's defaults would take: placement plans with it.
+        memory_bytes: s ? this.#estimate(s).need : null,
+        context_length: s?.contextLength ?? null,
+        context: null,
+        slots: null,
+        reasoning: s?.markers ?? null,
+        chat_template: s?.hasChatTemplate ?? false,
+        tool_format: null,
+        embeddings: false,
+        in_flight: 0,
+        queued: 0,
+        progress: null,
+        error: s ? null : "unreadable GGUF header",
+        loaded_at: null,
+        last_used: null,
+      });
+    }
+    return [...out.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  describe(r: ModelRecord): NeuronModel {
+    const slots = r.info?.slots ?? null;
+    return {
+      id: r.key,
+      source: r.source,
+      state: r.state,
+      device: r.device,
+      size_bytes: r.summary.fileBytes,
+      memory_bytes: r.memoryBytes,
+      context_length: r.summary.contextLength,
+      context: r.info?.context ?? null,
+      slots,
+      reasoning: r.info?.markers
+        ? { open: r.info.markers.open, close: r.info.markers.close }
+        : r.state === "loaded"
+        ? null
+        : r.summary.markers,
+      chat_template: r.info ? r.info.chatTemplate !== null : r.summary.hasChatTemplate,
+      tool_format: r.state === "loaded" ? r.toolFormat : null,
+      embeddings: r.info?.embeddings ?? false,
+      in_flight: r.inFlight,
+      queued: slots === null ? 0 : Math.max(0, r.inFlight - slots),
+      progress: r.progress,
+      error: r.error,
+      loaded_at: r.loadedAt,
+      last_used: r.lastUsed,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.engine.close();
+  }
+}

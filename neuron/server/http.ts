@@ -1,0 +1,82 @@
+/** Small HTTP helpers for the neuron's handlers. */
+
+import { HttpError } from "../../core/errors.ts";
+import { EngineError } from "../engine/types.ts";
+
+export function json(body: unknown, status = 200, headers: HeadersInit = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+/** Reads a JSON body, refusing oversized or malformed ones with a 4xx naming the problem. */
+export async function readJson(req: Request, maxBytes: number): Promise<unknown> {
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  if (declared > maxBytes) {
+    throw new HttpError(
+      413,
+      `request body of ${declared} bytes exceeds the ${maxBytes}-byte limit`,
+      {
+        code: "request_too_large",
+      },
+    );
+  }
+  if (!req.body) throw new HttpError(400, "request body is required", { code: "invalid_json" });
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw new HttpError(413, `request body exceeds the ${maxBytes}-byte limit`, {
+        code: "request_too_large",
+      });
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    bytes.set(c, off);
+    off += c.length;
+  }
+  const text = new TextDecoder().decode(bytes);
+  if (!text.trim()) throw new HttpError(400, "request body is empty", { code: "invalid_json" });
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new HttpError(400, `request body is not valid JSON: ${(e as Error).message}`, {
+      code: "invalid_json",
+    });
+  }
+}
+
+/** Maps engine failures to HTTP statuses (a 5xx only for node failures, never client input). */
+export function engineHttpError(e: EngineError, model?: string): HttpError {
+  switch (e.code) {
+    case "not_loaded":
+      return new HttpError(404, e.message, { code: "model_not_found", param: "model" });
+    case "queue_full":
+      return new HttpError(503, e.message, { code: "overloaded" });
+    case "context_exceeded":
+      return new HttpError(400, e.message, { code: "context_length_exceeded", param: "messages" });
+    case "grammar":
+      return new HttpError(400, `grammar rejected: ${e.message}`, {
+        code: "invalid_grammar",
+        param: "grammar",
+      });
+    case "bad_request":
+      return new HttpError(400, e.message, { code: "invalid_request" });
+    case "worker_failed":
+    case "decode_failed":
+      return new HttpError(500, `${model ? model + ": " : ""}${e.message}`, { code: e.code });
+  }
+}
+
+export function isTruthyHeader(v: string | null): boolean {
+  return v !== null && /^(1|true|yes|on)$/i.test(v.trim());
+}

@@ -1,0 +1,499 @@
+/**
+ * A real neuron process on loopback, driven with the official `openai`
+ * client: chat (streamed and not), completions, embeddings, reasoning on
+ * the wire, lifecycle, disconnects.
+ */
+
+import OpenAI from "openai";
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { ensureFixture, FIXTURES } from "../fixtures/mod.ts";
+import { makeStore, type Spawned, spawnServer, writeConfig } from "../helpers/processes.ts";
+
+const TOKEN = "neuron-secret";
+let server: Spawned | undefined;
+
+async function neuron(): Promise<Spawned> {
+  if (server) return server;
+  const store = await makeStore({
+    think: await ensureFixture(FIXTURES.think),
+    bracket: await ensureFixture(FIXTURES.bracketThink),
+    plain: await ensureFixture(FIXTURES.plain),
+    llama3: await ensureFixture(FIXTURES.llama3),
+    bench: await ensureFixture(FIXTURES.bench),
+  });
+  const config = await writeConfig(
+    "neuron.toml",
+    `listen = "127.0.0.1:0"
+model_dirs = ["${store}"]
+slots = 2
+context = 512
+n_threads = 1
+n_batch = 128
+max_queue = 4
+token = "${TOKEN}"
+memory_budget_mb = { CPU = 400 }
+`,
+  );
+  server = await spawnServer("cli/neuron.ts", config);
+  for (const model of ["think", "bracket", "plain"]) {
+    await post("/models/load", { model, embeddings: model === "plain" });
+  }
+  return server;
+}
+
+async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
+  const s = server!;
+  const res = await fetch(`${s.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}`, ...headers },
+    body: JSON.stringify(body),
+  });
+  const json = await res.json();
+  return { status: res.status, json };
+}
+
+async function get(path: string) {
+  const res = await fetch(`${server!.url}${path}`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  return { status: res.status, json: await res.json() };
+}
+
+function client(headers: Record<string, string> = {}) {
+  return new OpenAI({
+    baseURL: `${server!.url}/v1`,
+    apiKey: TOKEN,
+    defaultHeaders: headers,
+    maxRetries: 0,
+  });
+}
+
+/** Test steps share one neuron; the last test stops it. */
+function itest(name: string, fn: () => Promise<void>) {
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      await neuron();
+      await fn();
+    },
+  });
+}
+
+const user = (text: string) => [{ role: "user" as const, content: text }];
+
+/** Adds llama.cpp-style extension fields the SDK's types do not know. */
+// deno-lint-ignore no-explicit-any
+const ext = <T>(params: T, extra: Record<string, unknown>): T => ({ ...params, ...extra }) as any;
+
+itest("chat completion: usage equals the tokenizer's count and max_tokens", async () => {
+  const c = client();
+  const r = await c.chat.completions.create({
+    model: "plain",
+    messages: user("hello there"),
+    max_tokens: 7,
+    temperature: 0,
+  });
+  assertEquals(r.object, "chat.completion");
+  assertEquals(r.choices[0].finish_reason, "length");
+  assertEquals(r.usage?.completion_tokens, 7);
+  const count = await post("/tokenize", { model: "plain", messages: user("hello there") });
+  assertEquals(r.usage?.prompt_tokens, count.json.count);
+  assertEquals(r.usage?.total_tokens, count.json.count + 7);
+  assert(typeof r.choices[0].message.content === "string");
+});
+
+itest("streamed chat equals the non-streamed one, with usage last", async () => {
+  const c = client();
+  const whole = await c.chat.completions.create({
+    model: "plain",
+    messages: user("stream me"),
+    max_tokens: 12,
+    temperature: 0,
+  });
+  const stream = await c.chat.completions.create({
+    model: "plain",
+    messages: user("stream me"),
+    max_tokens: 12,
+    temperature: 0,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+  let text = "";
+  let finish: string | null = null;
+  let usage: OpenAI.CompletionUsage | undefined;
+  let chunks = 0;
+  for await (const ch of stream) {
+    chunks++;
+    if (ch.usage) usage = ch.usage;
+    for (const choice of ch.choices) {
+      text += choice.delta.content ?? "";
+      finish = choice.finish_reason ?? finish;
+    }
+  }
+  assertEquals(text, whole.choices[0].message.content);
+  assertEquals(finish, "length");
+  assertEquals(usage?.completion_tokens, 12);
+  assertEquals(usage?.prompt_tokens, whole.usage?.prompt_tokens);
+  assert(chunks >= 3);
+});
+
+itest("stop sequences end the answer and never appear in it", async () => {
+  const c = client();
+  const full = await c.chat.completions.create({
+    model: "plain",
+    messages: user("stop test"),
+    max_tokens: 30,
+    temperature: 0,
+  });
+  const text = full.choices[0].message.content!;
+  const chars = [...text];
+  let at = 2;
+  while (at < chars.length - 1 && (chars[at] === "\uFFFD" || chars[at + 1] === "\uFFFD")) at++;
+  const stop = chars.slice(at, at + 2).join("");
+  assert(stop.length === 2, `usable stop from ${JSON.stringify(text)}`);
+  const cut = await c.chat.completions.create({
+    model: "plain",
+    messages: user("stop test"),
+    max_tokens: 30,
+    temperature: 0,
+    stop: [stop],
+  });
+  assertEquals(cut.choices[0].finish_reason, "stop");
+  assertEquals(cut.choices[0].message.content, text.slice(0, text.indexOf(stop)));
+  // deno-lint-ignore no-explicit-any
+  assertEquals((cut.choices[0] as any).stop_reason, stop);
+});
+
+itest("a seed makes sampling reproducible", async () => {
+  const c = client();
+  const ask = (seed: number) =>
+    c.chat.completions.create({
+      model: "plain",
+      messages: user("be random"),
+      max_tokens: 16,
+      temperature: 1.5,
+      seed,
+    }).then((r) => r.choices[0].message.content);
+  const a = await ask(42);
+  const b = await ask(42);
+  const others = await Promise.all([7, 8, 9].map(ask));
+  assertEquals(a, b);
+  assert(others.some((o) => o !== a), "other seeds give other text");
+});
+
+/** A grammar that thinks a little, closes the block by token id, then answers. */
+async function thinkThenAnswer(model: string) {
+  const marker = model === "bracket" ? "[/THINK]" : "</think>";
+  const tok = await post("/tokenize", { model, prompt: marker, return_tokens: true });
+  const ids = tok.json.tokens as number[];
+  const close = ids[ids.length - 1];
+  return `root ::= [a-z]{4,8} <[${close}]> " " [a-z]{4,8}`;
+}
+
+for (
+  const [model, open, close] of [["think", "<think>", "</think>"], [
+    "bracket",
+    "[THINK]",
+    "[/THINK]",
+  ]]
+) {
+  itest(`reasoning (${model}): reasoning_content, never in content by default`, async () => {
+    const c = client();
+    const grammar = await thinkThenAnswer(model);
+    const r = await c.chat.completions.create(ext({
+      model,
+      messages: user("think please"),
+      max_tokens: 24,
+      temperature: 0,
+    }, {
+      chat_template_kwargs: { enable_thinking: true },
+      grammar,
+    }));
+    const msg = r.choices[0].message as OpenAI.ChatCompletionMessage & {
+      reasoning_content?: string;
+    };
+    assertMatch(msg.reasoning_content ?? "", /^[a-z]{4,8}$/);
+    assertMatch(msg.content ?? "", /^ [a-z]{4,8}$/);
+    assert(!(msg.content ?? "").includes(open) && !(msg.content ?? "").includes(close));
+    assert((r.usage?.completion_tokens_details?.reasoning_tokens ?? 0) >= 2);
+  });
+
+  itest(`reasoning (${model}): streamed as reasoning_content deltas`, async () => {
+    const c = client();
+    const grammar = await thinkThenAnswer(model);
+    const stream = await c.chat.completions.create(ext({
+      model,
+      messages: user("think please"),
+      max_tokens: 24,
+      temperature: 0,
+      stream: true,
+    }, {
+      chat_template_kwargs: { enable_thinking: true },
+      grammar,
+    }));
+    let reasoning = "";
+    let content = "";
+    for await (const ch of stream) {
+      const d = ch.choices[0]?.delta as
+        | { content?: string; reasoning_content?: string }
+        | undefined;
+      reasoning += d?.reasoning_content ?? "";
+      content += d?.content ?? "";
+    }
+    assertMatch(reasoning, /^[a-z]{4,8}$/);
+    assertMatch(content, /^ [a-z]{4,8}$/);
+  });
+
+  itest(`reasoning (${model}): x-include-thinking re-wraps it in content`, async () => {
+    const c = client({ "x-include-thinking": "TRUE" });
+    const grammar = await thinkThenAnswer(model);
+    const stream = await c.chat.completions.create(ext({
+      model,
+      messages: user("think please"),
+      max_tokens: 24,
+      temperature: 0,
+      stream: true,
+    }, {
+      grammar,
+    }));
+    let content = "";
+    let reasoning = "";
+    for await (const ch of stream) {
+      const d = ch.choices[0]?.delta as
+        | { content?: string; reasoning_content?: string }
+        | undefined;
+      content += d?.content ?? "";
+      reasoning += d?.reasoning_content ?? "";
+    }
+    assertEquals(reasoning, "");
+    const esc = (s: string) => s.replace(/[[\]/]/g, "\\$&");
+    assertMatch(content, new RegExp(`^${esc(open)}[a-z]{4,8}${esc(close)} [a-z]{4,8}$`));
+  });
+}
+
+itest(
+  "thinking on without a close: content empty, reasoning kept; header closes the marker",
+  async () => {
+    const c = client();
+    const r = await c.chat.completions.create(ext({
+      model: "think",
+      messages: user("keep thinking"),
+      max_tokens: 10,
+      temperature: 0,
+    }, {
+      chat_template_kwargs: { enable_thinking: true },
+      grammar: "root ::= [a-z ]{30,40}",
+    }));
+    const msg = r.choices[0].message as { content: string; reasoning_content?: string };
+    assertEquals(msg.content, "");
+    assertMatch(msg.reasoning_content ?? "", /^[a-z ]+$/);
+    const wrapped = await client({ "x-include-thinking": "1" }).chat.completions.create(ext({
+      model: "think",
+      messages: user("keep thinking"),
+      max_tokens: 10,
+      temperature: 0,
+    }, {
+      grammar: "root ::= [a-z ]{30,40}",
+    }));
+    assertMatch(wrapped.choices[0].message.content ?? "", /^<think>[a-z ]+<\/think>$/);
+  },
+);
+
+itest("thinking is off by default: the template closes the block, no reasoning", async () => {
+  const r = await client().chat.completions.create(ext({
+    model: "think",
+    messages: user("quick answer"),
+    max_tokens: 8,
+    temperature: 0,
+  }, {
+    grammar: "root ::= [a-z]{8,10}",
+  }));
+  const msg = r.choices[0].message as { content: string; reasoning_content?: string };
+  assertMatch(msg.content, /^[a-z]+$/);
+  assertEquals(msg.reasoning_content, undefined);
+  assertEquals(r.usage?.completion_tokens_details?.reasoning_tokens, 0);
+});
+
+itest("a marker-less model: the same request yields plain content", async () => {
+  const r = await client({ "x-include-thinking": "yes" }).chat.completions.create(ext({
+    model: "plain",
+    messages: user("think?"),
+    max_tokens: 8,
+    temperature: 0,
+  }, {
+    grammar: "root ::= [a-z]{8,10}",
+  }));
+  assertMatch(r.choices[0].message.content ?? "", /^[a-z]+$/);
+});
+
+itest("text completions, streamed and not", async () => {
+  const c = client();
+  const r = await c.completions.create({
+    model: "plain",
+    prompt: "Once upon a time",
+    max_tokens: 6,
+    temperature: 0,
+  });
+  assertEquals(r.object, "text_completion");
+  assertEquals(r.usage?.completion_tokens, 6);
+  const s = await c.completions.create({
+    model: "plain",
+    prompt: "Once upon a time",
+    max_tokens: 6,
+    temperature: 0,
+    stream: true,
+  });
+  let text = "";
+  for await (const ch of s) text += ch.choices[0]?.text ?? "";
+  assertEquals(text, r.choices[0].text);
+});
+
+itest("embeddings: floats and base64 agree, and are normalised", async () => {
+  const c = client();
+  const asFloat = await c.embeddings.create({
+    model: "plain",
+    input: ["hello world", "the sea"],
+    encoding_format: "float",
+  });
+  const asB64 = await c.embeddings.create({ model: "plain", input: ["hello world", "the sea"] });
+  assertEquals(asFloat.data.length, 2);
+  const v = asFloat.data[0].embedding;
+  assert(Math.abs(Math.sqrt(v.reduce((s, x) => s + x * x, 0)) - 1) < 1e-3);
+  const w = asB64.data[0].embedding;
+  assertEquals(w.length, v.length);
+  assert(w.every((x, i) => Math.abs(x - v[i]) < 1e-6));
+  assert(asFloat.usage.prompt_tokens > 0);
+});
+
+itest("models list: /v1/models (loaded) and /models (store)", async () => {
+  const list = await client().models.list();
+  const ids = list.data.map((m) => m.id).sort();
+  assertEquals(ids, ["bracket", "plain", "think"]);
+  const all = await get("/models");
+  const byId = Object.fromEntries(
+    (all.json.models as { id: string; state: string; reasoning: unknown }[]).map((m) => [m.id, m]),
+  );
+  assertEquals(byId.llama3.state, "available");
+  assertEquals(byId.think.state, "loaded");
+  assertEquals(byId.think.reasoning, { open: "<think>", close: "</think>" });
+  assertEquals(byId.bracket.reasoning, { open: "[THINK]", close: "[/THINK]" });
+  assertEquals(byId.plain.reasoning, null);
+});
+
+itest("lifecycle: load → loaded → unload → available, memory returned", async () => {
+  const before = await get("/health");
+  const cpu0 = before.json.devices[0];
+  const loaded = await post("/models/load", { model: "llama3" });
+  assertEquals(loaded.status, 200);
+  assertEquals(loaded.json.model.state, "loaded");
+  const again = await post("/models/load", { model: "llama3" });
+  assertEquals(again.status, 200, "load is idempotent");
+  const during = await get("/health");
+  const cpu1 = during.json.devices[0];
+  assertEquals(cpu1.memory_used_bytes, cpu0.memory_used_bytes + loaded.json.model.memory_bytes);
+  const r = await client().chat.completions.create({
+    model: "llama3",
+    messages: user("hi"),
+    max_tokens: 3,
+  });
+  assertEquals(r.usage?.completion_tokens, 3);
+  const un = await post("/models/unload", { model: "llama3" });
+  assertEquals(un.status, 200);
+  const after = await get("/health");
+  assertEquals(after.json.devices[0].memory_used_bytes, cpu0.memory_used_bytes);
+  const models = await get("/models");
+  const entry = (models.json.models as { id: string; state: string }[]).find((m) =>
+    m.id === "llama3"
+  );
+  assertEquals(entry?.state, "available");
+  const gone = await post("/v1/chat/completions", { model: "llama3", messages: user("hi") });
+  assertEquals(gone.status, 404);
+  assertEquals(gone.json.error.code, "model_not_found");
+});
+
+itest("a load that cannot fit the budget is refused up front with the numbers", async () => {
+  const r = await post("/models/load", { model: "bench", context: 4096, slots: 64 });
+  assertEquals(r.status, 507);
+  assertEquals(r.json.error.code, "insufficient_memory");
+  assertMatch(r.json.error.message, /needs about \d+ MiB but CPU has \d+ MiB free of 400 MiB/);
+  const h = await get("/health");
+  assert(
+    !(h.json.models as { id: string }[]).some((m) => m.id === "llama3"),
+    "nothing half-loaded",
+  );
+});
+
+itest("a client disconnect mid-stream frees the slot", async () => {
+  const ac = new AbortController();
+  const res = await fetch(`${server!.url}/v1/chat/completions`, {
+    method: "POST",
+    signal: ac.signal,
+    headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify({
+      model: "plain",
+      messages: user("never stop"),
+      max_tokens: 100000,
+      stream: true,
+    }),
+  });
+  const reader = res.body!.getReader();
+  for (let i = 0; i < 5; i++) await reader.read();
+  ac.abort();
+  await reader.cancel().catch(() => {});
+  let inFlight = -1;
+  for (let i = 0; i < 50; i++) {
+    const h = await get("/health");
+    inFlight = (h.json.models as { id: string; in_flight: number }[])
+      .find((m) => m.id === "plain")!.in_flight;
+    if (inFlight === 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assertEquals(inFlight, 0);
+});
+
+itest("auth: token required except on /health and /version", async () => {
+  const open = await fetch(`${server!.url}/health`);
+  assertEquals(open.status, 200);
+  await open.body?.cancel();
+  const v = await fetch(`${server!.url}/version`);
+  assertEquals((await v.json()).name, "neuron");
+  const no = await fetch(`${server!.url}/models`);
+  assertEquals(no.status, 401);
+  assertEquals((await no.json()).error.code, "invalid_api_key");
+  const wrong = await fetch(`${server!.url}/v1/models`, {
+    headers: { authorization: "Bearer nope" },
+  });
+  assertEquals(wrong.status, 401);
+  await wrong.body?.cancel();
+});
+
+itest("metrics: Prometheus text with the neuron's families", async () => {
+  const res = await fetch(`${server!.url}/metrics`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  const text = await res.text();
+  for (
+    const family of [
+      "neuron_queue_depth",
+      "neuron_active_slots",
+      "neuron_kv_cells_used",
+      "neuron_prompt_tokens_total",
+      "neuron_generation_tokens_total",
+      "neuron_device_memory_bytes",
+    ]
+  ) assertMatch(text, new RegExp(`^${family}`, "m"));
+  assertMatch(text, /neuron_generation_tokens_total\{model="plain"\} [1-9]/);
+});
+
+Deno.test({
+  name: "neuron shuts down cleanly on SIGTERM (exit 0)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const s = await neuron();
+    assertEquals(await s.stop("SIGTERM"), 0);
+    server = undefined;
+  },
+});

@@ -1,0 +1,216 @@
+/**
+ * Bad input to a real neuron: each case gets the right status and the
+ * OpenAI error envelope, with `param` naming the field at fault.
+ */
+
+import { assertEquals, assertMatch } from "../assert.ts";
+import { ensureFixture, FIXTURES } from "../fixtures/mod.ts";
+import { makeStore, type Spawned, spawnServer, writeConfig } from "../helpers/processes.ts";
+
+let server: Spawned | undefined;
+
+async function start(): Promise<Spawned> {
+  if (server) return server;
+  const store = await makeStore({ plain: await ensureFixture(FIXTURES.plain) });
+  const config = await writeConfig(
+    "neuron.toml",
+    `listen = "127.0.0.1:0"
+model_dirs = ["${store}"]
+slots = 1
+context = 256
+n_threads = 1
+max_body_bytes = 65536
+`,
+  );
+  server = await spawnServer("cli/neuron.ts", config);
+  const r = await fetch(`${server.url}/models/load`, {
+    method: "POST",
+    body: JSON.stringify({ model: "plain" }),
+  });
+  await r.body?.cancel();
+  return server;
+}
+
+interface Case {
+  name: string;
+  path?: string;
+  method?: string;
+  body?: unknown;
+  raw?: string;
+  status: number;
+  param?: string | null;
+  message?: RegExp;
+}
+
+const msgs = [{ role: "user", content: "hi" }];
+const chat = (extra: Record<string, unknown>) => ({ model: "plain", messages: msgs, ...extra });
+
+const CASES: Case[] = [
+  { name: "malformed JSON", raw: "{not json", status: 400, message: /not valid JSON/ },
+  { name: "empty body", raw: "", status: 400, message: /empty/ },
+  { name: "missing model", body: { messages: msgs }, status: 400, param: "model" },
+  { name: "model of wrong type", body: chat({ model: 42 }), status: 400, param: "model" },
+  { name: "unknown model", body: chat({ model: "nope" }), status: 404, param: "model" },
+  { name: "messages missing", body: { model: "plain" }, status: 400, param: "messages" },
+  { name: "messages empty", body: chat({ messages: [] }), status: 400, param: "messages" },
+  {
+    name: "unknown role",
+    body: chat({ messages: [{ role: "wizard", content: "x" }] }),
+    status: 400,
+    param: "messages[0].role",
+  },
+  {
+    name: "content of wrong type",
+    body: chat({ messages: [{ role: "user", content: 5 }] }),
+    status: 400,
+    param: "messages[0].content",
+  },
+  { name: "n > 1", body: chat({ n: 2 }), status: 400, param: "n" },
+  { name: "negative max_tokens", body: chat({ max_tokens: -5 }), status: 400, param: "max_tokens" },
+  {
+    name: "temperature too high",
+    body: chat({ temperature: 3 }),
+    status: 400,
+    param: "temperature",
+  },
+  { name: "top_p above 1", body: chat({ top_p: 1.5 }), status: 400, param: "top_p" },
+  {
+    name: "presence_penalty out of range",
+    body: chat({ presence_penalty: 5 }),
+    status: 400,
+    param: "presence_penalty",
+  },
+  { name: "stop of wrong type", body: chat({ stop: 7 }), status: 400, param: "stop" },
+  {
+    name: "logit_bias bad key",
+    body: chat({ logit_bias: { abc: 1 } }),
+    status: 400,
+    param: "logit_bias.abc",
+  },
+  {
+    name: "image content refused",
+    body: chat({
+      messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "data:x" } }] }],
+    }),
+    status: 400,
+    param: "messages[0].content[0]",
+  },
+  {
+    name: "tool message without tool_call_id",
+    body: chat({ messages: [{ role: "tool", content: "x" }] }),
+    status: 400,
+    param: "messages[0].tool_call_id",
+  },
+  {
+    name: "prompt longer than the context",
+    body: chat({ messages: [{ role: "user", content: "word ".repeat(400) }] }),
+    status: 400,
+    param: "messages",
+  },
+  { name: "bad grammar", body: chat({ grammar: "root ::= (" }), status: 400, param: "grammar" },
+  {
+    name: "tool_choice names a missing tool",
+    body: chat({
+      tools: [{ type: "function", function: { name: "a", parameters: { type: "object" } } }],
+      tool_choice: { type: "function", function: { name: "b" } },
+    }),
+    status: 400,
+    param: "tool_choice.function.name",
+  },
+  {
+    name: "response_format with an unknown type",
+    body: chat({ response_format: { type: "xml" } }),
+    status: 400,
+    param: "response_format.type",
+  },
+  { name: "body too large", raw: JSON.stringify(chat({ pad: "x".repeat(70000) })), status: 413 },
+  {
+    name: "completions: suffix unsupported",
+    path: "/v1/completions",
+    body: { model: "plain", prompt: "a", suffix: "b" },
+    status: 400,
+    param: "suffix",
+  },
+  {
+    name: "completions: prompt missing",
+    path: "/v1/completions",
+    body: { model: "plain" },
+    status: 400,
+    param: "prompt",
+  },
+  {
+    name: "embeddings on a model loaded without them",
+    path: "/v1/embeddings",
+    body: { model: "plain", input: "x" },
+    status: 400,
+    param: "model",
+  },
+  {
+    name: "embeddings: input of wrong type",
+    path: "/v1/embeddings",
+    body: { model: "plain", input: 5 },
+    status: 400,
+    param: "input",
+  },
+  {
+    name: "load: id escaping the store",
+    path: "/models/load",
+    body: { model: "evil", source: "../../etc/passwd" },
+    status: 400,
+  },
+  {
+    name: "load: absolute path",
+    path: "/models/load",
+    body: { model: "evil", source: "/etc/passwd" },
+    status: 400,
+  },
+  { name: "load: missing file", path: "/models/load", body: { model: "ghost" }, status: 404 },
+  {
+    name: "load: unknown field",
+    path: "/models/load",
+    body: { model: "plain", turbo: true },
+    status: 400,
+  },
+  { name: "unload: not loaded", path: "/models/unload", body: { model: "ghost" }, status: 404 },
+  { name: "unknown route", path: "/v2/everything", body: {}, status: 404 },
+  { name: "wrong method", path: "/v1/chat/completions", method: "GET", status: 405 },
+];
+
+for (const c of CASES) {
+  Deno.test({
+    name: `bad input: ${c.name} → ${c.status}`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const s = await start();
+      const res = await fetch(`${s.url}${c.path ?? "/v1/chat/completions"}`, {
+        method: c.method ?? "POST",
+        headers: { "content-type": "application/json" },
+        body: c.method === "GET" ? undefined : c.raw ?? JSON.stringify(c.body),
+      });
+      const body = await res.json();
+      assertEquals(res.status, c.status, JSON.stringify(body));
+      assertEquals(typeof body.error?.message, "string", "OpenAI error envelope");
+      assertEquals("type" in body.error && "param" in body.error && "code" in body.error, true);
+      if (c.param !== undefined) assertEquals(body.error.param, c.param);
+      if (c.message) assertMatch(body.error.message, c.message);
+    },
+  });
+}
+
+Deno.test({
+  name: "bad input: the neuron still serves after all of it",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const s = await start();
+    const res = await fetch(`${s.url}/v1/chat/completions`, {
+      method: "POST",
+      body: JSON.stringify(chat({ max_tokens: 2 })),
+    });
+    assertEquals(res.status, 200);
+    assertEquals((await res.json()).usage.completion_tokens, 2);
+    assertEquals(await s.stop(), 0);
+    server = undefined;
+  },
+});
