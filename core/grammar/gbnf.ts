@@ -27,7 +27,9 @@ function escapeCodePoint(cp: number, inClass: boolean): string {
     case 0x5c:
       return "\\\\";
   }
-  if (inClass && (cp === 0x5d || cp === 0x5b || cp === 0x2d)) return "\\" + String.fromCodePoint(cp);
+  if (inClass && (cp === 0x5d || cp === 0x5b || cp === 0x2d)) {
+    return "\\" + String.fromCodePoint(cp);
+  }
   // `\^` is no GBNF escape; a hex escape keeps a leading ^ from meaning negation.
   if (inClass && cp === 0x5e) return "\\x5e";
   if (cp >= 0x20 && cp < 0x7f) return String.fromCodePoint(cp);

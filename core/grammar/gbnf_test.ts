@@ -10,7 +10,9 @@ Deno.test("literals and classes escape what GBNF needs", () => {
   const g = new Grammar(b.render("root"));
   assert.ok(g.matches(text));
   assert.ok(!g.matches(text.slice(1)));
-  const cls = new Grammar(`root ::= ${gbnfCharClass([[0x5d, 0x5e], [0x2d, 0x2d], [0x22, 0x22]])}+\n`);
+  const cls = new Grammar(
+    `root ::= ${gbnfCharClass([[0x5d, 0x5e], [0x2d, 0x2d], [0x22, 0x22]])}+\n`,
+  );
   assert.ok(cls.matches(']^-"'));
   assert.ok(!cls.matches("a"));
   assert.match(gbnfLiteral("é"), /^"\\xe9"$/);
@@ -32,7 +34,12 @@ Deno.test("rule names are sanitized and kept apart", () => {
 });
 
 Deno.test("repeat() stays within llama.cpp's limits and exact for large counts", () => {
-  for (const [min, max] of [[0, 5], [3, 3], [0, 1], [1, Infinity], [1500, 2550], [0, 1234], [2048, 2048]]) {
+  for (
+    const [min, max] of [[0, 5], [3, 3], [0, 1], [1, Infinity], [1500, 2550], [0, 1234], [
+      2048,
+      2048,
+    ]]
+  ) {
     const b = new GbnfBuilder();
     b.add("root", b.repeat('"a"', min, max, "r") || '""');
     const g = new Grammar(b.render("root")); // throws if beyond llama.cpp's limits

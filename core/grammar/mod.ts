@@ -1,4 +1,4 @@
 /** JSON Schema → GBNF for llama.cpp's grammar sampler, and grammars that force tool calls. */
 export { UnsupportedSchemaError } from "./errors.ts";
 export { jsonObjectGbnf, jsonSchemaToGbnf, type SchemaToGbnfOptions } from "./schema_to_gbnf.ts";
-export { type ToolCallGrammarOptions, toolCallGbnf } from "./tool_call_grammar.ts";
+export { toolCallGbnf, type ToolCallGrammarOptions } from "./tool_call_grammar.ts";

@@ -31,7 +31,8 @@ const PRIMITIVES: Record<string, Primitive> = {
   // One `char` is one code point: \u escapes are either a non-surrogate or a valid pair,
   // so minLength/maxLength count the way JSON Schema validators do.
   "unicode-escape": {
-    body: '[0-9a-cA-CeEfF] hex{3} | [dD] [0-7] hex{2} | [dD] [89abAB] hex{2} "\\\\u" [dD] [c-fC-F] hex{2}',
+    body:
+      '[0-9a-cA-CeEfF] hex{3} | [dD] [0-7] hex{2} | [dD] [89abAB] hex{2} "\\\\u" [dD] [c-fC-F] hex{2}',
     deps: ["hex"],
   },
   char: {
@@ -44,7 +45,8 @@ const PRIMITIVES: Record<string, Primitive> = {
     deps: ["object", "array", "string", "number", "boolean", "null"],
   },
   object: {
-    body: '"{" space ( string space ":" space value ( space "," space string space ":" space value )* space )? "}"',
+    body:
+      '"{" space ( string space ":" space value ( space "," space string space ":" space value )* space )? "}"',
     deps: ["space", "string", "value"],
   },
   array: {
@@ -75,14 +77,17 @@ const PRIMITIVES: Record<string, Primitive> = {
     body: 'hex{8} "-" hex{4} "-" hex{4} "-" hex{4} "-" hex{12}',
     deps: ["hex"],
   },
-  "ipv4-octet": { body: '"25" [0-5] | "2" [0-4] [0-9] | "1" [0-9]{2} | [1-9] [0-9] | [0-9]', deps: [] },
+  "ipv4-octet": {
+    body: '"25" [0-5] | "2" [0-4] [0-9] | "1" [0-9]{2} | [1-9] [0-9] | [0-9]',
+    deps: [],
+  },
   ipv4: { body: 'ipv4-octet "." ipv4-octet "." ipv4-octet "." ipv4-octet', deps: ["ipv4-octet"] },
   "dns-label": { body: "[a-zA-Z0-9] ([a-zA-Z0-9-]{0,61} [a-zA-Z0-9])?", deps: [] },
   email: {
     body: '[a-zA-Z0-9_+-]+ ("." [a-zA-Z0-9_+-]+)* "@" dns-label ("." dns-label)+',
     deps: ["dns-label"],
   },
-  "uri-char": { body: "[a-zA-Z0-9._~!$&'()*+,;=:@-] | \"%\" hex hex", deps: ["hex"] },
+  "uri-char": { body: '[a-zA-Z0-9._~!$&\'()*+,;=:@-] | "%" hex hex', deps: ["hex"] },
   uri: {
     body: '[a-zA-Z] [a-zA-Z0-9+.-]{0,20} "://" dns-label ("." dns-label)* (":" [0-9]{1,5})?' +
       ' ("/" uri-char*)* ("?" (uri-char | [/?])*)? ("#" (uri-char | [/?])*)?',

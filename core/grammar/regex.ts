@@ -8,7 +8,13 @@
  * Everything else (backreferences, lookaround, `\b`, `\p{…}`, anchors inside) raises
  * `PatternError`. Characters JSON must escape are written escaped.
  */
-import { alternatives, type CodeRange, gbnfCharClass, gbnfLiteral, type GbnfBuilder } from "./gbnf.ts";
+import {
+  alternatives,
+  type CodeRange,
+  type GbnfBuilder,
+  gbnfCharClass,
+  gbnfLiteral,
+} from "./gbnf.ts";
 import { primitive } from "./primitives.ts";
 
 export class PatternError extends Error {}
@@ -234,7 +240,9 @@ class Parser {
     while (this.peek() !== "]") {
       if (this.peek() === undefined) this.fail("unclosed class");
       const lo = this.classAtom();
-      if (this.peek() === "-" && this.src[this.i + 1] !== "]" && this.src[this.i + 1] !== undefined) {
+      if (
+        this.peek() === "-" && this.src[this.i + 1] !== "]" && this.src[this.i + 1] !== undefined
+      ) {
         this.i++;
         const hi = this.classAtom();
         if (lo.length !== 1 || hi.length !== 1 || lo[0][0] !== lo[0][1] || hi[0][0] !== hi[0][1]) {

@@ -16,11 +16,11 @@
  * (keyword + JSON Pointer) instead of being skipped. Annotations are ignored, and so are
  * unknown keywords, which JSON Schema defines to have no effect.
  */
-import { UnsupportedSchemaError, pointerToken } from "./errors.ts";
-import { gbnfCharClass, gbnfLiteral, GbnfBuilder, RepetitionLimitError } from "./gbnf.ts";
+import { pointerToken, UnsupportedSchemaError } from "./errors.ts";
+import { GbnfBuilder, gbnfCharClass, gbnfLiteral, RepetitionLimitError } from "./gbnf.ts";
 import { type Bound, integerRange, numberRange } from "./ranges.ts";
 import { PatternError, patternToGbnf } from "./regex.ts";
-import { PRIMITIVE_NAMES, primitive, STRING_FORMATS } from "./primitives.ts";
+import { primitive, PRIMITIVE_NAMES, STRING_FORMATS } from "./primitives.ts";
 
 type Schema = Record<string, unknown>;
 
@@ -83,7 +83,13 @@ const ARRAY_KEYWORDS = [
   "unevaluatedItems",
 ];
 const STRING_KEYWORDS = ["minLength", "maxLength", "pattern"];
-const NUMBER_KEYWORDS = ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"];
+const NUMBER_KEYWORDS = [
+  "minimum",
+  "maximum",
+  "exclusiveMinimum",
+  "exclusiveMaximum",
+  "multipleOf",
+];
 const NUMERIC_FORMATS = new Set(["int32", "int64", "float", "double"]);
 
 const KEY_CHAR_EXCLUDED = '"\\\\\\x7F\\x00-\\x1F';
@@ -151,11 +157,6 @@ export class SchemaConverter {
     return rule;
   }
 
-  /** A GBNF expression for a schema found at `path` (a JSON Pointer into the document). */
-  visit(schema: unknown, path: string, hint: string): string {
-    return this.#visit(schema, path, hint);
-  }
-
   #err(keyword: string, path: string, reason: string): UnsupportedSchemaError {
     return new UnsupportedSchemaError(keyword, path, reason);
   }
@@ -220,7 +221,7 @@ export class SchemaConverter {
     if (ARRAY_KEYWORDS.some((k) => k in s)) implied.push("array");
     if (
       STRING_KEYWORDS.some((k) => k in s) ||
-      (typeof s.format === "string" && STRING_FORMATS.has(s.format))
+      (typeof s.format === "string" && !NUMERIC_FORMATS.has(s.format))
     ) implied.push("string");
     if (
       NUMBER_KEYWORDS.some((k) => k in s) ||
@@ -254,7 +255,11 @@ export class SchemaConverter {
   #resolve(ref: unknown, path: string): { pointer: string; target: unknown } {
     if (typeof ref !== "string") throw this.#err("$ref", path, "must be a string");
     if (!ref.startsWith("#")) {
-      throw this.#err("$ref", path, `only references inside the schema (#/…) are supported: ${ref}`);
+      throw this.#err(
+        "$ref",
+        path,
+        `only references inside the schema (#/…) are supported: ${ref}`,
+      );
     }
     let pointer: string;
     try {
@@ -404,7 +409,9 @@ export class SchemaConverter {
     }
     const key = "anyOf" in s ? "anyOf" : "oneOf";
     const alts = s[key];
-    if (!Array.isArray(alts) || !alts.length) throw this.#err(key, path, "must be a non-empty array");
+    if (!Array.isArray(alts) || !alts.length) {
+      throw this.#err(key, path, "must be a non-empty array");
+    }
     const { [key]: _, ...rest } = s;
     const shared = validationKeys(rest).length > 0;
     const branches = alts.map((a) => (shared ? { allOf: [rest, a] } : a));
@@ -443,7 +450,9 @@ export class SchemaConverter {
     const lits = this.#literalSet(s);
     if (lits) return new Set(lits.map(typeOfValue));
     if ("anyOf" in s || "oneOf" in s) return new Set(TYPES);
-    const declared = "type" in s ? (Array.isArray(s.type) ? s.type : [s.type]) as TypeName[] : undefined;
+    const declared = "type" in s
+      ? (Array.isArray(s.type) ? s.type : [s.type]) as TypeName[]
+      : undefined;
     const types = new Set<TypeName>(declared ?? TYPES);
     if (s.nullable === true) types.add("null");
     return types;
@@ -518,7 +527,7 @@ export class SchemaConverter {
     if (others.length) {
       throw this.#err(others[0], path, `cannot be combined with "${keyword}"`);
     }
-    if (s.format !== undefined && !values.every((v) => typeof v !== "string")) {
+    if (s.format !== undefined && values.some((v) => typeof v === "string")) {
       throw this.#err("format", path, `cannot be combined with "${keyword}" string values`);
     }
     const kept = values.filter((v) => !types || types.some((t) => valueHasType(v, t)));
@@ -600,12 +609,18 @@ export class SchemaConverter {
     }
   }
 
-  #bound(s: Schema, path: string, side: "min" | "max"): { value: number; exclusive: boolean } | undefined {
+  #bound(
+    s: Schema,
+    path: string,
+    side: "min" | "max",
+  ): { value: number; exclusive: boolean } | undefined {
     const inc = side === "min" ? "minimum" : "maximum";
     const exc = side === "min" ? "exclusiveMinimum" : "exclusiveMaximum";
     const check = (k: string) => {
       const v = s[k];
-      if (typeof v !== "number" || !Number.isFinite(v)) throw this.#err(k, path, "must be a number");
+      if (typeof v !== "number" || !Number.isFinite(v)) {
+        throw this.#err(k, path, "must be a number");
+      }
       return v;
     };
     let bound: { value: number; exclusive: boolean } | undefined;
@@ -732,10 +747,18 @@ export class SchemaConverter {
     const maxProps = this.#count(s, "maxProperties", path);
     const mustHave = entries.filter((e) => e.required).length;
     if (minProps !== undefined && minProps > mustHave) {
-      throw this.#err("minProperties", path, "can only be enforced when the required properties meet it");
+      throw this.#err(
+        "minProperties",
+        path,
+        "can only be enforced when the required properties meet it",
+      );
     }
     if (maxProps !== undefined && (allowsExtra || maxProps < entries.length)) {
-      throw this.#err("maxProperties", path, "can only be enforced when all properties fit within it");
+      throw this.#err(
+        "maxProperties",
+        path,
+        "can only be enforced when all properties fit within it",
+      );
     }
 
     const kvs = this.#inside(() =>
@@ -786,9 +809,7 @@ export class SchemaConverter {
     if (!firsts.length) return `"{" ${space} "}"`;
     const nullable = kvs.every((k) => !k.required);
     const body = firsts.length === 1 ? firsts[0] : `(${firsts.join(" | ")})`;
-    return nullable
-      ? `"{" ${space} (${body} ${space})? "}"`
-      : `"{" ${space} ${body} ${space} "}"`;
+    return nullable ? `"{" ${space} (${body} ${space})? "}"` : `"{" ${space} ${body} ${space} "}"`;
   }
 
   /** A JSON string (no escapes) that is none of `names`, so extra keys never repeat known ones. */

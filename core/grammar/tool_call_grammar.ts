@@ -17,7 +17,7 @@
 import type { ToolFormat, ToolLike } from "../tools/format.ts";
 import { pointerToken, UnsupportedSchemaError } from "./errors.ts";
 import { GbnfBuilder, gbnfLiteral } from "./gbnf.ts";
-import { PRIMITIVE_NAMES, primitive } from "./primitives.ts";
+import { primitive, PRIMITIVE_NAMES } from "./primitives.ts";
 import { SchemaConverter } from "./schema_to_gbnf.ts";
 
 export interface ToolCallGrammarOptions {
@@ -95,7 +95,9 @@ export function toolCallGbnf(
     case "hermes": {
       const call = b.add(
         "call",
-        `${gbnfLiteral("<tool_call>")} ${space} ${anyObject} ${space} ${gbnfLiteral("</tool_call>")}`,
+        `${gbnfLiteral("<tool_call>")} ${space} ${anyObject} ${space} ${
+          gbnfLiteral("</tool_call>")
+        }`,
       );
       root = parallel ? `${call} (${space} ${call})*` : call;
       break;
@@ -119,12 +121,12 @@ export function toolCallGbnf(
       if (named.length) {
         const one = b.add(
           "named-call",
-          named.map((t) => `${gbnfLiteral(t.name)} ("[CALL_ID]" [a-zA-Z0-9]{9})? "[ARGS]" ${t.args}`)
+          named.map((t) =>
+            `${gbnfLiteral(t.name)} ("[CALL_ID]" [a-zA-Z0-9]{9})? "[ARGS]" ${t.args}`
+          )
             .join(" | "),
         );
-        alts += parallel
-          ? ` | ${one} (${gbnfLiteral("[TOOL_CALLS]")} ${one})*`
-          : ` | ${one}`;
+        alts += parallel ? ` | ${one} (${gbnfLiteral("[TOOL_CALLS]")} ${one})*` : ` | ${one}`;
       }
       root = `${gbnfLiteral("[TOOL_CALLS]")} (${alts})`;
       break;

@@ -8,7 +8,7 @@
  * different format that no parser here reads: it is reported as `none` rather than
  * misread as Hermes JSON.
  */
-import { type ToolFormat, TOOL_MARKERS } from "./format.ts";
+import { TOOL_MARKERS, type ToolFormat } from "./format.ts";
 
 export interface ToolFormatEvidence {
   /** `tokenizer.chat_template` from the GGUF, if any. */

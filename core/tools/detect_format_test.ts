@@ -43,7 +43,10 @@ Deno.test("the vocabulary decides when the template says nothing", () => {
   ];
   for (const [vocab, format] of cases) {
     assert.equal(detectToolFormat({ chatTemplate: undefined, specialTokens: vocab }), format);
-    assert.equal(detectToolFormat({ chatTemplate: "{{ messages }}", specialTokens: vocab }), format);
+    assert.equal(
+      detectToolFormat({ chatTemplate: "{{ messages }}", specialTokens: vocab }),
+      format,
+    );
   }
 });
 
@@ -53,12 +56,14 @@ Deno.test("the template wins over the vocabulary", () => {
 });
 
 Deno.test("a template that reads tools without markers falls back to json", () => {
-  const tpl = "{% if tools %}{{ tools | tojson }}{% endif %}{% for m in messages %}{{ m.content }}{% endfor %}";
+  const tpl =
+    "{% if tools %}{{ tools | tojson }}{% endif %}{% for m in messages %}{{ m.content }}{% endfor %}";
   assert.equal(detectToolFormat({ chatTemplate: tpl, specialTokens: ["<s>"] }), "json");
   assert.equal(detectToolFormat({ chatTemplate: "{{ toolsy }}", specialTokens: [] }), "none");
 });
 
 Deno.test("tool definitions that list parameters are not Llama calls", () => {
-  const tpl = '{"name": "{{ t.name }}", "description": "{{ t.description }}", "parameters": {{ t.parameters | tojson }}} {{ tools }}';
+  const tpl =
+    '{"name": "{{ t.name }}", "description": "{{ t.description }}", "parameters": {{ t.parameters | tojson }}} {{ tools }}';
   assert.equal(detectToolFormat({ chatTemplate: tpl, specialTokens: [] }), "json");
 });

@@ -90,7 +90,9 @@ Deno.test("repairs: raw control characters, invalid escapes, trailing commas", (
 });
 
 Deno.test("errors stop the value without consuming the character", () => {
-  for (const text of ['{"a" 1}', '{"a": 1 "b": 2}', "{'a': 1}", '{"a": tru}', '{"a": 01x}', "[1}"]) {
+  for (
+    const text of ['{"a" 1}', '{"a": 1 "b": 2}', "{'a': 1}", '{"a": tru}', '{"a": 01x}', "[1}"]
+  ) {
     const { status } = feed(text);
     assert.equal(status, "error", text);
   }

@@ -19,8 +19,8 @@
  * - Bare JSON calls (llama3, json) are recognised at the start of the output and right
  *   after another call; llama3 also after `<|python_tag|>` anywhere.
  */
-import { CallObjectParser, type CallHooks } from "./call_object.ts";
-import { type ToolFormat, type ToolLike, TOOL_MARKERS } from "./format.ts";
+import { type CallHooks, CallObjectParser } from "./call_object.ts";
+import { TOOL_MARKERS, type ToolFormat, type ToolLike } from "./format.ts";
 import { randomToolCallId, type ToolCallIdGenerator } from "./ids.ts";
 import { JsonValueStream } from "./json_value_stream.ts";
 
@@ -200,7 +200,9 @@ export class ToolCallStreamParser {
     const prev = this.#events[this.#events.length - 1];
     if (e.type === "text" && prev?.type === "text") {
       prev.text += e.text;
-    } else if (e.type === "tool_call_args" && prev?.type === "tool_call_args" && prev.index === e.index) {
+    } else if (
+      e.type === "tool_call_args" && prev?.type === "tool_call_args" && prev.index === e.index
+    ) {
       prev.delta += e.delta;
     } else {
       this.#events.push(e);

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { ToolCallCollector } from "./collect.ts";
 import { sequentialToolCallIds } from "./ids.ts";
 import { ToolCallStreamParser, type ToolStreamEvent } from "./stream_parser.ts";
-import { type Generation, HANDWRITTEN, renderedGenerations, TOOLS } from "./testdata/generations.ts";
+import {
+  type Generation,
+  HANDWRITTEN,
+  renderedGenerations,
+  TOOLS,
+} from "./testdata/generations.ts";
 
 const GENERATIONS = [...renderedGenerations(), ...HANDWRITTEN];
 
@@ -95,7 +100,10 @@ for (const g of GENERATIONS) {
     // The parse itself is right…
     assert.equal(reference.content, g.content);
     assert.deepEqual(
-      reference.toolCalls.map((c) => ({ name: c.function.name, arguments: JSON.parse(c.function.arguments) })),
+      reference.toolCalls.map((c) => ({
+        name: c.function.name,
+        arguments: JSON.parse(c.function.arguments),
+      })),
       g.calls,
     );
     assert.equal(whole.called, g.calls.length > 0);
@@ -117,7 +125,9 @@ for (const g of GENERATIONS) {
           // No text event may hold a piece of a marker that the final content lacks.
           for (let len = 2; len <= m.length; len++) {
             const piece = m.slice(0, len);
-            if (e.text.includes(piece)) assert.ok(g.content.includes(piece), `${label}: ${piece} leaked`);
+            if (e.text.includes(piece)) {
+              assert.ok(g.content.includes(piece), `${label}: ${piece} leaked`);
+            }
           }
         }
       }

@@ -26,6 +26,13 @@ import { grammarFor } from "./grammar.ts";
 /** SSE comment frames while nothing else is sent (prefill, queueing). */
 export const KEEPALIVE_MS = 2000;
 
+/**
+ * Sent by the gateway: a stream whose client did not ask for usage still
+ * reports it, as an SSE comment (`: usage {...}`) every client ignores, so
+ * the gateway can count tokens without rewriting the request or the stream.
+ */
+export const USAGE_COMMENT_HEADER = "x-cortex-usage";
+
 export async function chatCompletions(neuron: Neuron, req: Request, body: unknown) {
   const r = parseOpenAIBody(ChatCompletionRequestSchema, body);
   const rec = neuron.loaded(r.model);
@@ -80,7 +87,10 @@ export async function chatCompletions(neuron: Neuron, req: Request, body: unknow
     model: r.model,
   };
   return r.stream
-    ? streamResponse(run, output, meta, r.stream_options?.include_usage ?? false)
+    ? streamResponse(run, output, meta, {
+      includeUsage: r.stream_options?.include_usage ?? false,
+      usageComment: req.headers.has(USAGE_COMMENT_HEADER),
+    })
     : await wholeResponse(run, output, meta);
 }
 
@@ -193,7 +203,12 @@ async function wholeResponse(run: Run, output: ChatOutput, meta: Meta): Promise<
   });
 }
 
-function streamResponse(run: Run, output: ChatOutput, meta: Meta, includeUsage: boolean) {
+function streamResponse(
+  run: Run,
+  output: ChatOutput,
+  meta: Meta,
+  opts: { includeUsage: boolean; usageComment: boolean },
+) {
   const head =
     `{"id":"${meta.id}","object":"chat.completion.chunk","created":${meta.created},"model":${
       JSON.stringify(meta.model)
@@ -234,7 +249,7 @@ function streamResponse(run: Run, output: ChatOutput, meta: Meta, includeUsage: 
             if (ev.finishReason === "cancelled") break;
             send(output.finish());
             c.enqueue(chunk({}, finishReason(ev, output), ev.stop ?? null));
-            if (includeUsage) {
+            if (opts.includeUsage) {
               c.enqueue(encodeSseJson({
                 id: meta.id,
                 object: "chat.completion.chunk",
@@ -243,6 +258,8 @@ function streamResponse(run: Run, output: ChatOutput, meta: Meta, includeUsage: 
                 choices: [],
                 usage: usageOf(ev),
               }));
+            } else if (opts.usageComment) {
+              c.enqueue(encodeSseComment(`usage ${JSON.stringify(usageOf(ev))}`));
             }
           }
         }

@@ -12,6 +12,7 @@ import { completions } from "../api/completions.ts";
 import { embeddings } from "../api/embeddings.ts";
 import { loadModel, unloadModel } from "../api/lifecycle.ts";
 import { discovery, health, listModels, openaiModels, version } from "../api/node_info.ts";
+import { pullModel } from "../api/pull.ts";
 import { tokenize } from "../api/tokenize.ts";
 import { EngineError } from "../engine/types.ts";
 import { NeuronMetrics } from "../metrics.ts";
@@ -45,6 +46,11 @@ export function createNeuronApp(neuron: Neuron, opts: AppOptions) {
     .on("GET", "/models", () => listModels(neuron))
     .on("POST", "/models/load", async (req) => loadModel(neuron, await body(req)))
     .on("POST", "/models/unload", async (req) => unloadModel(neuron, await body(req)))
+    .on(
+      "POST",
+      "/models/pull",
+      async (req) => pullModel(neuron, await body(req), { signal: req.signal }),
+    )
     .on("POST", "/tokenize", async (req) => tokenize(neuron, await body(req)))
     .on("GET", "/metrics", () => metrics.render())
     .on("GET", "/v1/models", () => openaiModels(neuron))

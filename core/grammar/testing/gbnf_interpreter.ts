@@ -29,7 +29,9 @@ class GbnfParser {
 
   fail(why: string): never {
     const line = this.src.slice(0, this.i).split("\n").length;
-    throw new GbnfError(`${why} (line ${line}: ${JSON.stringify(this.src.slice(this.i, this.i + 30))})`);
+    throw new GbnfError(
+      `${why} (line ${line}: ${JSON.stringify(this.src.slice(this.i, this.i + 30))})`,
+    );
   }
 
   space(newlineOk: boolean): void {
@@ -191,7 +193,9 @@ class GbnfParser {
         const max = m[2] === undefined ? min : m[3] === undefined ? Infinity : Number(m[3]);
         if (min > REPETITION_LIMIT) this.fail("repetition count exceeds llama.cpp's limit");
         // llama.cpp silently drops such a maximum; our grammars must never rely on that.
-        if (max !== Infinity && max > REPETITION_LIMIT) this.fail("maximum silently ignored by llama.cpp");
+        if (max !== Infinity && max > REPETITION_LIMIT) {
+          this.fail("maximum silently ignored by llama.cpp");
+        }
         repeat(min, max);
       } else {
         return seq;
@@ -379,7 +383,7 @@ export class Grammar {
           let frontier = new Set([pos]);
           const seen = new Set<string>();
           for (let count = 0; frontier.size; count++) {
-            if (count >= n.min) for (const p of frontier) out.add(p);
+            if (count >= n.min) { for (const p of frontier) out.add(p); }
             if (count >= n.max) break;
             const next = new Set<number>();
             for (const p of frontier) {

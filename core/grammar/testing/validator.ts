@@ -51,7 +51,10 @@ const FORMATS: Record<string, (s: string) => boolean> = {
 export type Draft = "2020-12" | "draft-07";
 
 /** Validates `doc` against `schema` with ajv (strict mode, our formats). */
-export function makeValidator(schema: unknown, draft: Draft = "2020-12"): (doc: unknown) => boolean {
+export function makeValidator(
+  schema: unknown,
+  draft: Draft = "2020-12",
+): (doc: unknown) => boolean {
   // Strict about the schema itself; the type/tuple style lints are not about validity.
   const opts = { strict: true, strictTypes: false, strictTuples: false, formats: FORMATS };
   const ajv = draft === "draft-07" ? new Ajv(opts) : new Ajv2020(opts);

@@ -21,6 +21,8 @@ export interface Generation {
   calls: ExpectedCall[];
   /** Marker text that must not appear in the content. */
   markers: string[];
+  /** Exactly the shape a forcing grammar produces (no damage, no content, canonical keys). */
+  canonical?: boolean;
 }
 
 export const TOOLS = [
@@ -71,7 +73,13 @@ const WRITE: ExpectedCall = {
 const templates = new URL("./templates/", import.meta.url);
 
 /** The assistant turn a template renders for these calls, up to `end`, minus `skip`. */
-function rendered(file: string, calls: ExpectedCall[], content: string, end: string, skip = ""): string {
+function rendered(
+  file: string,
+  calls: ExpectedCall[],
+  content: string,
+  end: string,
+  skip = "",
+): string {
   const tpl = new Template(Deno.readTextFileSync(new URL(file, templates)));
   const user = [{ role: "user", content: "Do it." }];
   const ctx = { tools: TOOLS, bos_token: "<s>", eos_token: "</s>" };
@@ -122,6 +130,7 @@ export function renderedGenerations(): Generation[] {
       content: "",
       calls: [WEATHER, WRITE],
       markers: HERMES,
+      canonical: true,
     },
     {
       name: "Qwen3: one call after (stripped) empty reasoning",
@@ -136,6 +145,7 @@ export function renderedGenerations(): Generation[] {
       content: "",
       calls: [WRITE],
       markers: HERMES,
+      canonical: true,
     },
     {
       name: "Granite 4.0: two calls",
@@ -144,6 +154,7 @@ export function renderedGenerations(): Generation[] {
       content: "",
       calls: [WRITE, WEATHER],
       markers: HERMES,
+      canonical: true,
     },
     {
       name: "Llama 3.1: one JSON call",
@@ -152,6 +163,7 @@ export function renderedGenerations(): Generation[] {
       content: "",
       calls: [WEATHER],
       markers: LLAMA,
+      canonical: true,
     },
     {
       name: "Llama 3.2: one JSON call",
@@ -160,6 +172,7 @@ export function renderedGenerations(): Generation[] {
       content: "",
       calls: [WRITE],
       markers: LLAMA,
+      canonical: true,
     },
     {
       name: "Mistral Nemo: a list of two calls",
@@ -168,6 +181,7 @@ export function renderedGenerations(): Generation[] {
       content: "",
       calls: [WEATHER, WRITE],
       markers: MISTRAL,
+      canonical: true,
     },
     {
       name: "Devstral: name[ARGS] calls",
@@ -176,6 +190,7 @@ export function renderedGenerations(): Generation[] {
       content: "",
       calls: [WRITE, WEATHER],
       markers: MISTRAL,
+      canonical: true,
     },
     {
       name: "Mistral Small 3.2: name[CALL_ID]id[ARGS] call",
@@ -184,6 +199,7 @@ export function renderedGenerations(): Generation[] {
       content: "",
       calls: [WEATHER],
       markers: MISTRAL,
+      canonical: true,
     },
   ];
 }
@@ -328,6 +344,7 @@ export const HANDWRITTEN: Generation[] = [
       { name: "write_file", arguments: { path: "p", content: "" } },
     ],
     markers: [],
+    canonical: true,
   },
   {
     name: "json: one call object",
@@ -336,6 +353,7 @@ export const HANDWRITTEN: Generation[] = [
     content: "",
     calls: [{ name: "get_weather", arguments: { location: "Quito" } }],
     markers: [],
+    canonical: true,
   },
   {
     name: "json: an ordinary JSON list is content",
