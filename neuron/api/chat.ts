@@ -182,25 +182,29 @@ async function wholeResponse(run: Run, output: ChatOutput, meta: Meta): Promise<
   }
   if (!done) throw new HttpError(500, "generation ended without a result");
   add(output.finish());
-  return json({
-    id: meta.id,
-    object: "chat.completion",
-    created: meta.created,
-    model: meta.model,
-    choices: [{
-      index: 0,
-      message: {
-        role: "assistant",
-        content,
-        ...(reasoning ? { reasoning_content: reasoning } : {}),
-        ...(calls.length ? { tool_calls: calls } : {}),
-      },
-      finish_reason: finishReason(done, output),
-      stop_reason: done.stop ?? null,
-      logprobs: null,
-    }],
-    usage: usageOf(done),
-  });
+  return json(
+    {
+      id: meta.id,
+      object: "chat.completion",
+      created: meta.created,
+      model: meta.model,
+      choices: [{
+        index: 0,
+        message: {
+          role: "assistant",
+          content,
+          ...(reasoning ? { reasoning_content: reasoning } : {}),
+          ...(calls.length ? { tool_calls: calls } : {}),
+        },
+        finish_reason: finishReason(done, output),
+        stop_reason: done.stop ?? null,
+        logprobs: null,
+      }],
+      usage: usageOf(done),
+    },
+    200,
+    { "x-cortex-ttft-ms": done.timings.ttftMs.toFixed(1) },
+  );
 }
 
 function streamResponse(

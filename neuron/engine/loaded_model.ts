@@ -8,6 +8,7 @@ import { LlamaContext } from "../llama/context.ts";
 import type { LlamaLibrary } from "../llama/library.ts";
 import { LlamaModel } from "../llama/model.ts";
 import { Embedder } from "./embedder.ts";
+import { TOOL_MARKERS } from "../../core/tools/format.ts";
 import { findMarkers } from "./reasoning.ts";
 import { type Emit, Scheduler } from "./scheduler.ts";
 import type { LoadedModelInfo, LoadOptions } from "./types.ts";
@@ -74,6 +75,13 @@ export class LoadedModel {
       hooks.signal?.throwIfAborted();
       const vocab = model.vocab;
       const markers = findMarkers((t) => vocab.singleToken(t));
+      // Tool-call markers that are control tokens would detokenize to nothing; the
+      // tool parser needs to see them.
+      vocab.showAsText(
+        Object.values(TOOL_MARKERS).map((t) => vocab.singleToken(t)).filter((t) =>
+          t !== undefined
+        ) as number[],
+      );
       const special: string[] = [];
       for (let t = 0; t < vocab.nTokens; t++) {
         if (vocab.attr(t) & ATTR_SPECIAL) special.push(vocab.text(t));

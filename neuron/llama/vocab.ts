@@ -12,6 +12,8 @@ export class Vocab {
   #pieceBuf = new Uint8Array(256);
   #pieceCache = new Map<number, Uint8Array>();
   #tokBuf = new Int32Array(4096);
+  /** Control tokens rendered as text anyway (tool-call markers the parser must see). */
+  #visible = new Set<number>();
 
   constructor(llama: LlamaSymbols, ptr: Deno.PointerValue) {
     this.#llama = llama;
@@ -41,17 +43,24 @@ export class Vocab {
     return this.#tokBuf.slice(0, n);
   }
 
+  /** Renders these control tokens as their text in generated output. */
+  showAsText(tokens: Iterable<number>): void {
+    for (const t of tokens) this.#visible.add(t);
+    this.#pieceCache.clear();
+  }
+
   /** The bytes a token renders to as generated text (control tokens render empty). */
   piece(token: number): Uint8Array {
     let p = this.#pieceCache.get(token);
     if (p) return p;
+    const special = this.#visible.has(token);
     let n = this.#llama.llama_token_to_piece(
       this.ptr,
       token,
       this.#pieceBuf,
       this.#pieceBuf.length,
       0,
-      false,
+      special,
     );
     if (n < 0) {
       this.#pieceBuf = new Uint8Array(-n);
@@ -61,7 +70,7 @@ export class Vocab {
         this.#pieceBuf,
         this.#pieceBuf.length,
         0,
-        false,
+        special,
       );
     }
     p = this.#pieceBuf.slice(0, Math.max(0, n));

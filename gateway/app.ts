@@ -1,0 +1,119 @@
+/**
+ * The gateway's HTTP surface: OpenAI and Anthropic APIs, the Responses
+ * API, the operator API, and auth. Errors render in the caller's dialect:
+ * Anthropic's envelope under /v1/messages, OpenAI's everywhere else.
+ */
+
+import { bearerToken, matchesAnyKey } from "../core/auth.ts";
+import { type ErrorDialect, errorResponse, HttpError } from "../core/errors.ts";
+import { createLogger } from "../core/log.ts";
+import { RetryLaterError } from "./lifecycle.ts";
+import * as admin from "./routes/admin.ts";
+import { countTokens, messages } from "./routes/anthropic.ts";
+import type { Gateway } from "./routes/common.ts";
+import { getModel, listModels } from "./routes/models.ts";
+import { proxyOpenAI } from "./routes/openai.ts";
+import { createResponse, getResponse } from "./routes/responses.ts";
+
+const log = createLogger("gateway.http");
+
+function dialectOf(path: string): ErrorDialect {
+  return path.startsWith("/v1/messages") ? "anthropic" : "openai";
+}
+
+function authorized(gw: Gateway, req: Request): boolean {
+  const keys = gw.options.apiKeys;
+  if (!keys.length) return true;
+  const given = bearerToken(req.headers) ?? req.headers.get("x-api-key");
+  return given !== null && matchesAnyKey(given, keys);
+}
+
+export function createGatewayHandler(gw: Gateway): (req: Request) => Promise<Response> {
+  return async (req) => {
+    const url = new URL(req.url);
+    const path = url.pathname; // the query string (e.g. ?beta=true) never changes the route
+    const method = req.method;
+    try {
+      if (path === "/health" && method === "GET") {
+        return Response.json({
+          status: "ok",
+          neurons_up: gw.fleet.neurons.filter((n) => n.up).length,
+          neurons: gw.fleet.neurons.length,
+        });
+      }
+      if (!authorized(gw, req)) {
+        throw new HttpError(
+          401,
+          "missing or invalid API key (Authorization: Bearer … or x-api-key)",
+          {
+            code: "invalid_api_key",
+          },
+        );
+      }
+      if (method === "POST") {
+        switch (path) {
+          case "/v1/chat/completions":
+            return await proxyOpenAI(gw, req, "chat", path);
+          case "/v1/completions":
+            return await proxyOpenAI(gw, req, "completions", path);
+          case "/v1/embeddings":
+            return await proxyOpenAI(gw, req, "embeddings", path);
+          case "/v1/messages":
+            return await messages(gw, req);
+          case "/v1/messages/count_tokens":
+            return await countTokens(gw, req);
+          case "/v1/responses":
+            return await createResponse(gw, req);
+          case "/cortex/load":
+            return await admin.load(gw, req);
+          case "/cortex/unload":
+            return await admin.unload(gw, req);
+          case "/cortex/pull":
+            return await admin.pull(gw, req);
+        }
+      } else if (method === "GET") {
+        if (path === "/v1/models") return listModels(gw, req);
+        if (path.startsWith("/v1/models/")) return getModel(gw, decodeURIComponent(path.slice(11)));
+        if (path.startsWith("/v1/responses/")) {
+          return getResponse(gw, decodeURIComponent(path.slice(14)));
+        }
+        if (path === "/cortex/status") return admin.status(gw);
+      }
+      const known = [
+        "/v1/chat/completions",
+        "/v1/completions",
+        "/v1/embeddings",
+        "/v1/messages",
+        "/v1/messages/count_tokens",
+        "/v1/responses",
+        "/v1/models",
+      ];
+      if (known.includes(path)) {
+        throw new HttpError(405, `${method} is not allowed on ${path}`, {
+          code: "method_not_allowed",
+        });
+      }
+      throw new HttpError(404, `no route ${method} ${path}`, { code: "not_found" });
+    } catch (e) {
+      return renderError(e, dialectOf(path), path);
+    }
+  };
+}
+
+function renderError(e: unknown, dialect: ErrorDialect, path: string): Response {
+  let err: HttpError;
+  if (e instanceof HttpError) err = e;
+  else if (e instanceof DOMException && e.name === "AbortError") {
+    err = new HttpError(499, "client closed the request");
+  } else err = new HttpError(500, `internal error: ${(e as Error).message ?? e}`);
+  if (err.status >= 500) {
+    log.warn("request failed", { path, status: err.status, error: err.message });
+  }
+  const headers: Record<string, string> = {};
+  if (err instanceof RetryLaterError) headers["retry-after"] = String(err.retryAfterS);
+  // Anthropic clients expect 529 for "overloaded" (no neuron can take it now).
+  if (dialect === "anthropic" && err.status === 503) {
+    err = new HttpError(529, err.message, { code: err.code, param: err.param });
+  }
+  return errorResponse(err, dialect, headers);
+}

@@ -1,0 +1,163 @@
+/**
+ * The gateway's view of its neurons, kept fresh by polling each one's
+ * /health and /models. A neuron that stops answering is marked down after
+ * a short grace and is no routing target until it answers again.
+ */
+
+import type { Device, NeuronModel } from "../core/neuron/schemas.ts";
+import { createLogger } from "../core/log.ts";
+import { NeuronClient, type NeuronTarget } from "./neuron_client.ts";
+import type { FleetSnapshot, NeuronSnapshot } from "./placement.ts";
+
+export interface NeuronState {
+  client: NeuronClient;
+  up: boolean;
+  /** Last successful poll (ms since epoch), 0 = never. */
+  lastOk: number;
+  /** First failure of the current failure run, 0 = healthy. */
+  failingSince: number;
+  lastError: string | null;
+  devices: Device[];
+  /** Loaded/loading/failed models and store files, merged. */
+  models: NeuronModel[];
+  version: string | null;
+}
+
+export interface FleetOptions {
+  pollIntervalMs: number;
+  /** Failing this long marks a neuron down. */
+  downAfterMs: number;
+  /** Per-poll request timeout. */
+  timeoutMs?: number;
+}
+
+export class Fleet {
+  readonly neurons: NeuronState[];
+  readonly #opts: FleetOptions;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
+  #inflight = new Map<string, Promise<void>>();
+  #listeners: (() => void)[] = [];
+  #log = createLogger("fleet");
+
+  constructor(targets: NeuronTarget[], opts: FleetOptions) {
+    this.#opts = opts;
+    this.neurons = targets.map((t) => ({
+      client: new NeuronClient(t),
+      up: false,
+      lastOk: 0,
+      failingSince: 0,
+      lastError: null,
+      devices: [],
+      models: [],
+      version: null,
+    }));
+  }
+
+  get(name: string): NeuronState | undefined {
+    return this.neurons.find((n) => n.client.name === name);
+  }
+
+  /** Called after every poll round or refresh (catalogue, metrics). */
+  onChange(fn: () => void): void {
+    this.#listeners.push(fn);
+  }
+
+  /** Polls every neuron once, then keeps polling on the interval. */
+  async start(): Promise<void> {
+    await this.pollAll();
+    const loop = () => {
+      if (this.#stopped) return;
+      this.#timer = setTimeout(async () => {
+        await this.pollAll();
+        loop();
+      }, this.#opts.pollIntervalMs);
+    };
+    loop();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+
+  async pollAll(): Promise<void> {
+    await Promise.all(this.neurons.map((n) => this.refresh(n.client.name)));
+  }
+
+  /** Polls one neuron now (after a load or unload); concurrent calls share the poll. */
+  refresh(name: string): Promise<void> {
+    const running = this.#inflight.get(name);
+    if (running) return running;
+    const n = this.get(name);
+    if (!n) return Promise.resolve();
+    const p = this.#poll(n).finally(() => this.#inflight.delete(name));
+    this.#inflight.set(name, p);
+    return p;
+  }
+
+  /** Marks a neuron failing right away (a proxied request could not reach it). */
+  reportFailure(name: string, error: string): void {
+    const n = this.get(name);
+    if (!n) return;
+    this.#failed(n, error);
+  }
+
+  async #poll(n: NeuronState): Promise<void> {
+    const signal = AbortSignal.timeout(
+      this.#opts.timeoutMs ?? Math.max(1000, this.#opts.downAfterMs),
+    );
+    try {
+      const [health, models] = await Promise.all([
+        n.client.health(signal),
+        n.client.models(signal),
+      ]);
+      const wasUp = n.up;
+      n.up = true;
+      n.lastOk = Date.now();
+      n.failingSince = 0;
+      n.lastError = null;
+      n.devices = health.devices;
+      n.version = health.version;
+      // /models lists store files too; /health's records are fresher for in-flight counts.
+      const live = new Map(health.models.map((m) => [m.id, m]));
+      n.models = models.map((m) => live.get(m.id) ?? m);
+      for (const m of health.models) if (!n.models.some((x) => x.id === m.id)) n.models.push(m);
+      if (!wasUp) this.#log.info("neuron up", { neuron: n.client.name });
+    } catch (e) {
+      this.#failed(n, (e as Error).message);
+    }
+    for (const fn of this.#listeners) fn();
+  }
+
+  #failed(n: NeuronState, error: string): void {
+    const now = Date.now();
+    n.lastError = error;
+    if (!n.failingSince) n.failingSince = now;
+    // Never seen up, or failing past the grace: down.
+    if (n.up && (now - n.failingSince >= this.#opts.downAfterMs || n.lastOk === 0)) {
+      n.up = false;
+      this.#log.warn("neuron down", { neuron: n.client.name, error });
+    }
+  }
+
+  /** Marks a neuron down at once (connection refused during a request). */
+  markDown(name: string, error: string): void {
+    const n = this.get(name);
+    if (!n || !n.up) return;
+    n.up = false;
+    n.lastError = error;
+    n.failingSince ||= Date.now();
+    this.#log.warn("neuron down", { neuron: name, error });
+    for (const fn of this.#listeners) fn();
+  }
+
+  snapshot(): FleetSnapshot {
+    return this.neurons.map((n): NeuronSnapshot => ({
+      name: n.client.name,
+      up: n.up,
+      devices: n.devices,
+      models: n.models,
+    }));
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * Typed calls from the gateway to one neuron's lifecycle and node API.
+ * Answers are validated with the schemas the neuron builds them from.
+ */
+
+import type { z } from "zod";
+import {
+  type Health,
+  HealthSchema,
+  type LoadRequest,
+  ModelsListSchema,
+  type NeuronModel,
+  NeuronModelSchema,
+  TokenizeResponseSchema,
+} from "../core/neuron/schemas.ts";
+import { z as zod } from "zod";
+import { createSseParserStream } from "../core/sse.ts";
+
+export class NeuronCallError extends Error {
+  override name = "NeuronCallError";
+  constructor(
+    readonly neuron: string,
+    /** HTTP status from the neuron; 0 when it could not be reached. */
+    readonly status: number,
+    message: string,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export interface NeuronTarget {
+  name: string;
+  endpoint: string;
+  token?: string;
+}
+
+const LoadAnswer = zod.object({ model: NeuronModelSchema });
+
+export class NeuronClient {
+  readonly target: NeuronTarget;
+  readonly #auth: Record<string, string>;
+
+  constructor(target: NeuronTarget) {
+    this.target = target;
+    this.#auth = target.token ? { authorization: `Bearer ${target.token}` } : {};
+  }
+
+  get name(): string {
+    return this.target.name;
+  }
+
+  /** Headers for a proxied request: the neuron's token replaces the client's credentials. */
+  authHeaders(): Record<string, string> {
+    return this.#auth;
+  }
+
+  url(path: string): string {
+    return `${this.target.endpoint}${path}`;
+  }
+
+  health(signal?: AbortSignal): Promise<Health> {
+    return this.#call("GET", "/health", undefined, HealthSchema, signal);
+  }
+
+  async models(signal?: AbortSignal): Promise<NeuronModel[]> {
+    return (await this.#call("GET", "/models", undefined, ModelsListSchema, signal)).models;
+  }
+
+  async load(req: LoadRequest, signal?: AbortSignal): Promise<NeuronModel> {
+    return (await this.#call("POST", "/models/load", req, LoadAnswer, signal)).model;
+  }
+
+  /** Loads with `stream: true`, reporting the neuron's progress events as they come. */
+  async loadWithProgress(
+    req: LoadRequest,
+    onProgress: (fraction: number) => void,
+    signal?: AbortSignal,
+  ): Promise<NeuronModel> {
+    let res: Response;
+    try {
+      res = await fetch(this.url("/models/load"), {
+        method: "POST",
+        signal,
+        headers: { ...this.#auth, "content-type": "application/json" },
+        body: JSON.stringify({ ...req, stream: true }),
+      });
+    } catch (e) {
+      throw new NeuronCallError(this.name, 0, `${this.name} unreachable: ${(e as Error).message}`);
+    }
+    if (!res.ok || !res.body) {
+      const err = await res.json().catch(() => ({})) as {
+        error?: { message?: string; code?: string };
+      };
+      throw new NeuronCallError(
+        this.name,
+        res.status,
+        err.error?.message ?? `HTTP ${res.status}`,
+        err.error?.code ?? null,
+      );
+    }
+    for await (const m of res.body.pipeThrough(createSseParserStream())) {
+      if (m.type !== "event") continue;
+      const data = JSON.parse(m.data);
+      if (m.event === "progress") onProgress(data.progress);
+      else if (m.event === "done") return NeuronModelSchema.parse(data.model);
+      else if (m.event === "error") {
+        throw new NeuronCallError(
+          this.name,
+          data.status ?? 500,
+          data.error?.message ?? "load failed",
+          data.error?.code ?? null,
+        );
+      }
+    }
+    throw new NeuronCallError(this.name, 502, `${this.name}: load stream ended without a result`);
+  }
+
+  /** Raw POST for streams relayed as they are (pulls). */
+  post(path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
+    return fetch(this.url(path), {
+      method: "POST",
+      signal,
+      headers: { ...this.#auth, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  }
+
+  async unload(model: string, signal?: AbortSignal): Promise<void> {
+    await this.#call("POST", "/models/unload", { model }, zod.unknown(), signal);
+  }
+
+  async tokenize(body: Record<string, unknown>, signal?: AbortSignal): Promise<number> {
+    return (await this.#call("POST", "/tokenize", body, TokenizeResponseSchema, signal)).count;
+  }
+
+  async #call<S extends z.ZodType>(
+    method: string,
+    path: string,
+    body: unknown,
+    schema: S,
+    signal?: AbortSignal,
+  ): Promise<z.infer<S>> {
+    let res: Response;
+    try {
+      res = await fetch(this.url(path), {
+        method,
+        signal,
+        headers: body === undefined
+          ? this.#auth
+          : { ...this.#auth, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new NeuronCallError(this.name, 0, `${this.name} unreachable: ${(e as Error).message}`);
+    }
+    let json: unknown;
+    try {
+      json = await res.json();
+    } catch {
+      throw new NeuronCallError(this.name, res.status, `${this.name} ${path}: answer is not JSON`);
+    }
+    if (!res.ok) {
+      const err = (json as { error?: { message?: string; code?: string } }).error;
+      throw new NeuronCallError(
+        this.name,
+        res.status,
+        err?.message ?? `${this.name} ${path}: HTTP ${res.status}`,
+        err?.code ?? null,
+      );
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new NeuronCallError(
+        this.name,
+        502,
+        `${this.name} ${path}: unexpected answer (${parsed.error.issues[0]?.message})`,
+      );
+    }
+    return parsed.data;
+  }
+}

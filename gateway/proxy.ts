@@ -1,0 +1,278 @@
+/**
+ * Forwarding to neurons. Bodies and streams pass through chunk by chunk
+ * without re-encoding; the gateway only peeks at bytes for its metrics
+ * (first token, usage). A connection failure before the first byte retries
+ * once on another eligible neuron; a client disconnect cancels upstream; a
+ * neuron dying mid-stream ends the client's stream with an error event.
+ */
+
+import { HttpError } from "../core/errors.ts";
+import type { CatalogueEntry } from "./catalogue.ts";
+import type { Fleet, NeuronState } from "./fleet.ts";
+import type { Lifecycle } from "./lifecycle.ts";
+
+/** Headers that describe one connection, not the request (RFC 9110 §7.6.1), plus our own auth. */
+const DROP_REQUEST = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+  "content-length",
+  "authorization",
+  "x-api-key",
+  "accept-encoding",
+  "cookie",
+]);
+const DROP_RESPONSE = new Set([
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "content-length",
+  "date",
+  "server",
+]);
+
+/** Asks the neuron to report usage of streams as an SSE comment (see neuron/api/chat.ts). */
+export const USAGE_COMMENT_HEADER = "x-cortex-usage";
+
+export class UpstreamConnectError extends Error {
+  override name = "UpstreamConnectError";
+  constructor(readonly neuron: string, message: string) {
+    super(message);
+  }
+}
+
+export function upstreamHeaders(client: Headers, neuron: NeuronState): Headers {
+  const h = new Headers();
+  for (const [k, v] of client) if (!DROP_REQUEST.has(k)) h.set(k, v);
+  for (const [k, v] of Object.entries(neuron.client.authHeaders())) h.set(k, v);
+  h.set("content-type", "application/json");
+  h.set(USAGE_COMMENT_HEADER, "1");
+  return h;
+}
+
+export function responseHeaders(upstream: Headers): Headers {
+  const h = new Headers();
+  for (const [k, v] of upstream) if (!DROP_RESPONSE.has(k)) h.set(k, v);
+  return h;
+}
+
+/** One request to one neuron. Throws UpstreamConnectError when nothing came back. */
+export async function send(
+  neuron: NeuronState,
+  path: string,
+  body: BodyInit,
+  clientHeaders: Headers,
+  signal: AbortSignal,
+): Promise<Response> {
+  try {
+    return await fetch(neuron.client.url(path), {
+      method: "POST",
+      headers: upstreamHeaders(clientHeaders, neuron),
+      body,
+      signal,
+    });
+  } catch (e) {
+    if (signal.aborted) throw e;
+    throw new UpstreamConnectError(neuron.client.name, (e as Error).message);
+  }
+}
+
+/**
+ * Routes and sends, retrying once on another neuron when the first cannot
+ * be reached. Returns the response and the neuron that gave it.
+ */
+export async function sendRouted(
+  deps: { fleet: Fleet; lifecycle: Lifecycle },
+  entry: CatalogueEntry,
+  path: string,
+  body: BodyInit,
+  clientHeaders: Headers,
+  signal: AbortSignal,
+  onRouted?: (neuron: NeuronState, cold: boolean) => void,
+): Promise<{ res: Response; neuron: NeuronState; cold: boolean }> {
+  const tried = new Set<string>();
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const { neuron, cold } = await deps.lifecycle.acquire(entry, tried);
+    onRouted?.(neuron, cold);
+    try {
+      const res = await send(neuron, path, body, clientHeaders, signal);
+      return { res, neuron, cold };
+    } catch (e) {
+      if (!(e instanceof UpstreamConnectError)) throw e;
+      tried.add(neuron.client.name);
+      deps.fleet.markDown(neuron.client.name, e.message);
+      if (attempt === 1) {
+        throw new HttpError(
+          502,
+          `neurons ${[...tried].join(", ")} could not be reached: ${e.message}`,
+          {
+            code: "upstream_unreachable",
+          },
+        );
+      }
+    }
+  }
+  throw new HttpError(502, "unreachable");
+}
+
+// ---------------------------------------------------------------------------
+// Peeking at bytes without decoding every chunk
+
+export function indexOfBytes(hay: Uint8Array, needle: Uint8Array, from = 0): number {
+  const first = needle[0];
+  const last = hay.length - needle.length;
+  outer: for (
+    let i = hay.indexOf(first, from);
+    i !== -1 && i <= last;
+    i = hay.indexOf(first, i + 1)
+  ) {
+    for (let j = 1; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+const enc = new TextEncoder();
+const FIRST_TOKEN = [
+  enc.encode(`"delta":{"content":"`),
+  enc.encode(`"delta":{"reasoning_content":"`),
+  enc.encode(`"delta":{"tool_calls":`),
+  enc.encode(`"text":"`),
+];
+const USAGE = enc.encode(`"prompt_tokens":`);
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export function parseUsage(text: string): Usage | null {
+  const p = /"prompt_tokens":(\d+)/.exec(text);
+  const c = /"completion_tokens":(\d+)/.exec(text);
+  return p && c ? { promptTokens: Number(p[1]), completionTokens: Number(c[1]) } : null;
+}
+
+/** Watches an OpenAI stream go by: when the first token passed, and the usage at the end. */
+export class StreamWatch {
+  firstTokenAt = 0;
+  usage: Usage | null = null;
+
+  see(chunk: Uint8Array): void {
+    if (!this.firstTokenAt) {
+      for (const n of FIRST_TOKEN) {
+        const i = indexOfBytes(chunk, n);
+        // `"content":""` (the role chunk) is no token yet.
+        if (i >= 0 && chunk[i + n.length] !== 0x22) {
+          this.firstTokenAt = performance.now();
+          break;
+        }
+      }
+    }
+    if (indexOfBytes(chunk, USAGE) >= 0) {
+      this.usage = parseUsage(new TextDecoder().decode(chunk)) ?? this.usage;
+    }
+  }
+}
+
+/**
+ * Passes an upstream body through, calling `watch` on each chunk, and
+ * errors the stream when the neuron goes silent past `idleMs` (a hung or
+ * partitioned host), so no client waits forever. Neurons send keepalives
+ * every 2 s, so silence means trouble.
+ */
+export function guard(
+  upstream: ReadableStream<Uint8Array>,
+  opts: { idleMs: number; watch?: (chunk: Uint8Array) => void },
+): ReadableStream<Uint8Array> {
+  const reader = upstream.getReader();
+  let last = performance.now();
+  let idle = false;
+  const dog = setInterval(() => {
+    if (performance.now() - last > opts.idleMs) {
+      idle = true;
+      reader.cancel().catch(() => {});
+    }
+  }, Math.min(opts.idleMs, 5000));
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      try {
+        const { value, done } = await reader.read();
+        last = performance.now();
+        if (done) {
+          clearInterval(dog);
+          if (idle) c.error(new Error(`no data from the neuron for ${opts.idleMs / 1000} s`));
+          else c.close();
+          return;
+        }
+        opts.watch?.(value);
+        c.enqueue(value);
+      } catch (e) {
+        clearInterval(dog);
+        c.error(e);
+      }
+    },
+    cancel(reason) {
+      clearInterval(dog);
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/**
+ * Relays an OpenAI-dialect stream to the client. `onEnd` runs once with the
+ * outcome; a failing upstream ends the client's stream with `errorFrame`.
+ */
+export function relay(
+  upstream: ReadableStream<Uint8Array>,
+  opts: {
+    errorFrame: (message: string) => Uint8Array;
+    onEnd: (outcome: "ok" | "upstream_failed" | "client_closed", error?: string) => void;
+  },
+): ReadableStream<Uint8Array> {
+  const reader = upstream.getReader();
+  let ended = false;
+  const end = (o: "ok" | "upstream_failed" | "client_closed", error?: string) => {
+    if (ended) return;
+    ended = true;
+    opts.onEnd(o, error);
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      try {
+        const { value, done } = await reader.read();
+        if (done) {
+          end("ok");
+          c.close();
+          return;
+        }
+        c.enqueue(value);
+      } catch (e) {
+        const msg = `the neuron failed mid-stream: ${(e as Error).message}`;
+        end("upstream_failed", msg);
+        c.enqueue(opts.errorFrame(msg));
+        c.close();
+      }
+    },
+    cancel() {
+      end("client_closed");
+      return reader.cancel();
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** The OpenAI-dialect error frame for a stream that broke. */
+export function openaiErrorFrame(message: string): Uint8Array {
+  return enc.encode(
+    `data: ${
+      JSON.stringify({
+        error: { message, type: "server_error", param: null, code: "upstream_failed" },
+      })
+    }\n\ndata: [DONE]\n\n`,
+  );
+}

@@ -1,0 +1,154 @@
+/** What every gateway route needs: its dependencies, body reading, model resolution. */
+
+import type { ErrorDialect } from "../../core/errors.ts";
+import { HttpError } from "../../core/errors.ts";
+import type { ResponseStore } from "../../core/responses/mod.ts";
+import type { Catalogue, CatalogueEntry } from "../catalogue.ts";
+import type { Fleet } from "../fleet.ts";
+import type { Lifecycle } from "../lifecycle.ts";
+import type { Endpoint, GatewayMetrics } from "../metrics.ts";
+import type { UsageTracker } from "../usage.ts";
+
+export interface GatewayOptions {
+  maxBodyBytes: number;
+  /** A stream silent this long is treated as a dead neuron. */
+  streamIdleMs: number;
+  apiKeys: string[];
+}
+
+export interface Gateway {
+  fleet: Fleet;
+  catalogue: Catalogue;
+  lifecycle: Lifecycle;
+  usage: UsageTracker;
+  metrics: GatewayMetrics;
+  responses: ResponseStore;
+  options: GatewayOptions;
+}
+
+export async function readBody(req: Request, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  if (declared > maxBytes) {
+    throw new HttpError(
+      413,
+      `request body of ${declared} bytes exceeds the ${maxBytes}-byte limit`,
+      {
+        code: "request_too_large",
+      },
+    );
+  }
+  if (!req.body) throw new HttpError(400, "request body is required", { code: "invalid_json" });
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
+  let size = 0;
+  for await (const c of req.body) {
+    size += c.length;
+    if (size > maxBytes) {
+      throw new HttpError(413, `request body exceeds the ${maxBytes}-byte limit`, {
+        code: "request_too_large",
+      });
+    }
+    chunks.push(c as Uint8Array<ArrayBuffer>);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+const decoder = new TextDecoder();
+
+export function parseJsonBody(bytes: Uint8Array): Record<string, unknown> {
+  const text = decoder.decode(bytes);
+  if (!text.trim()) throw new HttpError(400, "request body is empty", { code: "invalid_json" });
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new HttpError(400, `request body is not valid JSON: ${(e as Error).message}`, {
+      code: "invalid_json",
+    });
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v)) {
+    throw new HttpError(400, "request body must be a JSON object", { code: "invalid_type" });
+  }
+  return v as Record<string, unknown>;
+}
+
+/** The catalogue entry a request names, or a 4xx naming `model`. */
+export function resolveModel(gw: Gateway, model: unknown, _dialect: ErrorDialect): CatalogueEntry {
+  if (typeof model !== "string" || !model) {
+    throw new HttpError(400, "model is required (a string)", {
+      param: "model",
+      code: model === undefined ? "missing_required_parameter" : "invalid_type",
+    });
+  }
+  const entry = gw.catalogue.resolve(model);
+  if (!entry) {
+    const declared = gw.catalogue.declared(model);
+    throw new HttpError(
+      declared ? 503 : 404,
+      declared
+        ? `model ${model} is configured but no live neuron can load it right now`
+        : `model ${model} does not exist here; GET /v1/models lists what is served`,
+      { param: "model", code: declared ? "model_unavailable" : "model_not_found" },
+    );
+  }
+  return entry;
+}
+
+const SAMPLING_KEYS = [
+  "temperature",
+  "top_p",
+  "top_k",
+  "min_p",
+  "repeat_penalty",
+  "presence_penalty",
+  "frequency_penalty",
+  "seed",
+] as const;
+
+/**
+ * Applies the model's profile to an OpenAI-dialect body in place: the
+ * canonical id for an alias, sampling defaults for fields the client left
+ * out, and the output limit (clamped, or set when absent). Returns whether
+ * anything changed (the body must then be re-serialized).
+ */
+export function applyProfile(
+  body: Record<string, unknown>,
+  entry: CatalogueEntry,
+  endpoint: Endpoint,
+): boolean {
+  let changed = false;
+  if (body.model !== entry.id) {
+    body.model = entry.id;
+    changed = true;
+  }
+  if (endpoint === "embeddings") return changed;
+  const p = entry.profile;
+  for (const k of SAMPLING_KEYS) {
+    const v = p.sampling?.[k];
+    if (v !== undefined && body[k] === undefined) {
+      body[k] = v;
+      changed = true;
+    }
+  }
+  const limit = p.max_output_tokens;
+  if (limit !== undefined) {
+    for (const k of ["max_tokens", "max_completion_tokens"]) {
+      const v = body[k];
+      if (typeof v === "number" && v > limit) {
+        body[k] = limit;
+        changed = true;
+      }
+    }
+    if (body.max_tokens === undefined && body.max_completion_tokens === undefined) {
+      body.max_tokens = limit;
+      changed = true;
+    }
+  }
+  return changed;
+}

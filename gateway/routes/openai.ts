@@ -1,0 +1,225 @@
+/**
+ * OpenAI endpoints proxied to neurons: chat completions, completions,
+ * embeddings. The request body is forwarded as received unless the model's
+ * profile fills defaults or an alias has to be resolved.
+ */
+
+import { HttpError } from "../../core/errors.ts";
+import { encodeSseComment } from "../../core/sse.ts";
+import type { CatalogueEntry } from "../catalogue.ts";
+import type { NeuronState } from "../fleet.ts";
+import type { Endpoint } from "../metrics.ts";
+import {
+  guard,
+  openaiErrorFrame,
+  parseUsage,
+  relay,
+  responseHeaders,
+  sendRouted,
+  StreamWatch,
+} from "../proxy.ts";
+import { applyProfile, type Gateway, parseJsonBody, readBody, resolveModel } from "./common.ts";
+
+export async function proxyOpenAI(
+  gw: Gateway,
+  req: Request,
+  endpoint: Endpoint,
+  path: string,
+): Promise<Response> {
+  const t0 = performance.now();
+  const bytes = await readBody(req, gw.options.maxBodyBytes);
+  const body = parseJsonBody(bytes);
+  const entry = resolveModel(gw, body.model, "openai");
+  const changed = applyProfile(body, entry, endpoint);
+  const payload: BodyInit = changed ? JSON.stringify(body) : bytes;
+  const stream = body.stream === true;
+  const ctx = new RequestContext(gw, entry, endpoint, t0);
+
+  if (stream && gw.lifecycle.isCold(entry)) return coldStream(gw, req, ctx, path, payload);
+
+  let res: Response;
+  try {
+    ({ res } = await sendRouted(gw, entry, path, payload, req.headers, req.signal, ctx.routed));
+  } catch (e) {
+    ctx.end(e instanceof HttpError ? e.status : 502);
+    throw e;
+  }
+  const headers = responseHeaders(res.headers);
+  if (!res.ok || !stream || !res.body) {
+    // Whole JSON bodies are small: buffer them to read the usage.
+    const buf = await res.arrayBuffer();
+    const text = new TextDecoder().decode(buf.byteLength > 4096 ? buf.slice(-4096) : buf);
+    const ttft = Number(res.headers.get("x-cortex-ttft-ms") ?? NaN);
+    ctx.end(res.status, parseUsage(text), Number.isFinite(ttft) ? ttft : undefined);
+    return new Response(buf, { status: res.status, headers });
+  }
+  const watch = new StreamWatch();
+  const out = relay(
+    guard(res.body, { idleMs: gw.options.streamIdleMs, watch: (c) => watch.see(c) }),
+    {
+      errorFrame: openaiErrorFrame,
+      onEnd: (outcome) => ctx.endStream(outcome, watch),
+    },
+  );
+  return new Response(out, { status: res.status, headers });
+}
+
+/**
+ * A stream for a model that must load first: the SSE response starts at
+ * once with keepalive comments, so clients and proxies do not time out
+ * during the load; failures before the first token become an error event.
+ */
+function coldStream(
+  gw: Gateway,
+  req: Request,
+  ctx: RequestContext,
+  path: string,
+  payload: BodyInit,
+): Response {
+  const upstreamAbort = new AbortController();
+  const onClientGone = () => upstreamAbort.abort();
+  req.signal.addEventListener("abort", onClientGone, { once: true });
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  const watch = new StreamWatch();
+  let keepalive: ReturnType<typeof setInterval> | undefined;
+  const body = new ReadableStream<Uint8Array>({
+    async start(c) {
+      keepalive = setInterval(() => c.enqueue(encodeSseComment("loading model")), 2000);
+      c.enqueue(encodeSseComment("loading model"));
+      try {
+        const { res } = await sendRouted(
+          gw,
+          ctx.entry,
+          path,
+          payload,
+          req.headers,
+          upstreamAbort.signal,
+          ctx.routed,
+        );
+        clearInterval(keepalive);
+        if (!res.ok || !res.body) {
+          const text = await res.text();
+          let msg = text;
+          try {
+            msg = JSON.parse(text).error?.message ?? text;
+          } catch { /* not JSON */ }
+          c.enqueue(openaiErrorFrame(msg));
+          ctx.end(res.status);
+          c.close();
+          return;
+        }
+        reader = guard(res.body, { idleMs: gw.options.streamIdleMs, watch: (x) => watch.see(x) })
+          .getReader();
+      } catch (e) {
+        clearInterval(keepalive);
+        const err = e instanceof HttpError ? e : new HttpError(502, (e as Error).message);
+        c.enqueue(openaiErrorFrame(err.message));
+        ctx.end(err.status);
+        c.close();
+      }
+    },
+    async pull(c) {
+      if (!reader) return;
+      try {
+        const { value, done } = await reader.read();
+        if (done) {
+          ctx.endStream("ok", watch);
+          c.close();
+          return;
+        }
+        c.enqueue(value);
+      } catch (e) {
+        const msg = `the neuron failed mid-stream: ${(e as Error).message}`;
+        ctx.endStream("upstream_failed", watch);
+        c.enqueue(openaiErrorFrame(msg));
+        c.close();
+      }
+    },
+    cancel() {
+      clearInterval(keepalive);
+      upstreamAbort.abort();
+      ctx.endStream("client_closed", watch);
+      return reader?.cancel();
+    },
+  }, { highWaterMark: 0 });
+  return new Response(body, {
+    headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
+  });
+}
+
+/** One request's bookkeeping: in-flight counts, metrics, speed. */
+export class RequestContext {
+  node: NeuronState | null = null;
+  #release: (() => void) | null = null;
+  #releaseGauge: () => void;
+  #ended = false;
+  #firstByteAt = 0;
+
+  constructor(
+    readonly gw: Gateway,
+    readonly entry: CatalogueEntry,
+    readonly endpoint: Endpoint,
+    readonly t0: number,
+  ) {
+    this.#releaseGauge = gw.metrics.trackInFlight(entry.id);
+  }
+
+  /** Called once the request has a neuron. */
+  routed = (neuron: NeuronState): void => {
+    this.#release?.();
+    this.node = neuron;
+    this.#release = this.gw.usage.begin(neuron.client.name, this.entry.id);
+    this.#firstByteAt = performance.now();
+  };
+
+  end(
+    status: number,
+    usage?: { promptTokens: number; completionTokens: number } | null,
+    upstreamTtftMs?: number,
+    firstTokenAt?: number,
+    errorKind?: "upstream_error" | "client_closed",
+  ): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#release?.();
+    this.#releaseGauge();
+    const now = performance.now();
+    // Non-streamed: the neuron's own TTFT plus what the gateway added before sending.
+    const ttftMs = firstTokenAt
+      ? firstTokenAt - this.t0
+      : upstreamTtftMs !== undefined && this.#firstByteAt
+      ? this.#firstByteAt - this.t0 + upstreamTtftMs
+      : undefined;
+    const genS = ttftMs !== undefined ? (now - this.t0 - ttftMs) / 1000 : undefined;
+    this.gw.metrics.observeRequest({
+      model: this.entry.id,
+      node: this.node?.client.name ?? null,
+      endpoint: this.endpoint,
+      status,
+      durationS: (now - this.t0) / 1000,
+      ttftS: ttftMs !== undefined ? ttftMs / 1000 : undefined,
+      promptTokens: usage?.promptTokens,
+      completionTokens: usage?.completionTokens,
+      generationS: genS,
+      errorKind,
+    });
+    if (usage && genS && genS > 0 && usage.completionTokens > 1) {
+      this.gw.usage.recordSpeed(this.entry.id, usage.completionTokens / genS);
+    }
+  }
+
+  endStream(outcome: "ok" | "upstream_failed" | "client_closed", watch: StreamWatch): void {
+    const status = outcome === "client_closed" ? 499 : 200;
+    this.end(
+      status,
+      watch.usage,
+      undefined,
+      watch.firstTokenAt || undefined,
+      outcome === "upstream_failed"
+        ? "upstream_error"
+        : outcome === "client_closed"
+        ? "client_closed"
+        : undefined,
+    );
+  }
+}
