@@ -91,10 +91,17 @@ export async function load(gw: Gateway, req: Request): Promise<Response> {
       code: "model_not_found",
     });
   }
+  // Tells `cortex load` whether anything was loaded or the model was already there.
+  const already = b.node ? entry.loadedOn.includes(b.node) : entry.loadedOn.length > 0;
   const done = async (onProgress?: (f: number) => void) => {
     const t0 = performance.now();
     const neuron = await gw.lifecycle.load(entry, b.node, onProgress);
-    return { model: entry.id, node: neuron.client.name, seconds: (performance.now() - t0) / 1000 };
+    return {
+      model: entry.id,
+      node: neuron.client.name,
+      seconds: (performance.now() - t0) / 1000,
+      already,
+    };
   };
   if (!b.stream) return Response.json(await done());
   return sse(async (send) => {

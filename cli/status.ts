@@ -1,0 +1,84 @@
+/**
+ * `cortex status`: the fleet as the gateway sees it — neurons up or down
+ * (with the last error), devices and their memory, models with their state,
+ * requests in flight and queued, and generation speed.
+ */
+
+import { Client } from "./client.ts";
+import { formatAgo, formatBytes, formatNumber, formatPercent } from "./format.ts";
+import { type Status, type StatusModel, StatusSchema } from "./gateway_schemas.ts";
+import type { GlobalOptions } from "./options.ts";
+import { renderTable } from "./table.ts";
+
+function modelState(m: StatusModel): string {
+  if (m.state === "loading" && m.progress !== null) return `loading ${formatPercent(m.progress)}`;
+  if (m.state === "failed" && m.error) return `failed: ${m.error}`;
+  return m.state;
+}
+
+/** The three tables of `cortex status`, as text. */
+export function renderStatus(s: Status, now = Date.now()): string {
+  const sections: string[] = [];
+  const up = s.neurons.filter((n) => n.up).length;
+  sections.push(
+    `NEURONS (${up} of ${s.neurons.length} up)\n` + renderTable(
+      ["name", "state", "endpoint", "version", "last seen", "last error"],
+      s.neurons.map((n) => [
+        n.name,
+        n.up ? "up" : "down",
+        n.endpoint,
+        n.version ?? "-",
+        formatAgo(n.last_seen, now),
+        n.last_error ?? "-",
+      ]),
+    ),
+  );
+  const devices = s.neurons.flatMap((n) => n.devices.map((d) => ({ n, d })));
+  sections.push(
+    devices.length
+      ? "DEVICES\n" + renderTable(
+        ["neuron", "device", "type", "state", "used", "total", "free"],
+        devices.map(({ n, d }) => {
+          const total = d.memory_budget_bytes ?? d.memory_total_bytes;
+          const pct = total > 0 ? ` (${formatPercent(d.memory_used_bytes / total)})` : "";
+          return [
+            n.name,
+            d.name,
+            d.type,
+            d.state === "ok" ? "ok" : `failed${d.error ? `: ${d.error}` : ""}`,
+            formatBytes(d.memory_used_bytes) + pct,
+            formatBytes(total) + (d.memory_budget_bytes !== null ? " (budget)" : ""),
+            formatBytes(d.memory_free_bytes),
+          ];
+        }),
+      )
+      : "DEVICES\nnone reported",
+  );
+  const models = s.neurons.flatMap((n) => n.models.map((m) => ({ n, m })));
+  sections.push(
+    models.length
+      ? "MODELS\n" + renderTable(
+        ["neuron", "model", "state", "device", "memory", "in flight", "queued", "tok/s"],
+        models.map(({ n, m }) => [
+          n.name,
+          m.id,
+          modelState(m),
+          m.device ?? "-",
+          m.memory_bytes === null ? "-" : formatBytes(m.memory_bytes),
+          m.in_flight,
+          m.queued,
+          formatNumber(m.tokens_per_second),
+        ]),
+      )
+      : "MODELS\nnone loaded",
+  );
+  return sections.join("\n\n");
+}
+
+export async function statusCommand(
+  globals: GlobalOptions,
+  opts: { json?: boolean },
+): Promise<void> {
+  const { value, raw } = await new Client(globals).getJson("/cortex/status", StatusSchema);
+  console.log(opts.json ? JSON.stringify(raw, null, 2) : renderStatus(value));
+}
