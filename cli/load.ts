@@ -11,7 +11,7 @@ import {
   LoadDoneSchema,
   LoadProgressSchema,
   UnloadResultSchema,
-} from "./gateway_schemas.ts";
+} from "../core/gateway/schemas.ts";
 import type { GlobalOptions } from "./options.ts";
 import { createProgress, type Output, stdoutOutput } from "./progress.ts";
 

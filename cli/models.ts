@@ -1,7 +1,7 @@
 /** `cortex models`: the catalogue (`GET /v1/models`) — what can be asked for, and where it runs. */
 
 import { Client } from "./client.ts";
-import { type CatalogueModel, ModelListSchema } from "./gateway_schemas.ts";
+import { type CatalogueModel, ModelListSchema } from "../core/gateway/schemas.ts";
 import type { GlobalOptions } from "./options.ts";
 import { renderTable } from "./table.ts";
 

@@ -1,5 +1,5 @@
 import { assertEquals, assertMatch } from "../tests/assert.ts";
-import { CatalogueModelSchema } from "./gateway_schemas.ts";
+import { CatalogueModelSchema } from "../core/gateway/schemas.ts";
 import { canonicalModels, renderModels } from "./models.ts";
 
 Deno.test("models: alias entries fold into their model's row", () => {

@@ -6,7 +6,7 @@
 
 import { Client } from "./client.ts";
 import { formatAgo, formatBytes, formatNumber, formatPercent } from "./format.ts";
-import { type Status, type StatusModel, StatusSchema } from "./gateway_schemas.ts";
+import { type Status, type StatusModel, StatusSchema } from "../core/gateway/schemas.ts";
 import type { GlobalOptions } from "./options.ts";
 import { renderTable } from "./table.ts";
 

@@ -1,5 +1,5 @@
 import { assertEquals, assertMatch } from "../tests/assert.ts";
-import { type Status, StatusSchema } from "./gateway_schemas.ts";
+import { type Status, StatusSchema } from "../core/gateway/schemas.ts";
 import { renderStatus } from "./status.ts";
 
 const MiB = 1024 * 1024;

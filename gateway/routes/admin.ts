@@ -7,6 +7,7 @@ import { z } from "zod";
 import { HttpError } from "../../core/errors.ts";
 import { parseOpenAIBody } from "../../core/openai/mod.ts";
 import { formatSseJson } from "../../core/sse.ts";
+import type { Status } from "../../core/gateway/schemas.ts";
 import type { Gateway } from "./common.ts";
 import { parseJsonBody, readBody } from "./common.ts";
 
@@ -36,7 +37,7 @@ export function status(gw: Gateway): Response {
       })),
     load_cycles: gw.lifecycle.cycles.get(n.client.name) ?? 0,
   }));
-  return Response.json({
+  const body: Status = {
     neurons,
     catalogue: gw.catalogue.list().map((e) => ({
       id: e.id,
@@ -46,7 +47,8 @@ export function status(gw: Gateway): Response {
       available_on: e.storedOn,
       tokens_per_second: gw.usage.speed(e.id),
     })),
-  });
+  };
+  return Response.json(body);
 }
 
 const LoadBody = z.strictObject({

@@ -1,11 +1,11 @@
 /**
- * The gateway's operator answers as the CLI reads them (`GET /cortex/status`,
+ * The gateway's operator answers (built by gateway/routes/admin.ts, read by the CLI) (`GET /cortex/status`,
  * `GET /v1/models`, load / unload results). Unknown fields pass through, so a
  * newer gateway does not break an older CLI.
  */
 
 import { z } from "zod";
-import { DeviceSchema, ModelStateSchema } from "../core/neuron/schemas.ts";
+import { DeviceSchema, ModelStateSchema } from "../neuron/schemas.ts";
 
 export const StatusModelSchema = z.looseObject({
   id: z.string(),
