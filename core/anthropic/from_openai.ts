@@ -111,16 +111,29 @@ export function parseToolInput(args: string): unknown {
   }
 }
 
+export interface ToAnthropicOptions {
+  /**
+   * Whether the client asked for thinking (`thinkingEnabled`); default true. Without it,
+   * reasoning a model produced anyway (it opened its own reasoning block) is left out, as
+   * the Messages API sends no `thinking` blocks to a request that did not enable thinking.
+   */
+  thinking?: boolean;
+}
+
 /**
  * A non-streaming chat completion as an Anthropic message. `model` is the name the client
  * asked for (aliases stay aliases). Reasoning becomes a leading `thinking` block.
  */
-export function openAIToAnthropic(resp: ChatCompletion, model: string): AnthropicMessage {
+export function openAIToAnthropic(
+  resp: ChatCompletion,
+  model: string,
+  options: ToAnthropicOptions = {},
+): AnthropicMessage {
   const choice = resp.choices.find((c) => c.index === 0) ?? resp.choices[0];
   if (!choice) throw new HttpError(502, "upstream returned a completion without choices");
   const { message } = choice;
   const content: ResponseContentBlock[] = [];
-  if (message.reasoning_content) {
+  if (message.reasoning_content && (options.thinking ?? true)) {
     content.push({
       type: "thinking",
       thinking: message.reasoning_content,

@@ -79,6 +79,19 @@ Deno.test("reasoning, text and tool calls → thinking, text, tool_use blocks in
   assert.equal(msg.stop_reason, "tool_use");
 });
 
+Deno.test("thinking not requested: reasoning the model produced anyway is left out", () => {
+  const resp = completion({ content: "Hi.", reasoning_content: "Greeting." }, "stop");
+  const msg = openAIToAnthropic(resp, "qwen3", { thinking: false });
+  assert.deepEqual(msg.content, [{ type: "text", text: "Hi." }]);
+  assert.equal(msg.usage.output_tokens, 12);
+  const kept = openAIToAnthropic(resp, "qwen3", { thinking: true });
+  assert.deepEqual(kept.content[0], {
+    type: "thinking",
+    thinking: "Greeting.",
+    signature: THINKING_SIGNATURE,
+  });
+});
+
 Deno.test("stop reasons: stop_sequence, max_tokens, refusal, stop-with-tools", () => {
   const seq = openAIToAnthropic(
     completion({ content: "a" }, "stop", { stop_reason: "</end>" }),

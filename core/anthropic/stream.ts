@@ -42,6 +42,8 @@ export interface StreamTranslatorOptions {
   messageId?: string;
   /** Prompt tokens, when known before generation (reported in `message_start`). */
   inputTokens?: number;
+  /** Whether the client asked for thinking; without it reasoning is left out (default true). */
+  thinking?: boolean;
 }
 
 interface ToolState {
@@ -65,6 +67,7 @@ export class AnthropicStreamTranslator {
   readonly #model: string;
   readonly #messageId: string;
   readonly #inputTokens: number;
+  readonly #keepThinking: boolean;
   #started = false;
   #ended = false;
   #open: OpenBlock | null = null;
@@ -79,6 +82,7 @@ export class AnthropicStreamTranslator {
     this.#model = options.model;
     this.#messageId = options.messageId ?? randomId("msg_");
     this.#inputTokens = options.inputTokens ?? 0;
+    this.#keepThinking = options.thinking ?? true;
   }
 
   /** True once the stream has a `message_stop` or an `error`. */
@@ -123,7 +127,9 @@ export class AnthropicStreamTranslator {
     const choice = chunk.choices.find((c) => c.index === 0);
     if (!choice) return out;
     const { delta } = choice;
-    if (delta.reasoning_content) this.#thinking(out, delta.reasoning_content);
+    if (delta.reasoning_content && this.#keepThinking) {
+      this.#thinking(out, delta.reasoning_content);
+    }
     if (delta.content) this.#text(out, delta.content);
     for (const call of delta.tool_calls ?? []) {
       const problem = this.#toolCall(

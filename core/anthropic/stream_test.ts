@@ -273,6 +273,23 @@ Deno.test("reasoning then text: a signed thinking block, then a text block", asy
   assert.deepEqual(msg.usage.output_tokens_details, { thinking_tokens: 5 });
 });
 
+Deno.test("thinking not requested: reasoning is left out, the text block is index 0", async () => {
+  const evs = await events(upstream(REASONING), translator({ thinking: false }));
+  assert.deepEqual(types(evs), [
+    "message_start",
+    "start:text",
+    "delta:text_delta",
+    "delta:text_delta",
+    "content_block_stop",
+    "message_delta",
+    "message_stop",
+  ]);
+  const msg = await sdkFinal(REASONING, translator({ thinking: false }));
+  assert.deepEqual(msg.content, [{ type: "text", text: "Hi there!" }]);
+  // The reasoning was generated: it still counts as output.
+  assert.equal(msg.usage.output_tokens, 9);
+});
+
 const ARGS = '{"path": "src/main.ts", "pattern": "TODO\\\\(", "flags": ["-n", "-i"], "limit": 50}';
 
 /** A tool call whose arguments arrive in `n`-character pieces, after some text. */

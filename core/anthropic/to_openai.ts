@@ -141,7 +141,11 @@ function systemPrompt(system: CountTokensRequest["system"], messages: MessagePar
   return parts.join("\n\n");
 }
 
-function thinkingEnabled(thinking: ThinkingConfig | undefined): boolean {
+/**
+ * Whether the request turns thinking on (`enabled`, `adaptive`, `between_tools`). When it
+ * does not, the answer carries no reasoning, even from a model that thinks regardless.
+ */
+export function thinkingEnabled(thinking: ThinkingConfig | undefined): boolean {
   return thinking !== undefined && thinking.type !== "disabled";
 }
 

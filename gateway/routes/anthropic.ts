@@ -12,6 +12,7 @@ import {
   openAIToAnthropic,
   parseCountTokensRequest,
   parseMessagesRequest,
+  thinkingEnabled,
 } from "../../core/anthropic/mod.ts";
 import { HttpError } from "../../core/errors.ts";
 import type { ChatCompletion } from "../../core/openai/mod.ts";
@@ -41,6 +42,7 @@ export async function messages(gw: Gateway, req: Request): Promise<Response> {
   const entry = resolveModel(gw, areq.model, "anthropic");
   const limit = entry.profile.max_output_tokens ?? entry.contextLength ?? undefined;
   const { request } = anthropicToOpenAI(areq, { maxOutputTokens: limit });
+  const thinking = thinkingEnabled(areq.thinking);
   const body = request as unknown as Record<string, unknown>;
   applyProfile(body, entry, "messages");
   if (areq.stream) body.stream_options = { include_usage: true };
@@ -75,10 +77,10 @@ export async function messages(gw: Gateway, req: Request): Promise<Response> {
       u ? { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens } : null,
       Number.isFinite(ttft) ? ttft : undefined,
     );
-    return Response.json(openAIToAnthropic(completion, areq.model));
+    return Response.json(openAIToAnthropic(completion, areq.model, { thinking }));
   }
 
-  const translator = new AnthropicStreamTranslator({ model: areq.model });
+  const translator = new AnthropicStreamTranslator({ model: areq.model, thinking });
   const upstreamAbort = new AbortController();
   req.signal.addEventListener("abort", () => upstreamAbort.abort(), { once: true });
   const watch = new StreamWatch();

@@ -38,7 +38,9 @@ export async function createResponse(gw: Gateway, req: Request): Promise<Respons
   const history = rreq.previous_response_id
     ? historyFromChain(gw.responses.chain(rreq.previous_response_id))
     : [];
-  const { request, droppedTools } = responsesToChat(rreq, { history });
+  // As on /v1/messages: a max_output_tokens beyond what the model can give is clamped.
+  const maxOutputTokens = entry.profile.max_output_tokens ?? entry.contextLength ?? undefined;
+  const { request, droppedTools } = responsesToChat(rreq, { history, maxOutputTokens });
   const body = request as unknown as Record<string, unknown>;
   applyProfile(body, entry, "responses");
   const payload = JSON.stringify(body);
