@@ -62,6 +62,17 @@ export function responseHeaders(upstream: Headers): Headers {
   return h;
 }
 
+/**
+ * Client headers for a translated request (Anthropic, Responses): thinking is
+ * the dialect's own field there, so the OpenAI-side `x-include-thinking`
+ * must not re-wrap reasoning into the text behind the translation's back.
+ */
+export function translatedHeaders(client: Headers): Headers {
+  const h = new Headers(client);
+  h.delete("x-include-thinking");
+  return h;
+}
+
 /** One request to one neuron. Throws UpstreamConnectError when nothing came back. */
 export async function send(
   neuron: NeuronState,

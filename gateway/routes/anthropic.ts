@@ -16,7 +16,7 @@ import {
 } from "../../core/anthropic/mod.ts";
 import { HttpError } from "../../core/errors.ts";
 import type { ChatCompletion } from "../../core/openai/mod.ts";
-import { guard, sendRouted, StreamWatch } from "../proxy.ts";
+import { guard, sendRouted, StreamWatch, translatedHeaders } from "../proxy.ts";
 import { applyProfile, type Gateway, parseJsonBody, readBody, resolveModel } from "./common.ts";
 import { RequestContext } from "./openai.ts";
 
@@ -47,6 +47,7 @@ export async function messages(gw: Gateway, req: Request): Promise<Response> {
   applyProfile(body, entry, "messages");
   if (areq.stream) body.stream_options = { include_usage: true };
   const payload = JSON.stringify(body);
+  const headers = translatedHeaders(req.headers);
   const ctx = new RequestContext(gw, entry, "messages", t0);
 
   if (!areq.stream) {
@@ -57,7 +58,7 @@ export async function messages(gw: Gateway, req: Request): Promise<Response> {
         entry,
         "/v1/chat/completions",
         payload,
-        req.headers,
+        headers,
         req.signal,
         ctx.routed,
       ));
@@ -97,7 +98,7 @@ export async function messages(gw: Gateway, req: Request): Promise<Response> {
           entry,
           "/v1/chat/completions",
           payload,
-          req.headers,
+          headers,
           upstreamAbort.signal,
           ctx.routed,
         );

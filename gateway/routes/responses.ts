@@ -18,7 +18,7 @@ import {
   responsesToChat,
   storedResponse,
 } from "../../core/responses/mod.ts";
-import { guard, sendRouted, StreamWatch } from "../proxy.ts";
+import { guard, sendRouted, StreamWatch, translatedHeaders } from "../proxy.ts";
 import { upstreamError } from "./anthropic.ts";
 import { applyProfile, type Gateway, parseJsonBody, readBody, resolveModel } from "./common.ts";
 import { RequestContext } from "./openai.ts";
@@ -44,6 +44,7 @@ export async function createResponse(gw: Gateway, req: Request): Promise<Respons
   const body = request as unknown as Record<string, unknown>;
   applyProfile(body, entry, "responses");
   const payload = JSON.stringify(body);
+  const headers = translatedHeaders(req.headers);
   const ctx = new RequestContext(gw, entry, "responses", t0);
   const keep = (response: ResponseObject | null) => {
     if (response && rreq.store !== false) gw.responses.put(storedResponse(rreq, response));
@@ -57,7 +58,7 @@ export async function createResponse(gw: Gateway, req: Request): Promise<Respons
         entry,
         "/v1/chat/completions",
         payload,
-        req.headers,
+        headers,
         req.signal,
         ctx.routed,
       ));
@@ -103,7 +104,7 @@ export async function createResponse(gw: Gateway, req: Request): Promise<Respons
           entry,
           "/v1/chat/completions",
           payload,
-          req.headers,
+          headers,
           upstreamAbort.signal,
           ctx.routed,
         );
