@@ -37,6 +37,8 @@ export class Fleet {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
   #inflight = new Map<string, Promise<void>>();
+  /** The poll queued behind the one in flight, per neuron. */
+  #next = new Map<string, Promise<void>>();
   #listeners: (() => void)[] = [];
   #log = createLogger("fleet");
 
@@ -85,10 +87,25 @@ export class Fleet {
     await Promise.all(this.neurons.map((n) => this.refresh(n.client.name)));
   }
 
-  /** Polls one neuron now (after a load or unload); concurrent calls share the poll. */
+  /**
+   * Polls one neuron now (after a load or unload) and resolves once the view
+   * is at least as new as the call. A poll already under way may have read
+   * the neuron before the caller's change, so one more follows it, shared by
+   * every caller that arrives meanwhile.
+   */
   refresh(name: string): Promise<void> {
     const running = this.#inflight.get(name);
-    if (running) return running;
+    if (running) {
+      let next = this.#next.get(name);
+      if (!next) {
+        next = running.then(() => {
+          this.#next.delete(name);
+          return this.refresh(name);
+        });
+        this.#next.set(name, next);
+      }
+      return next;
+    }
     const n = this.get(name);
     if (!n) return Promise.resolve();
     const p = this.#poll(n).finally(() => this.#inflight.delete(name));

@@ -43,6 +43,8 @@ export class Lifecycle {
   readonly #opts: LifecycleOptions;
   /** model id → the load in progress (single flight). */
   readonly #loads = new Map<string, Promise<NeuronState>>();
+  /** model id → unloads of it in progress (any neuron). */
+  readonly #unloading = new Map<string, Set<Promise<void>>>();
   /** model id → who wants load progress (admin loads, `cortex load`). */
   readonly #progress = new Map<string, Set<(f: number) => void>>();
   /** neuron → load/unload cycles since its last defragmenting reload. */
@@ -135,7 +137,9 @@ export class Lifecycle {
   }
 
   async #coldLoad(entry: CatalogueEntry, exclude?: ReadonlySet<string>): Promise<NeuronState> {
+    for (const unloading of [...this.#unloading.get(entry.id) ?? []]) await unloading;
     // Placement may need a second try if a victim got busy between plan and unload.
+    let fresh = false;
     for (let attempt = 0; attempt < 3; attempt++) {
       const snapshot = this.#fleet.snapshot().filter((n) => !exclude?.has(n.name));
       const stored = snapshot.flatMap((n) =>
@@ -168,6 +172,13 @@ export class Lifecycle {
         strategy: this.#opts.strategy,
       });
       if (plan.kind === "none") {
+        // Neuron in-flight counts and load states are as old as the last poll (a request
+        // that just finished still counts): look again before refusing.
+        if ((plan.code === "busy" || plan.code === "loading") && !fresh) {
+          fresh = true;
+          await this.#fleet.pollAll();
+          continue;
+        }
         if (plan.code === "busy" || plan.code === "loading") {
           throw new RetryLaterError(plan.reason, 5, "no_capacity");
         }
@@ -241,16 +252,39 @@ export class Lifecycle {
   /** Unloads one model from one neuron, never while the gateway has requests on it. */
   async #evict(neuron: NeuronState, model: string, reason: "capacity" | "idle" | "defrag") {
     const name = neuron.client.name;
-    this.#usage.setEvicting(name, model, true);
-    try {
+    await this.#unloadTracked(name, model, async () => {
       this.#log.info("evicting", { model, neuron: name, reason });
       await neuron.client.unload(model);
       this.#metrics.eviction(model, name, reason);
-      this.#bump(name);
+    });
+  }
+
+  /**
+   * Runs an unload with no new requests routed to the model there meanwhile.
+   * A cold load of the same model waits for it: the neuron would refuse to
+   * load a key it is still releasing.
+   */
+  async #unloadTracked(name: string, model: string, unload: () => Promise<void>): Promise<void> {
+    this.#usage.setEvicting(name, model, true);
+    const run = (async () => {
+      try {
+        await unload();
+        this.#bump(name);
+      } finally {
+        // Routable again only once the fleet view no longer lists it as loaded there.
+        await this.#fleet.refresh(name);
+        this.#usage.forget(name, model);
+        this.#catalogue.rebuild();
+      }
+    })();
+    const settled = run.then(() => {}, () => {});
+    const pending = this.#unloading.get(model) ?? new Set();
+    this.#unloading.set(model, pending.add(settled));
+    try {
+      await run;
     } finally {
-      this.#usage.forget(name, model);
-      await this.#fleet.refresh(name);
-      this.#catalogue.rebuild();
+      pending.delete(settled);
+      if (!pending.size) this.#unloading.delete(model);
     }
   }
 
@@ -336,12 +370,8 @@ export class Lifecycle {
       });
     }
     for (const n of targets) {
-      await n.client.unload(model);
-      this.#bump(n.client.name);
-      this.#usage.forget(n.client.name, model);
-      await this.#fleet.refresh(n.client.name);
+      await this.#unloadTracked(n.client.name, model, () => n.client.unload(model));
     }
-    this.#catalogue.rebuild();
     return targets.map((n) => n.client.name);
   }
 }

@@ -132,6 +132,24 @@ export async function sendRouted(
   throw new HttpError(502, "unreachable");
 }
 
+/**
+ * How long a streamed request for a cold model may wait for its placement
+ * before the gateway commits to a 200 with keepalives: a refusal known by
+ * then (no room, the victims busy) still gets its own status and Retry-After.
+ */
+export const COMMIT_STREAM_AFTER_MS = 1000;
+
+/** Whether `p` settles (either way) within `ms`. */
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((r) => timer = setTimeout(() => r(false), ms));
+  try {
+    return await Promise.race([p.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Peeking at bytes without decoding every chunk
 

@@ -58,7 +58,14 @@ export async function serveGateway(
     metrics.setKnownModels(catalogue.knownModels());
   };
   fleet.onChange(refreshKnown);
-  metrics.setFleetSource(() => fleet.snapshot());
+  // Only resident models feed the per-model gauges: store files nobody loaded have no
+  // catalogue id and would all collapse into a spurious model="unknown" series.
+  metrics.setFleetSource(() =>
+    fleet.snapshot().map((n) => ({
+      ...n,
+      models: n.models.filter((m) => m.state === "loaded" || m.state === "loading"),
+    }))
+  );
   const lifecycle = new Lifecycle(fleet, catalogue, usage, metrics, {
     strategy: config.eviction.strategy,
     loadTimeoutMs: g.load_timeout,

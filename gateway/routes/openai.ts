@@ -10,12 +10,14 @@ import type { CatalogueEntry } from "../catalogue.ts";
 import type { NeuronState } from "../fleet.ts";
 import type { Endpoint } from "../metrics.ts";
 import {
+  COMMIT_STREAM_AFTER_MS,
   guard,
   openaiErrorFrame,
   parseUsage,
   relay,
   responseHeaders,
   sendRouted,
+  settlesWithin,
   StreamWatch,
 } from "../proxy.ts";
 import { applyProfile, type Gateway, parseJsonBody, readBody, resolveModel } from "./common.ts";
@@ -35,11 +37,22 @@ export async function proxyOpenAI(
   const stream = body.stream === true;
   const ctx = new RequestContext(gw, entry, endpoint, t0);
 
-  if (stream && gw.lifecycle.isCold(entry)) return coldStream(gw, req, ctx, path, payload);
+  let routed: Promise<Routed> | undefined;
+  if (stream && gw.lifecycle.isCold(entry)) {
+    const upstreamAbort = new AbortController();
+    req.signal.addEventListener("abort", () => upstreamAbort.abort(), { once: true });
+    routed = sendRouted(gw, entry, path, payload, req.headers, upstreamAbort.signal, ctx.routed);
+    // A refusal known at once (no room, the victims busy) keeps its status and Retry-After;
+    // only a load that takes a while commits to a 200 stream with keepalives.
+    if (!await settlesWithin(routed, COMMIT_STREAM_AFTER_MS)) {
+      return coldStream(gw, ctx, routed, upstreamAbort);
+    }
+  }
 
   let res: Response;
   try {
-    ({ res } = await sendRouted(gw, entry, path, payload, req.headers, req.signal, ctx.routed));
+    ({ res } = await (routed ??
+      sendRouted(gw, entry, path, payload, req.headers, req.signal, ctx.routed)));
   } catch (e) {
     ctx.end(e instanceof HttpError ? e.status : 502);
     throw e;
@@ -64,21 +77,19 @@ export async function proxyOpenAI(
   return new Response(out, { status: res.status, headers });
 }
 
+type Routed = Awaited<ReturnType<typeof sendRouted>>;
+
 /**
- * A stream for a model that must load first: the SSE response starts at
+ * A stream for a model that is still loading: the SSE response starts at
  * once with keepalive comments, so clients and proxies do not time out
  * during the load; failures before the first token become an error event.
  */
 function coldStream(
   gw: Gateway,
-  req: Request,
   ctx: RequestContext,
-  path: string,
-  payload: BodyInit,
+  routed: Promise<Routed>,
+  upstreamAbort: AbortController,
 ): Response {
-  const upstreamAbort = new AbortController();
-  const onClientGone = () => upstreamAbort.abort();
-  req.signal.addEventListener("abort", onClientGone, { once: true });
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   const watch = new StreamWatch();
   let keepalive: ReturnType<typeof setInterval> | undefined;
@@ -87,15 +98,7 @@ function coldStream(
       keepalive = setInterval(() => c.enqueue(encodeSseComment("loading model")), 2000);
       c.enqueue(encodeSseComment("loading model"));
       try {
-        const { res } = await sendRouted(
-          gw,
-          ctx.entry,
-          path,
-          payload,
-          req.headers,
-          upstreamAbort.signal,
-          ctx.routed,
-        );
+        const { res } = await routed;
         clearInterval(keepalive);
         if (!res.ok || !res.body) {
           const text = await res.text();

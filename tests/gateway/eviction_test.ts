@@ -1,0 +1,222 @@
+/**
+ * Eviction with a real neuron whose CPU budget holds two tiny models: the
+ * victim `lru` and `priority` choose for the same traffic, a model with a
+ * stream in flight is never the victim, and the idle TTL unloads.
+ */
+
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import {
+  ext,
+  fleetTests,
+  metricValue,
+  type NeuronSpec,
+  type TestFleet,
+  user,
+  waitFor,
+} from "./harness.ts";
+
+/** Each tiny model takes ~10 MB at context 512 × 2 slots: 25 MiB holds two, not three. */
+const NEURON: NeuronSpec = { name: "n", store: { plain: "plain" }, budgetMb: 25 };
+
+const MODELS = `
+[[models]]
+id = "high"
+source = "plain.gguf"
+residency_priority = 5
+
+[[models]]
+id = "low"
+source = "plain.gguf"
+residency_priority = 1
+
+[[models]]
+id = "new"
+source = "plain.gguf"
+residency_priority = 5
+
+[[models]]
+id = "lowly"
+source = "plain.gguf"
+residency_priority = 0
+`;
+
+/** Text that never lets the model stop: generation runs to max_tokens. */
+const ENDLESS = "root ::= [a-z ] root";
+
+async function ask(f: TestFleet, model: string): Promise<void> {
+  const r = await f.openai().chat.completions.create({
+    model,
+    messages: user("hi"),
+    max_tokens: 2,
+  });
+  assertEquals(r.usage?.completion_tokens, 2);
+}
+
+/** high, then low (so low is the most recently used), then new, which needs room. */
+async function highLowNew(f: TestFleet): Promise<void> {
+  await ask(f, "high");
+  await ask(f, "low");
+  assertEquals(await f.loaded("n"), ["high", "low"]);
+  await ask(f, "new");
+}
+
+const lru = fleetTests({ neurons: [NEURON], models: MODELS, eviction: `strategy = "lru"` });
+
+lru.test("lru: the least recently used model makes room", async (f) => {
+  await highLowNew(f);
+  assertEquals(await f.loaded("n"), ["low", "new"]);
+  const m = await f.metrics();
+  assertEquals(
+    metricValue(m, "cortex_evictions_total", { model: "high", node: "n", reason: "capacity" }),
+    1,
+  );
+  assertEquals(metricValue(m, "cortex_evictions_total"), 1);
+});
+
+lru.test("a model with a stream in flight is never evicted", async (f) => {
+  assertEquals(await f.loaded("n"), ["low", "new"]);
+  const c = f.openai();
+  const streams = ["low", "new"].map(async (model) => {
+    const s = await c.chat.completions.create(ext({
+      model,
+      messages: user("go on"),
+      max_tokens: 480,
+      stream: true,
+    }, { grammar: ENDLESS }));
+    let tokens = 0;
+    let finish: string | null = null;
+    for await (const ch of s) {
+      if (ch.choices[0]?.delta.content) tokens++;
+      finish = ch.choices[0]?.finish_reason ?? finish;
+    }
+    return { tokens, finish };
+  });
+  await waitFor("both streams to be in flight", async () => {
+    const s = await f.status();
+    const models = s.neurons[0].models;
+    return models.filter((m) => m.gateway_in_flight > 0 && m.in_flight > 0).length === 2;
+  });
+  // Streamed or not, the load that would need their room is refused for now.
+  for (const stream of [false, true]) {
+    const res = await f.fetch("/v1/chat/completions", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "high", messages: user("room please"), max_tokens: 2, stream }),
+    });
+    assertEquals(res.status, 503, `stream: ${stream}`);
+    assertMatch(res.headers.get("retry-after") ?? "", /^\d+$/);
+    const body = await res.json();
+    assertEquals(body.error.code, "no_capacity");
+    assertMatch(body.error.message, /in use/);
+  }
+  assertEquals(await f.loaded("n"), ["low", "new"]);
+  assertEquals(await Promise.all(streams), [
+    { tokens: 480, finish: "length" },
+    { tokens: 480, finish: "length" },
+  ]);
+  assertEquals(await f.loaded("n"), ["low", "new"]);
+  assertEquals(metricValue(await f.metrics(), "cortex_evictions_total"), 1);
+  // Once the streams are done, the same request makes room.
+  await ask(f, "high");
+  const now = await f.loaded("n");
+  assertEquals(now.length, 2);
+  assert(now.includes("high"));
+});
+
+lru.stop();
+
+const priority = fleetTests({
+  neurons: [NEURON],
+  models: MODELS,
+  eviction: `strategy = "priority"`,
+});
+
+priority.test("priority: the lowest residency_priority makes room, used or not", async (f) => {
+  await highLowNew(f);
+  assertEquals(await f.loaded("n"), ["high", "new"]);
+  assertEquals(
+    metricValue(await f.metrics(), "cortex_evictions_total", { model: "low", reason: "capacity" }),
+    1,
+  );
+});
+
+priority.test("a model never displaces models of higher priority", async (f) => {
+  const res = await f.post("/v1/chat/completions", {
+    model: "lowly",
+    messages: user("let me in"),
+    max_tokens: 2,
+  });
+  assertEquals(res.status, 503);
+  const err = res.json.error as { code: string; message: string };
+  assertEquals(err.code, "no_capacity");
+  assertMatch(err.message, /higher residency_priority/);
+  assertEquals(await f.loaded("n"), ["high", "new"]);
+});
+
+priority.stop();
+
+const idle = fleetTests({
+  neurons: [NEURON],
+  models: `
+[[models]]
+id = "long"
+source = "plain.gguf"
+context_length = 2048
+`,
+  eviction: `idle_ttl = "1s"`,
+  gateway: { poll_interval: "200ms" },
+});
+
+idle.test("idle TTL: a model unused for idle_ttl is unloaded, never while in use", async (f) => {
+  const s = await f.openai().chat.completions.create(ext({
+    model: "long",
+    messages: user("keep going"),
+    max_tokens: 1000,
+    stream: true,
+  }, { grammar: ENDLESS }));
+  const t0 = performance.now();
+  let tokens = 0;
+  let checkedPastTtl = 0;
+  let lastCheck = 0;
+  for await (const ch of s) {
+    if (ch.choices[0]?.delta.content) tokens++;
+    const now = performance.now();
+    // Past the TTL since the request began, and past an evictor pass after that.
+    if (now - t0 > 1600 && now - lastCheck > 200) {
+      lastCheck = now;
+      assertEquals(await f.loaded("n"), ["long"], "unloaded while a request was in flight");
+      checkedPastTtl++;
+    }
+  }
+  const ended = performance.now();
+  assertEquals(tokens, 1000);
+  assert(checkedPastTtl >= 1, `the stream ended too soon (${(ended - t0).toFixed(0)} ms)`);
+  assertEquals(metricValue(await f.metrics(), "cortex_evictions_total"), 0);
+  await waitFor("the idle unload", async () => (await f.loaded("n")).length === 0, 5000);
+  const idleFor = performance.now() - ended;
+  // The TTL runs from the request's end at the gateway, a little before the client's.
+  assert(idleFor >= 500, `unloaded after only ${idleFor.toFixed(0)} ms idle`);
+  // The neuron drops the model before its unload call returns to the gateway, which counts it.
+  await waitFor(
+    "the idle eviction to be counted",
+    async () =>
+      metricValue(await f.metrics(), "cortex_evictions_total", {
+        model: "long",
+        node: "n",
+        reason: "idle",
+      }) === 1,
+  );
+  // Gone from the neuron, still in the catalogue: a request right after the unload (while
+  // the gateway may still be finishing it) loads it again.
+  for (let i = 0; i < 3; i++) {
+    await ask(f, "long");
+    assertEquals(await f.loaded("n"), ["long"]);
+    await waitFor("the next idle unload", async () => (await f.loaded("n")).length === 0, 5000, 5);
+  }
+  assertEquals(
+    metricValue(await f.metrics(), "cortex_cold_starts_total", { model: "long", node: "n" }),
+    4,
+  );
+});
+
+idle.stop();
