@@ -12,7 +12,8 @@ import * as admin from "./routes/admin.ts";
 import { countTokens, messages } from "./routes/anthropic.ts";
 import type { Gateway } from "./routes/common.ts";
 import { getModel, listModels } from "./routes/models.ts";
-import { proxyOpenAI } from "./routes/openai.ts";
+import type { Endpoint } from "./metrics.ts";
+import { observedRequests, proxyOpenAI } from "./routes/openai.ts";
 import { createResponse, getResponse } from "./routes/responses.ts";
 
 const log = createLogger("gateway.http");
@@ -28,8 +29,19 @@ function authorized(gw: Gateway, req: Request): boolean {
   return given !== null && matchesAnyKey(given, keys);
 }
 
+const ENDPOINT_OF: Record<string, Endpoint> = {
+  "/v1/chat/completions": "chat",
+  "/v1/completions": "completions",
+  "/v1/embeddings": "embeddings",
+  "/v1/messages": "messages",
+  "/v1/messages/count_tokens": "count_tokens",
+  "/v1/responses": "responses",
+  "/v1/models": "models",
+};
+
 export function createGatewayHandler(gw: Gateway): (req: Request) => Promise<Response> {
   return async (req) => {
+    const t0 = performance.now();
     const url = new URL(req.url);
     const path = url.pathname; // the query string (e.g. ?beta=true) never changes the route
     const method = req.method;
@@ -95,7 +107,19 @@ export function createGatewayHandler(gw: Gateway): (req: Request) => Promise<Res
       }
       throw new HttpError(404, `no route ${method} ${path}`, { code: "not_found" });
     } catch (e) {
-      return renderError(e, dialectOf(path), path);
+      const res = renderError(e, dialectOf(path), path);
+      // Refused before a model was resolved (auth, bad JSON, unknown model): still counted,
+      // under model "unknown", so dashboards see the errors without unbounded labels.
+      if (!observedRequests.has(req) && path.startsWith("/v1/")) {
+        gw.metrics.observeRequest({
+          model: "unknown",
+          node: null,
+          endpoint: ENDPOINT_OF[path] ?? "other",
+          status: res.status,
+          durationS: (performance.now() - t0) / 1000,
+        });
+      }
+      return res;
     }
   };
 }

@@ -28,6 +28,31 @@ export interface LifecycleOptions {
   loadTimeoutMs: number;
 }
 
+/**
+ * Memory to plan for a profile. Neurons estimate store files at their own
+ * default context and slots; a profile asking for other values is rescaled
+ * by the model's KV cost per token, so placement and the neuron agree.
+ */
+export function profileBytes(
+  profile: CatalogueEntry["profile"],
+  stored: readonly NeuronModel[],
+): number | null {
+  const base = requiredBytes(profile, stored);
+  if (base === null || profile.vram_mb !== undefined) return base;
+  if (profile.context_length === undefined && profile.parallel === undefined) return base;
+  let scaled: number | null = null;
+  for (const m of stored) {
+    if (m.memory_bytes === null || m.kv_bytes_per_token === null || !m.context || !m.slots) {
+      continue;
+    }
+    const ctx = Math.min(profile.context_length ?? m.context, m.context_length ?? Infinity);
+    const slots = profile.parallel ?? m.slots;
+    const bytes = m.memory_bytes + m.kv_bytes_per_token * (ctx * slots - m.context * m.slots);
+    scaled = Math.max(scaled ?? 0, bytes);
+  }
+  return scaled ?? base;
+}
+
 /** 503 with a Retry-After: the model is coming, or capacity may free up. */
 export class RetryLaterError extends HttpError {
   constructor(message: string, readonly retryAfterS: number, code = "model_loading") {
@@ -149,7 +174,7 @@ export class Lifecycle {
           )
           : []
       );
-      const need = requiredBytes(entry.profile, stored);
+      const need = profileBytes(entry.profile, stored);
       if (need === null) {
         throw new HttpError(
           503,

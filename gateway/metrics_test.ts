@@ -259,6 +259,7 @@ function loaded(id: string, queued: number): NeuronModel {
     context_length: null,
     context: null,
     slots: 1,
+    kv_bytes_per_token: null,
     reasoning: null,
     chat_template: true,
     tool_format: null,

@@ -49,6 +49,7 @@ function model(
     context_length: 4096,
     context: 4096,
     slots: 1,
+    kv_bytes_per_token: null,
     reasoning: null,
     chat_template: true,
     tool_format: null,

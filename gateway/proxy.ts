@@ -113,6 +113,13 @@ export async function sendRouted(
     onRouted?.(neuron, cold);
     try {
       const res = await send(neuron, path, body, clientHeaders, signal);
+      if (res.status === 404 && attempt === 0 && await modelGone(res)) {
+        // Unloaded behind the gateway's back (directly on the neuron) since the last poll:
+        // refresh that view and route again, which cold-loads it if need be.
+        await res.body?.cancel();
+        await deps.fleet.refresh(neuron.client.name);
+        continue;
+      }
       return { res, neuron, cold };
     } catch (e) {
       if (!(e instanceof UpstreamConnectError)) throw e;
@@ -130,6 +137,15 @@ export async function sendRouted(
     }
   }
   throw new HttpError(502, "unreachable");
+}
+
+async function modelGone(res: Response): Promise<boolean> {
+  try {
+    const body = await res.clone().json();
+    return body?.error?.code === "model_not_found";
+  } catch {
+    return false;
+  }
 }
 
 /**

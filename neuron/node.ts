@@ -11,7 +11,7 @@ import { ChatTemplate } from "./chat/template.ts";
 import { Engine } from "./engine/engine.ts";
 import { EngineError, type LoadedModelInfo, type Usage } from "./engine/types.ts";
 import { ModelStore, type StoreEntry, StoreError } from "./store/model_store.ts";
-import { estimateMemory, type ModelSummary } from "./store/summary.ts";
+import { estimateMemory, kvBytesPerToken, type ModelSummary } from "./store/summary.ts";
 import { detectToolFormat, type ToolFormat } from "../core/tools/mod.ts";
 
 export interface NeuronSettings {
@@ -48,6 +48,8 @@ export interface ModelRecord {
   inFlight: number;
   /** Settles when the load does (shared by concurrent identical loads). */
   ready: Promise<ModelRecord>;
+  /** Set while the model is being unloaded: no new requests; a new load waits for it. */
+  unloading: Promise<void> | null;
 }
 
 /** Why a load was refused, with the figures to show the caller. */
@@ -98,7 +100,7 @@ export class Neuron {
   /** A loaded model, or an EngineError("not_loaded"). */
   loaded(key: string): ModelRecord {
     const r = this.#records.get(key);
-    if (!r || r.state !== "loaded") {
+    if (!r || r.state !== "loaded" || r.unloading) {
       throw new EngineError(
         "not_loaded",
         r?.state === "loading" ? `model ${key} is still loading` : `model ${key} is not loaded`,
@@ -113,7 +115,7 @@ export class Neuron {
   }
 
   loadedRecords(): ModelRecord[] {
-    return [...this.#records.values()].filter((r) => r.state === "loaded");
+    return [...this.#records.values()].filter((r) => r.state === "loaded" && !r.unloading);
   }
 
   /**
@@ -122,6 +124,10 @@ export class Neuron {
    */
   load(req: LoadRequest, onProgress?: (f: number) => void): Promise<ModelRecord> {
     const existing = this.#records.get(req.model);
+    if (existing?.unloading) {
+      // Reloading a key that is still being released: wait until its memory is back.
+      return existing.unloading.then(() => this.load(req, onProgress));
+    }
     if (existing && existing.state !== "failed") {
       const source = req.source ?? req.model;
       if (existing.source !== source) {
@@ -181,6 +187,7 @@ export class Neuron {
       lastUsed: null,
       inFlight: 0,
       ready,
+      unloading: null,
     };
     this.#records.set(req.model, rec);
     this.#log.info("loading", { model: req.model, source: entry.id, device: device.name });
@@ -282,8 +289,10 @@ export class Neuron {
       this.#records.delete(key);
       return;
     }
-    this.#records.delete(key);
-    await this.engine.unload(key);
+    if (r.unloading) return await r.unloading;
+    // The record stays (memory still held, key still taken) until the engine let go.
+    r.unloading = this.engine.unload(key).finally(() => this.#records.delete(key));
+    await r.unloading;
     this.#log.info("unloaded", { model: key });
   }
 
@@ -338,8 +347,9 @@ export class Neuron {
         // What a load at this neuron's defaults would take: placement plans with it.
         memory_bytes: s ? this.#estimate(s).need : null,
         context_length: s?.contextLength ?? null,
-        context: null,
-        slots: null,
+        context: s ? this.#estimate(s).context : null,
+        slots: s ? this.#estimate(s).slots : null,
+        kv_bytes_per_token: s ? kvBytesPerToken(s) : null,
         reasoning: s?.markers ?? null,
         chat_template: s?.hasChatTemplate ?? false,
         tool_format: null,
@@ -367,6 +377,7 @@ export class Neuron {
       context_length: r.summary.contextLength,
       context: r.info?.context ?? null,
       slots,
+      kv_bytes_per_token: kvBytesPerToken(r.summary),
       reasoning: r.info?.markers
         ? { open: r.info.markers.open, close: r.info.markers.close }
         : r.state === "loaded"

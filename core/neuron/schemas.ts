@@ -50,9 +50,11 @@ export const NeuronModelSchema = z.object({
   memory_bytes: z.number().nullable(),
   /** Context the model was trained for. */
   context_length: z.number().nullable(),
-  /** Loaded: context per slot and slots. */
+  /** Context per slot and slots: as loaded, or (available) the neuron's defaults for it. */
   context: z.number().nullable(),
   slots: z.number().nullable(),
+  /** KV cache bytes per token of context, to size loads at other context/slot settings. */
+  kv_bytes_per_token: z.number().nullable(),
   reasoning: MarkersSchema,
   chat_template: z.boolean(),
   tool_format: z.string().nullable(),

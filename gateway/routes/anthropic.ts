@@ -16,7 +16,14 @@ import {
 } from "../../core/anthropic/mod.ts";
 import { HttpError } from "../../core/errors.ts";
 import type { ChatCompletion } from "../../core/openai/mod.ts";
-import { guard, sendRouted, StreamWatch, translatedHeaders } from "../proxy.ts";
+import {
+  COMMIT_STREAM_AFTER_MS,
+  guard,
+  sendRouted,
+  settlesWithin,
+  StreamWatch,
+  translatedHeaders,
+} from "../proxy.ts";
 import { applyProfile, type Gateway, parseJsonBody, readBody, resolveModel } from "./common.ts";
 import { RequestContext } from "./openai.ts";
 
@@ -48,7 +55,7 @@ export async function messages(gw: Gateway, req: Request): Promise<Response> {
   if (areq.stream) body.stream_options = { include_usage: true };
   const payload = JSON.stringify(body);
   const headers = translatedHeaders(req.headers);
-  const ctx = new RequestContext(gw, entry, "messages", t0);
+  const ctx = new RequestContext(gw, entry, "messages", t0, req);
 
   if (!areq.stream) {
     let res: Response;
@@ -87,21 +94,34 @@ export async function messages(gw: Gateway, req: Request): Promise<Response> {
   const watch = new StreamWatch();
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let pinger: ReturnType<typeof setInterval> | undefined;
+  const routed = sendRouted(
+    gw,
+    entry,
+    "/v1/chat/completions",
+    payload,
+    headers,
+    upstreamAbort.signal,
+    ctx.routed,
+  );
+  // A refusal known at once (no room, victims busy) keeps its status and Retry-After; only
+  // a load that takes a while commits to a 200 stream that keeps the client company.
+  if (await settlesWithin(routed, COMMIT_STREAM_AFTER_MS)) {
+    const { res } = await routed.catch((e) => {
+      ctx.end(e instanceof HttpError ? e.status : 502);
+      throw e;
+    });
+    if (!res.ok || !res.body) {
+      ctx.end(res.status);
+      throw await upstreamError(res);
+    }
+  }
   const stream = new ReadableStream<Uint8Array>({
     async start(c) {
       c.enqueue(encodeAnthropicEvents(translator.start()));
       // While a cold load (or a queue) holds the first token back, keep the client sure we live.
       pinger = setInterval(() => c.enqueue(encodeAnthropicEvents(translator.ping())), PING_MS);
       try {
-        const { res } = await sendRouted(
-          gw,
-          entry,
-          "/v1/chat/completions",
-          payload,
-          headers,
-          upstreamAbort.signal,
-          ctx.routed,
-        );
+        const { res } = await routed;
         if (!res.ok || !res.body) {
           clearInterval(pinger);
           const err = await upstreamError(res);

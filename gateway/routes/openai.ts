@@ -35,7 +35,7 @@ export async function proxyOpenAI(
   const changed = applyProfile(body, entry, endpoint);
   const payload: BodyInit = changed ? JSON.stringify(body) : bytes;
   const stream = body.stream === true;
-  const ctx = new RequestContext(gw, entry, endpoint, t0);
+  const ctx = new RequestContext(gw, entry, endpoint, t0, req);
 
   let routed: Promise<Routed> | undefined;
   if (stream && gw.lifecycle.isCold(entry)) {
@@ -150,6 +150,9 @@ function coldStream(
   });
 }
 
+/** Requests whose outcome a RequestContext reports; the app reports the others (refusals). */
+export const observedRequests = new WeakSet<Request>();
+
 /** One request's bookkeeping: in-flight counts, metrics, speed. */
 export class RequestContext {
   node: NeuronState | null = null;
@@ -163,8 +166,10 @@ export class RequestContext {
     readonly entry: CatalogueEntry,
     readonly endpoint: Endpoint,
     readonly t0: number,
+    req: Request,
   ) {
     this.#releaseGauge = gw.metrics.trackInFlight(entry.id);
+    observedRequests.add(req);
   }
 
   /** Called once the request has a neuron. */

@@ -18,7 +18,14 @@ import {
   responsesToChat,
   storedResponse,
 } from "../../core/responses/mod.ts";
-import { guard, sendRouted, StreamWatch, translatedHeaders } from "../proxy.ts";
+import {
+  COMMIT_STREAM_AFTER_MS,
+  guard,
+  sendRouted,
+  settlesWithin,
+  StreamWatch,
+  translatedHeaders,
+} from "../proxy.ts";
 import { upstreamError } from "./anthropic.ts";
 import { applyProfile, type Gateway, parseJsonBody, readBody, resolveModel } from "./common.ts";
 import { RequestContext } from "./openai.ts";
@@ -45,7 +52,7 @@ export async function createResponse(gw: Gateway, req: Request): Promise<Respons
   applyProfile(body, entry, "responses");
   const payload = JSON.stringify(body);
   const headers = translatedHeaders(req.headers);
-  const ctx = new RequestContext(gw, entry, "responses", t0);
+  const ctx = new RequestContext(gw, entry, "responses", t0, req);
   const keep = (response: ResponseObject | null) => {
     if (response && rreq.store !== false) gw.responses.put(storedResponse(rreq, response));
   };
@@ -94,20 +101,33 @@ export async function createResponse(gw: Gateway, req: Request): Promise<Respons
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   const enc = new TextEncoder();
   let keepalive: ReturnType<typeof setInterval> | undefined;
+  const routed = sendRouted(
+    gw,
+    entry,
+    "/v1/chat/completions",
+    payload,
+    headers,
+    upstreamAbort.signal,
+    ctx.routed,
+  );
+  // A refusal known at once (no room, victims busy) keeps its status and Retry-After; only
+  // a load that takes a while commits to a 200 stream that keeps the client company.
+  if (await settlesWithin(routed, COMMIT_STREAM_AFTER_MS)) {
+    const { res } = await routed.catch((e) => {
+      ctx.end(e instanceof HttpError ? e.status : 502);
+      throw e;
+    });
+    if (!res.ok || !res.body) {
+      ctx.end(res.status);
+      throw await upstreamError(res);
+    }
+  }
   const stream = new ReadableStream<Uint8Array>({
     async start(c) {
       c.enqueue(encodeResponsesEvents(translator.start()));
       keepalive = setInterval(() => c.enqueue(enc.encode(": keepalive\n\n")), 2000);
       try {
-        const { res } = await sendRouted(
-          gw,
-          entry,
-          "/v1/chat/completions",
-          payload,
-          headers,
-          upstreamAbort.signal,
-          ctx.routed,
-        );
+        const { res } = await routed;
         clearInterval(keepalive);
         if (!res.ok || !res.body) {
           const err = await upstreamError(res);

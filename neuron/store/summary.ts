@@ -55,6 +55,11 @@ export function summarize(h: GgufHeader, fileBytes: number): ModelSummary {
   };
 }
 
+/** f16 K and V for every layer: the KV cache's cost per token of context. */
+export function kvBytesPerToken(s: ModelSummary): number {
+  return 2 * s.nLayer * s.nEmbdKv * 2;
+}
+
 /**
  * Bytes a model needs resident: weights, an f16 KV cache for every cell,
  * and compute buffers (logits for a batch plus activations). Errs high:
@@ -65,7 +70,7 @@ export function estimateMemory(
   ctx: { cells: number; nBatch: number },
 ): { weights: number; kv: number; compute: number; total: number } {
   const weights = s.fileBytes;
-  const kv = 2 * s.nLayer * ctx.cells * s.nEmbdKv * 2;
+  const kv = kvBytesPerToken(s) * ctx.cells;
   const compute = ctx.nBatch * (s.nVocab + 16 * s.nEmbd) * 4 + 8 * 1024 * 1024;
   return { weights, kv, compute, total: weights + kv + compute };
 }

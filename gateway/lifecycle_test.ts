@@ -1,0 +1,74 @@
+import { assertEquals } from "../tests/assert.ts";
+import type { NeuronModel } from "../core/neuron/schemas.ts";
+import type { ModelProfile } from "../core/config/mod.ts";
+import { profileBytes } from "./lifecycle.ts";
+
+const MiB = 1024 * 1024;
+
+const file = (over: Partial<NeuronModel> = {}): NeuronModel => ({
+  id: "m",
+  source: "m",
+  state: "available",
+  device: null,
+  size_bytes: 100 * MiB,
+  memory_bytes: 200 * MiB,
+  context_length: 8192,
+  context: 4096,
+  slots: 4,
+  kv_bytes_per_token: 1024,
+  reasoning: null,
+  chat_template: true,
+  tool_format: null,
+  embeddings: false,
+  in_flight: 0,
+  queued: 0,
+  progress: null,
+  error: null,
+  loaded_at: null,
+  last_used: null,
+  ...over,
+});
+
+const profile = (over: Partial<ModelProfile> = {}): ModelProfile => ({
+  id: "m",
+  source: "m.gguf",
+  aliases: [],
+  pinned_on: [],
+  residency_priority: 0,
+  embeddings: false,
+  sampling: {},
+  ...over,
+});
+
+Deno.test("profileBytes: the neuron's estimate when the profile keeps its defaults", () => {
+  assertEquals(profileBytes(profile(), [file()]), 200 * MiB);
+});
+
+Deno.test("profileBytes: vram_mb wins over any estimate", () => {
+  assertEquals(profileBytes(profile({ vram_mb: 50, context_length: 8192 }), [file()]), 50 * MiB);
+});
+
+Deno.test("profileBytes: more context and slots add their KV cache", () => {
+  // 8192 × 8 cells instead of 4096 × 4: 49152 more tokens at 1 KiB each.
+  const need = profileBytes(profile({ context_length: 8192, parallel: 8 }), [file()]);
+  assertEquals(need, 200 * MiB + 49152 * 1024);
+});
+
+Deno.test("profileBytes: context beyond the trained length is capped like the neuron does", () => {
+  const need = profileBytes(profile({ context_length: 1 << 20, parallel: 4 }), [file()]);
+  assertEquals(need, 200 * MiB + (8192 - 4096) * 4 * 1024);
+});
+
+Deno.test("profileBytes: less context needs less", () => {
+  assertEquals(
+    profileBytes(profile({ context_length: 2048 }), [file()]),
+    200 * MiB - 2048 * 4 * 1024,
+  );
+});
+
+Deno.test("profileBytes: entries without KV figures fall back to the estimate", () => {
+  assertEquals(
+    profileBytes(profile({ parallel: 8 }), [file({ kv_bytes_per_token: null })]),
+    200 * MiB,
+  );
+});
