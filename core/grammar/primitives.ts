@@ -2,13 +2,48 @@
  * The shared rules: whitespace, JSON scalars, any-value, and the string formats we can
  * express exactly (or as a strict subset of what the format allows).
  */
-import type { GbnfBuilder } from "./gbnf.ts";
+import { type CodeRange, type GbnfBuilder, gbnfCharClass } from "./gbnf.ts";
 
 /**
  * Optional whitespace between JSON tokens, capped (one or two newlines and up to 20 spaces or
  * tabs, the same limit as llama.cpp's converter) so a model cannot loop in whitespace.
  */
 export const SPACE_RULE = '| " " | "\\n"{1,2} [ \\t]{0,20}';
+
+/**
+ * Code points a JSON string holds unescaped: Unicode scalar values other than the quote, the
+ * backslash, controls and DEL.
+ */
+const RAW_STRING_CHARS: CodeRange[] = [
+  [0x20, 0x21],
+  [0x23, 0x5b],
+  [0x5d, 0x7e],
+  [0x80, 0xd7ff],
+  [0xe000, 0x10ffff],
+];
+
+/**
+ * A class of unescaped JSON string characters, minus the code points in `except`.
+ *
+ * Written as positive ranges, never `[^…]`: llama.cpp reads UTF-8 leniently (any 0xF0–0xFF
+ * lead takes three continuation bytes) and a negated class also matches the surrogates and
+ * values above U+10FFFF it makes of invalid bytes. Those reach the text as U+FFFD, one per
+ * bad byte, so a random model's string could break maxLength, or hold bytes no valid
+ * document has. Bounded ranges make the sampler refuse such bytes at their first one.
+ */
+export function rawCharClass(except: readonly number[] = []): string {
+  const ranges: CodeRange[] = [];
+  for (const [lo, hi] of RAW_STRING_CHARS) {
+    let from = lo;
+    for (const cp of [...except].sort((a, b) => a - b)) {
+      if (cp < from || cp > hi) continue;
+      if (cp > from) ranges.push([from, cp - 1]);
+      from = cp + 1;
+    }
+    if (from <= hi) ranges.push([from, hi]);
+  }
+  return gbnfCharClass(ranges);
+}
 
 interface Primitive {
   body: string;
@@ -36,7 +71,7 @@ const PRIMITIVES: Record<string, Primitive> = {
     deps: ["hex"],
   },
   char: {
-    body: '[^"\\\\\\x7F\\x00-\\x1F] | "\\\\" (["\\\\/bfnrt] | "u" unicode-escape)',
+    body: `${rawCharClass()} | "\\\\" (["\\\\/bfnrt] | "u" unicode-escape)`,
     deps: ["unicode-escape"],
   },
   string: { body: '"\\"" char* "\\""', deps: ["char"] },

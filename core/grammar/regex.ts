@@ -3,7 +3,10 @@
  * text of a string: literals, `.`, classes (`[a-z]`, `[^…]`, `\d \w \s` and negations),
  * groups `(…)` / `(?:…)`, `|`, quantifiers `* + ? {n} {n,} {n,m}` (lazy or not), and `^`/`$`
  * at the ends of top-level alternatives. A missing anchor means the match may be
- * surrounded by anything, as in JSON Schema.
+ * surrounded by anything, as in JSON Schema, except that a missing `^` lets the match start
+ * within the first `UNANCHORED_PREFIX_MAX` characters only (a subset): the string cannot
+ * close before the match is written, and with an unbounded lead-in a model that does not
+ * happen to write it (a random-weight one never does) would run until max_tokens.
  *
  * Everything else (backreferences, lookaround, `\b`, `\p{…}`, anchors inside) raises
  * `PatternError`. Characters JSON must escape are written escaped.
@@ -18,6 +21,9 @@ import {
 import { primitive } from "./primitives.ts";
 
 export class PatternError extends Error {}
+
+/** How many characters may come before the match of a pattern without a leading `^`. */
+export const UNANCHORED_PREFIX_MAX = 32;
 
 type Node =
   | { t: "set"; ranges: CodeRange[] }
@@ -323,8 +329,9 @@ export function patternToGbnf(b: GbnfBuilder, pattern: string, hint: string): st
   const top = new Parser(pattern).top();
   const w = new Writer(b, hint);
   const anyChar = primitive(b, "char");
+  const leadIn = b.repeat(anyChar, 0, UNANCHORED_PREFIX_MAX, `${hint}-lead`);
   const alts = top.map(({ seq, start, end }) => {
-    const parts = [start ? "" : `${anyChar}*`, w.seq(seq), end ? "" : `${anyChar}*`];
+    const parts = [start ? "" : leadIn, w.seq(seq), end ? "" : `${anyChar}*`];
     return parts.filter((p) => p !== "").join(" ");
   });
   const body = alternatives(alts);

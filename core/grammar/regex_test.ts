@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { GbnfBuilder } from "./gbnf.ts";
 import { PRIMITIVE_NAMES } from "./primitives.ts";
-import { PatternError, patternToGbnf } from "./regex.ts";
+import { PatternError, patternToGbnf, UNANCHORED_PREFIX_MAX } from "./regex.ts";
 import { Grammar, seededRandom } from "./testing/gbnf_interpreter.ts";
 
 function compile(pattern: string): Grammar {
@@ -55,4 +55,14 @@ Deno.test("patterns outside the subset are refused with a reason", () => {
   ) {
     assert.throws(() => compile(p), PatternError, p);
   }
+});
+
+Deno.test("an unanchored match starts within a bounded lead-in, so the string can always end", () => {
+  const g = compile("ab+c");
+  const n = UNANCHORED_PREFIX_MAX;
+  assert.ok(g.matches(JSON.stringify("x".repeat(n) + "abc" + "y".repeat(3 * n))));
+  // Past the lead-in the match must begin: otherwise a model that never writes it never ends.
+  assert.ok(!g.matches(JSON.stringify("x".repeat(n + 1) + "abc")));
+  // An anchored start is unaffected; an unanchored end stays unbounded.
+  assert.ok(compile("^ab+c").matches(JSON.stringify("abc" + "z".repeat(5 * n))));
 });

@@ -20,7 +20,7 @@ import { pointerToken, UnsupportedSchemaError } from "./errors.ts";
 import { GbnfBuilder, gbnfCharClass, gbnfLiteral, RepetitionLimitError } from "./gbnf.ts";
 import { type Bound, integerRange, numberRange } from "./ranges.ts";
 import { PatternError, patternToGbnf } from "./regex.ts";
-import { primitive, PRIMITIVE_NAMES, STRING_FORMATS } from "./primitives.ts";
+import { primitive, PRIMITIVE_NAMES, rawCharClass, STRING_FORMATS } from "./primitives.ts";
 
 type Schema = Record<string, unknown>;
 
@@ -91,8 +91,6 @@ const NUMBER_KEYWORDS = [
   "multipleOf",
 ];
 const NUMERIC_FORMATS = new Set(["int32", "int64", "float", "double"]);
-
-const KEY_CHAR_EXCLUDED = '"\\\\\\x7F\\x00-\\x1F';
 
 export interface SchemaToGbnfOptions {
   /** Name of the rule that matches the whole document (default "root"). */
@@ -814,7 +812,7 @@ export class SchemaConverter {
 
   /** A JSON string (no escapes) that is none of `names`, so extra keys never repeat known ones. */
   #keyExcept(names: string[], hint: string): string {
-    const keyChar = this.b.add("key-char", `[^${KEY_CHAR_EXCLUDED}]`);
+    const keyChar = this.b.add("key-char", rawCharClass());
     interface Trie {
       end: boolean;
       children: Map<number, Trie>;
@@ -846,8 +844,7 @@ export class SchemaConverter {
           alts.push(child.end ? `${lit} ${keyChar}+` : `${lit} ${keyChar}*`);
         }
       }
-      const except = used.map((cp) => gbnfCharClass([[cp, cp]]).slice(1, -1)).join("");
-      alts.push(`[^${KEY_CHAR_EXCLUDED}${except}] ${keyChar}*`);
+      alts.push(`${rawCharClass(used)} ${keyChar}*`);
       return alts.join(" | ");
     };
     const body = beyond(root);

@@ -71,8 +71,9 @@ export async function chatCompletions(neuron: Neuron, req: Request, body: unknow
     prompt,
     addSpecial: info.addBos && !(info.bosText && prompt.startsWith(info.bosText)),
     maxTokens: requestedMaxTokens(r) ?? Number.MAX_SAFE_INTEGER,
-    sampling: { ...samplingFrom(r, undefined), grammar },
+    sampling: { ...samplingFrom(r, undefined), grammar: grammar?.gbnf },
     stop: stopList(r.stop),
+    answerGrammar: grammar?.answerOnly,
   }, "chat");
   const output = new ChatOutput({
     includeThinking,
@@ -146,9 +147,10 @@ function usageOf(done: DoneEvent) {
   };
 }
 
+/** A cut-off answer says so even after complete calls: the last one may be cut short. */
 function finishReason(done: DoneEvent, output: ChatOutput): string {
-  if (output.calledTools) return "tool_calls";
-  return done.finishReason === "length" ? "length" : "stop";
+  if (done.finishReason === "length") return "length";
+  return output.calledTools ? "tool_calls" : "stop";
 }
 
 async function wholeResponse(run: Run, output: ChatOutput, meta: Meta): Promise<Response> {

@@ -1,8 +1,9 @@
 /**
- * The GBNF grammar a chat request needs, if any: `response_format`
- * json_object / json_schema, or a forced tool call (`tool_choice`
- * "required" or a named function). Schemas the converter cannot enforce are
- * refused with a 400 naming the keyword, never silently ignored.
+ * The GBNF grammar a chat request needs, if any: the caller's own `grammar`,
+ * else one derived from `response_format` json_object / json_schema or a forced
+ * tool call (`tool_choice` "required" or a named function). Schemas the
+ * converter cannot enforce are refused with a 400 naming the keyword, never
+ * silently ignored.
  */
 
 import { HttpError } from "../../core/errors.ts";
@@ -15,9 +16,23 @@ import {
 } from "../../core/grammar/mod.ts";
 import type { ModelRecord } from "../node.ts";
 
-export function grammarFor(r: ChatCompletionRequest, rec: ModelRecord): string | undefined {
+export interface ChatGrammar {
+  gbnf: string;
+  /**
+   * Derived from response_format or tools: it describes the answer, so a reasoning block
+   * the prompt opens runs before it, unconstrained. A raw `grammar` is applied as written.
+   */
+  answerOnly: boolean;
+}
+
+export function grammarFor(r: ChatCompletionRequest, rec: ModelRecord): ChatGrammar | undefined {
   const raw = rawGrammar(r);
-  if (raw !== undefined) return raw;
+  if (raw !== undefined) return { gbnf: raw, answerOnly: false };
+  const gbnf = derivedGrammar(r, rec);
+  return gbnf === undefined ? undefined : { gbnf, answerOnly: true };
+}
+
+function derivedGrammar(r: ChatCompletionRequest, rec: ModelRecord): string | undefined {
   const choice = r.tool_choice;
   const tools = r.tools ?? [];
   if (tools.length && (choice === "required" || (typeof choice === "object" && choice))) {
@@ -68,11 +83,8 @@ function guard(param: string, make: () => string): string {
     return make();
   } catch (e) {
     if (e instanceof UnsupportedSchemaError) {
-      throw new HttpError(
-        400,
-        `JSON Schema keyword "${e.keyword}" at ${e.path || "/"} cannot be enforced: ${e.message}`,
-        { param, code: "unsupported_schema" },
-      );
+      // The message already names the keyword and its place: `JSON Schema keyword "not" at …`.
+      throw new HttpError(400, e.message, { param, code: "unsupported_schema" });
     }
     throw e;
   }

@@ -31,6 +31,8 @@ interface Active {
   fed: number;
   maxTokens: number;
   chain: SamplerChain;
+  /** Samples while the output is reasoning (answer-only grammars), else null. */
+  reasoningChain: SamplerChain | null;
   output: OutputPipeline;
   generated: number;
   lastToken: number;
@@ -59,6 +61,7 @@ interface Pending {
   prompt: Int32Array;
   /** Built at submit so a bad grammar is refused before the request queues. */
   chain: SamplerChain;
+  reasoningChain: SamplerChain | null;
   submittedAt: number;
 }
 
@@ -146,19 +149,56 @@ export class Scheduler {
         `prompt has ${prompt.length} tokens; the context per request is ${this.#opts.contextPerSlot}`,
       );
     }
-    let chain: SamplerChain;
+    let chains: { chain: SamplerChain; reasoningChain: SamplerChain | null };
     try {
-      chain = new SamplerChain(this.#lib, vocab, params.sampling);
+      chains = this.#samplers(params, prompt);
     } catch (e) {
       if (e instanceof GrammarError) throw new EngineError("grammar", e.message);
       throw e;
     }
-    const p: Pending = { rid, params, prompt, chain, submittedAt: performance.now() };
+    const p: Pending = { rid, params, prompt, ...chains, submittedAt: performance.now() };
     this.#queue.push(p);
     this.#byRid.set(rid, p);
     this.#emit(rid, { type: "queued", position: this.#queue.length - (free ? 1 : 0) });
     this.#flush();
     this.#wake?.();
+  }
+
+  /**
+   * The request's sampler chains. An answer grammar never gets tokens the output would not
+   * show as the text the grammar matched them by (hidden control tokens, reasoning
+   * markers). A prompt that opens reasoning then gets a second chain for the reasoning:
+   * free, except that it cannot end generation (no EOG), so the answer the grammar forces
+   * always comes after the close marker. No grammar there: it would cost a pass over the
+   * vocabulary per reasoning token.
+   */
+  #samplers(params: GenerateParams, prompt: Int32Array) {
+    const vocab = this.#model.vocab;
+    const s = params.sampling;
+    if (!params.answerGrammar || s.grammar === undefined) {
+      return { chain: new SamplerChain(this.#lib, vocab, s), reasoningChain: null };
+    }
+    const m = this.#opts.markers;
+    const ban = (tokens: readonly number[]) => ({
+      ...s.logitBias,
+      ...Object.fromEntries(tokens.map((t) => [t, -Infinity])),
+    });
+    const chain = new SamplerChain(this.#lib, vocab, {
+      ...s,
+      logitBias: ban([...vocab.hiddenTokens(), ...(m ? [m.openToken, m.closeToken] : [])]),
+    });
+    if (!m || !promptOpensReasoning(prompt, m)) return { chain, reasoningChain: null };
+    try {
+      const reasoningChain = new SamplerChain(this.#lib, vocab, {
+        ...s,
+        grammar: undefined,
+        logitBias: ban([...vocab.eogTokens(), m.openToken]),
+      });
+      return { chain, reasoningChain };
+    } catch (e) {
+      chain.free();
+      throw e;
+    }
   }
 
   /** Cancels a queued or running request; its slot is free by the next step. */
@@ -175,6 +215,7 @@ export class Scheduler {
       this.#queue.splice(this.#queue.indexOf(r), 1);
       this.#byRid.delete(rid);
       r.chain.free();
+      r.reasoningChain?.free();
       this.#emit(rid, {
         type: "done",
         finishReason: "cancelled",
@@ -290,6 +331,7 @@ export class Scheduler {
       fed: keep,
       maxTokens: p.params.maxTokens,
       chain: p.chain,
+      reasoningChain: p.reasoningChain,
       output: new OutputPipeline({
         piece: (t) => this.#model.vocab.piece(t),
         markers,
@@ -367,7 +409,8 @@ export class Scheduler {
         this.#finish(s, "cancelled");
         continue;
       }
-      const tok = r.chain.sample(ctxPtr, r.outIndex);
+      const chain = r.reasoningChain && r.output.inReasoning ? r.reasoningChain : r.chain;
+      const tok = chain.sample(ctxPtr, r.outIndex);
       if (r.generated === 0) r.firstTokenAt = performance.now();
       r.generated++;
       this.counters.generatedTokens++;
@@ -394,6 +437,7 @@ export class Scheduler {
     const deltas = r.output.take();
     if (deltas.length && reason !== "cancelled") this.#emit(r.rid, { type: "delta", deltas });
     r.chain.free();
+    r.reasoningChain?.free();
     s.req = null;
     s.lastUsed = ++this.#clock;
     this.#byRid.delete(r.rid);
@@ -430,6 +474,7 @@ export class Scheduler {
       const r = s.req;
       if (!r) continue;
       r.chain.free();
+      r.reasoningChain?.free();
       s.req = null;
       this.#ctx.truncate(s.seq, -1);
       s.cache.length = 0;

@@ -14,6 +14,16 @@ export interface GenerateParams {
   maxTokens: number;
   sampling: SamplingParams;
   stop: string[];
+  /**
+   * `sampling.grammar` describes the answer's text (grammars the server derives from
+   * response_format or a forced tool call). Tokens the output would not show as the text
+   * the grammar matched them by (hidden control tokens, reasoning markers) are never sampled
+   * in the answer. When the prompt opens a reasoning block, tokens run free until its close
+   * marker (generation cannot end before it) and the grammar starts at the first answer
+   * token. Without it, a grammar applies from the first token as written (a caller's GBNF,
+   * which may name such tokens on purpose).
+   */
+  answerGrammar?: boolean;
 }
 
 export type FinishReason = "stop" | "length" | "cancelled" | "error";

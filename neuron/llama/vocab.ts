@@ -3,6 +3,9 @@
 import type { LlamaSymbols } from "./library.ts";
 
 const encoder = new TextEncoder();
+/** llama_token_attr bits of the tokens that detokenize to nothing unless `special` is set. */
+const ATTR_UNKNOWN = 1 << 0;
+const ATTR_CONTROL = 1 << 3;
 
 export class Vocab {
   readonly ptr: Deno.PointerValue;
@@ -14,6 +17,8 @@ export class Vocab {
   #tokBuf = new Int32Array(4096);
   /** Control tokens rendered as text anyway (tool-call markers the parser must see). */
   #visible = new Set<number>();
+  #hidden: number[] | null = null;
+  #eog: number[] | null = null;
 
   constructor(llama: LlamaSymbols, ptr: Deno.PointerValue) {
     this.#llama = llama;
@@ -47,6 +52,23 @@ export class Vocab {
   showAsText(tokens: Iterable<number>): void {
     for (const t of tokens) this.#visible.add(t);
     this.#pieceCache.clear();
+    this.#hidden = null;
+  }
+
+  /**
+   * Tokens that generated text leaves out (control and unknown tokens not shown as text,
+   * end-of-generation aside). llama.cpp's grammar sampler matches them by their text
+   * (`<|im_start|>`, `<unk>`), so a grammar over the answer's text must not get them.
+   */
+  hiddenTokens(): readonly number[] {
+    if (this.#hidden) return this.#hidden;
+    const out: number[] = [];
+    for (let t = 0; t < this.nTokens; t++) {
+      if (this.attr(t) & (ATTR_UNKNOWN | ATTR_CONTROL) && !this.#visible.has(t) && !this.isEog(t)) {
+        out.push(t);
+      }
+    }
+    return this.#hidden = out;
   }
 
   /** The bytes a token renders to as generated text (control tokens render empty). */
@@ -82,6 +104,14 @@ export class Vocab {
   text(token: number): string {
     const p = this.#llama.llama_vocab_get_text(this.ptr, token);
     return p === null ? "" : Deno.UnsafePointerView.getCString(p);
+  }
+
+  /** Every end-of-generation token (EOS, EOT, `<|im_end|>`, …). */
+  eogTokens(): readonly number[] {
+    if (this.#eog) return this.#eog;
+    const out: number[] = [];
+    for (let t = 0; t < this.nTokens; t++) if (this.isEog(t)) out.push(t);
+    return this.#eog = out;
   }
 
   isEog(token: number): boolean {
