@@ -17,15 +17,10 @@
  * so `message_start` reports what the caller knows (0 by default) and `message_delta` the
  * real counts; the public API allows cumulative counts there and the SDK takes them.
  */
-import { createSseParserStream, formatSseJson } from "../sse.ts";
-import {
-  type ChatCompletionChunk,
-  ChatCompletionChunkSchema,
-  type FinishReason,
-} from "../openai/chat.ts";
-import { OpenAIErrorEnvelopeSchema } from "../openai/errors.ts";
+import { formatSseJson } from "../sse.ts";
+import { type ChunkItem, translateChatStream } from "../openai/chunk_stream.ts";
+import type { ChatCompletionChunk, FinishReason } from "../openai/chat.ts";
 import type { Usage } from "../openai/common.ts";
-import { formatPath } from "../errors.ts";
 import {
   anthropicStopReason,
   anthropicUsage,
@@ -321,62 +316,23 @@ export function anthropicSseFromOpenAI(
   upstream: ReadableStream<Uint8Array>,
   translator: AnthropicStreamTranslator,
 ): ReadableStream<Uint8Array> {
-  const reader = upstream.pipeThrough(createSseParserStream()).getReader();
-  const next = async (): Promise<AnthropicStreamEvent[]> => {
-    let item;
-    try {
-      item = await reader.read();
-    } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      return translator.fail("api_error", `upstream stream failed: ${message}`);
+  const handle = (item: ChunkItem): AnthropicStreamEvent[] => {
+    switch (item.kind) {
+      case "chunk":
+        return translator.push(item.chunk);
+      case "done":
+        return translator.finish();
+      case "eof":
+        // A missing `[DONE]` after a complete response is tolerated; a cut-off response is not.
+        return translator.complete
+          ? translator.finish()
+          : translator.fail("api_error", "upstream stream ended before the response was complete");
+      case "failed":
+        return translator.fail(
+          item.upstream ? upstreamErrorType(item.upstream) : "api_error",
+          item.message,
+        );
     }
-    if (item.done) {
-      // A missing `[DONE]` after a complete response is tolerated; a cut-off response is not.
-      return translator.complete
-        ? translator.finish()
-        : translator.fail("api_error", "upstream stream ended before the response was complete");
-    }
-    const msg = item.value;
-    if (msg.type === "done") return translator.finish();
-    let json: unknown;
-    try {
-      json = JSON.parse(msg.data);
-    } catch {
-      return translator.fail("api_error", "upstream sent an event that is not JSON");
-    }
-    if (json !== null && typeof json === "object" && "error" in json) {
-      const env = OpenAIErrorEnvelopeSchema.safeParse(json);
-      return env.success
-        ? translator.fail(upstreamErrorType(env.data.error), env.data.error.message)
-        : translator.fail("api_error", "upstream reported an error");
-    }
-    const chunk = ChatCompletionChunkSchema.safeParse(json);
-    if (!chunk.success) {
-      const where = formatPath(chunk.error.issues[0]?.path ?? [], "bracket");
-      return translator.fail(
-        "api_error",
-        `upstream sent a malformed chunk${where ? ` (at ${where})` : ""}`,
-      );
-    }
-    return translator.push(chunk.data);
   };
-
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      // Read until there is something to send: many chunks (role-only, usage) yield no events.
-      for (;;) {
-        const events = await next();
-        if (events.length) controller.enqueue(encodeAnthropicEvents(events));
-        if (translator.ended) {
-          controller.close();
-          reader.cancel().catch(() => {});
-          return;
-        }
-        if (events.length) return;
-      }
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
+  return translateChatStream(upstream, handle, () => translator.ended, encodeAnthropicEvents);
 }

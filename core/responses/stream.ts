@@ -21,15 +21,10 @@
  * (`max_output_tokens`); an upstream failure, or a stream that ends without a
  * `finish_reason`, ends in `response.failed` with an `error` — never a silent close.
  */
-import { formatPath } from "../errors.ts";
-import {
-  type ChatCompletionChunk,
-  ChatCompletionChunkSchema,
-  type FinishReason,
-} from "../openai/chat.ts";
+import type { ChatCompletionChunk, FinishReason } from "../openai/chat.ts";
 import type { Usage } from "../openai/common.ts";
-import { OpenAIErrorEnvelopeSchema } from "../openai/errors.ts";
-import { createSseParserStream, formatSseJson } from "../sse.ts";
+import { formatSseJson } from "../sse.ts";
+import { type ChunkItem, translateChatStream } from "../openai/chunk_stream.ts";
 import {
   callIdFrom,
   finishedResponse,
@@ -463,52 +458,18 @@ export function responsesSseFromOpenAI(
   upstream: ReadableStream<Uint8Array>,
   translator: ResponsesStreamTranslator,
 ): ReadableStream<Uint8Array> {
-  const reader = upstream.pipeThrough(createSseParserStream()).getReader();
-  const next = async (): Promise<ResponsesStreamEvent[]> => {
-    let item;
-    try {
-      item = await reader.read();
-    } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      return translator.fail(`upstream stream failed: ${message}`);
+  const handle = (item: ChunkItem): ResponsesStreamEvent[] => {
+    switch (item.kind) {
+      case "chunk":
+        return translator.push(item.chunk);
+      case "done":
+      case "eof":
+        return translator.finish();
+      case "failed":
+        return item.upstream
+          ? translator.fail(item.message, upstreamErrorCode(item.upstream))
+          : translator.fail(item.message);
     }
-    if (item.done || item.value.type === "done") return translator.finish();
-    let json: unknown;
-    try {
-      json = JSON.parse(item.value.data);
-    } catch {
-      return translator.fail("upstream sent an event that is not JSON");
-    }
-    if (json !== null && typeof json === "object" && "error" in json) {
-      const env = OpenAIErrorEnvelopeSchema.safeParse(json);
-      return env.success
-        ? translator.fail(env.data.error.message, upstreamErrorCode(env.data.error))
-        : translator.fail("upstream reported an error");
-    }
-    const chunk = ChatCompletionChunkSchema.safeParse(json);
-    if (!chunk.success) {
-      const where = formatPath(chunk.error.issues[0]?.path ?? [], "bracket");
-      return translator.fail(`upstream sent a malformed chunk${where ? ` (at ${where})` : ""}`);
-    }
-    return translator.push(chunk.data);
   };
-
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      // Read until there is something to send: many chunks (role-only, usage) yield no events.
-      for (;;) {
-        const events = await next();
-        if (events.length) controller.enqueue(encodeResponsesEvents(events));
-        if (translator.ended) {
-          controller.close();
-          reader.cancel().catch(() => {});
-          return;
-        }
-        if (events.length) return;
-      }
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
+  return translateChatStream(upstream, handle, () => translator.ended, encodeResponsesEvents);
 }
