@@ -1,0 +1,48 @@
+import { HealthSchema, ModelsListSchema } from "../../../core/neuron/schemas.ts";
+import { assert, assertEquals } from "../../assert.ts";
+import { cannedHandler, cannedHealth } from "./canned_backend.ts";
+import { SseEventCounter } from "./stream_client.ts";
+
+const opts = { model: "m", chunks: 5, delayMs: 0 };
+const post = (body: unknown, headers: Record<string, string> = {}) =>
+  cannedHandler(opts)(
+    new Request("http://x/v1/chat/completions", {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    }),
+  );
+
+Deno.test("the canned backend passes the gateway poller's schemas with its model loaded", async () => {
+  const handle = cannedHandler(opts);
+  const health = HealthSchema.parse(await (await handle(new Request("http://x/health"))).json());
+  assertEquals(health.models.map((m) => [m.id, m.state]), [["m", "loaded"]]);
+  const models = ModelsListSchema.parse(
+    await (await handle(new Request("http://x/models"))).json(),
+  );
+  assertEquals(models.models[0].id, "m");
+  assertEquals(HealthSchema.safeParse(cannedHealth("m", Date.now())).success, true);
+});
+
+Deno.test("a whole answer carries usage; an unknown model is a 404", async () => {
+  const res = await post({ model: "m", messages: [] });
+  assertEquals(res.headers.get("content-type"), "application/json");
+  const body = await res.json();
+  assertEquals(body.usage.completion_tokens, 5);
+  assertEquals((await post({ model: "other", messages: [] })).status, 404);
+});
+
+Deno.test("a stream has the role event, `chunks` token events, finish, usage comment, [DONE]", async () => {
+  const text = await (await post({ model: "m", stream: true }, { "x-cortex-usage": "1" })).text();
+  const events = text.split("\n\n").filter(Boolean);
+  assertEquals(events.length, 1 + 5 + 1 + 1 + 1);
+  assert(events[0].includes(`"role":"assistant"`));
+  assert(events[6].includes(`"finish_reason":"length"`));
+  assert(events[7].startsWith(": usage "));
+  assertEquals(events[8], "data: [DONE]");
+  const counter = new SseEventCounter();
+  assertEquals(counter.push(new TextEncoder().encode(text)), 5);
+  assert(counter.done);
+  const plain = await (await post({ model: "m", stream: true })).text();
+  assert(!plain.includes(": usage"), "no usage comment unless the gateway asks");
+});
