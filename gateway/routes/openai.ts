@@ -13,12 +13,11 @@ import {
   COMMIT_STREAM_AFTER_MS,
   guard,
   openaiErrorFrame,
-  parseUsage,
-  relay,
   responseHeaders,
   sendRouted,
   settlesWithin,
   StreamWatch,
+  usageHeader,
 } from "../proxy.ts";
 import { applyProfile, type Gateway, parseJsonBody, readBody, resolveModel } from "./common.ts";
 
@@ -58,22 +57,20 @@ export async function proxyOpenAI(
     throw e;
   }
   const headers = responseHeaders(res.headers);
-  if (!res.ok || !stream || !res.body) {
-    // Whole JSON bodies are small: buffer them to read the usage.
-    const buf = await res.arrayBuffer();
-    const text = new TextDecoder().decode(buf.byteLength > 4096 ? buf.slice(-4096) : buf);
-    const ttft = Number(res.headers.get("x-cortex-ttft-ms") ?? NaN);
-    ctx.end(res.status, parseUsage(text), Number.isFinite(ttft) ? ttft : undefined);
-    return new Response(buf, { status: res.status, headers });
+  if (!stream || !res.ok || !res.body) {
+    // A whole answer is complete when its headers arrive (the neuron generates before it
+    // answers) and carries its usage in a header: the body passes through untouched.
+    const { usage, ttftMs } = usageHeader(res.headers);
+    ctx.end(res.status, usage, ttftMs);
+    return new Response(res.body, { status: res.status, headers });
   }
   const watch = new StreamWatch();
-  const out = relay(
-    guard(res.body, { idleMs: gw.options.streamIdleMs, watch: (c) => watch.see(c) }),
-    {
-      errorFrame: openaiErrorFrame,
-      onEnd: (outcome) => ctx.endStream(outcome, watch),
-    },
-  );
+  const out = guard(res.body, {
+    idleMs: gw.options.streamIdleMs,
+    watch: (c) => watch.see(c),
+    errorFrame: openaiErrorFrame,
+    onEnd: (outcome) => ctx.endStream(outcome, watch),
+  });
   return new Response(out, { status: res.status, headers });
 }
 
@@ -111,8 +108,12 @@ function coldStream(
           c.close();
           return;
         }
-        reader = guard(res.body, { idleMs: gw.options.streamIdleMs, watch: (x) => watch.see(x) })
-          .getReader();
+        reader = guard(res.body, {
+          idleMs: gw.options.streamIdleMs,
+          watch: (x) => watch.see(x),
+          errorFrame: openaiErrorFrame,
+          onEnd: (outcome) => ctx.endStream(outcome, watch),
+        }).getReader();
       } catch (e) {
         clearInterval(keepalive);
         const err = e instanceof HttpError ? e : new HttpError(502, (e as Error).message);
@@ -123,20 +124,9 @@ function coldStream(
     },
     async pull(c) {
       if (!reader) return;
-      try {
-        const { value, done } = await reader.read();
-        if (done) {
-          ctx.endStream("ok", watch);
-          c.close();
-          return;
-        }
-        c.enqueue(value);
-      } catch (e) {
-        const msg = `the neuron failed mid-stream: ${(e as Error).message}`;
-        ctx.endStream("upstream_failed", watch);
-        c.enqueue(openaiErrorFrame(msg));
-        c.close();
-      }
+      const { value, done } = await reader.read();
+      if (done) return c.close();
+      c.enqueue(value);
     },
     cancel() {
       clearInterval(keepalive);

@@ -15,6 +15,7 @@ import {
   settlesWithin,
   StreamWatch,
   translatedHeaders,
+  usageHeader,
 } from "../proxy.ts";
 import type { Gateway } from "./common.ts";
 import type { RequestContext } from "./openai.ts";
@@ -62,13 +63,8 @@ export async function completeOnce(
     throw await upstreamError(res);
   }
   const completion = await res.json() as ChatCompletion;
-  const u = completion.usage;
-  const ttft = Number(res.headers.get("x-cortex-ttft-ms") ?? NaN);
-  ctx.end(
-    200,
-    u ? { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens } : null,
-    Number.isFinite(ttft) ? ttft : undefined,
-  );
+  const { usage, ttftMs } = usageHeader(res.headers);
+  ctx.end(200, usage, ttftMs);
   return completion;
 }
 

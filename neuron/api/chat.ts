@@ -136,6 +136,14 @@ interface Meta {
   model: string;
 }
 
+/** `prompt=12;completion=5;ttft_ms=3.1`: lets the gateway count a whole answer without parsing it. */
+export function usageHeaderValue(done: DoneEvent): string {
+  const u = done.usage;
+  return `prompt=${u.promptTokens};completion=${u.completionTokens};ttft_ms=${
+    done.timings.ttftMs.toFixed(1)
+  }`;
+}
+
 function usageOf(done: DoneEvent) {
   const u = done.usage;
   return {
@@ -205,7 +213,7 @@ async function wholeResponse(run: Run, output: ChatOutput, meta: Meta): Promise<
       usage: usageOf(done),
     },
     200,
-    { "x-cortex-ttft-ms": done.timings.ttftMs.toFixed(1) },
+    { "x-cortex-usage": usageHeaderValue(done) },
   );
 }
 

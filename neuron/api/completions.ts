@@ -68,6 +68,7 @@ export async function completions(neuron: Neuron, input: unknown): Promise<Respo
     const choices = [];
     let prompt = 0;
     let completion = 0;
+    let ttft = 0;
     for (const [index, s] of started.entries()) {
       const o = out();
       let t = echo(s.prompt);
@@ -83,6 +84,7 @@ export async function completions(neuron: Neuron, input: unknown): Promise<Respo
       t += text(o.finish());
       prompt += done?.usage.promptTokens ?? 0;
       completion += done?.usage.completionTokens ?? 0;
+      ttft ||= done?.timings.ttftMs ?? 0;
       choices.push({
         index,
         text: t,
@@ -91,15 +93,19 @@ export async function completions(neuron: Neuron, input: unknown): Promise<Respo
         stop_reason: done?.stop ?? null,
       });
     }
-    return json({
-      ...meta,
-      choices,
-      usage: {
-        prompt_tokens: prompt,
-        completion_tokens: completion,
-        total_tokens: prompt + completion,
+    return json(
+      {
+        ...meta,
+        choices,
+        usage: {
+          prompt_tokens: prompt,
+          completion_tokens: completion,
+          total_tokens: prompt + completion,
+        },
       },
-    });
+      200,
+      { "x-cortex-usage": `prompt=${prompt};completion=${completion};ttft_ms=${ttft.toFixed(1)}` },
+    );
   }
 
   const { run, prompt } = started[0];

@@ -40,6 +40,8 @@ export class DeviceWorker {
   systemInfo = "";
   failed: string | null = null;
   readonly #worker: Worker;
+  /** Rung with every message so a busy worker takes it promptly (worker_state.ts). */
+  readonly #doorbell = new Int32Array(new SharedArrayBuffer(4));
   readonly #pending = new Map<number, Pending>();
   readonly #sinks = new Map<string, EventSink>();
   readonly #progress = new Map<string, (f: number) => void>();
@@ -80,6 +82,7 @@ export class DeviceWorker {
         deviceIndex: opts.deviceIndex,
         libraryDir: opts.libraryDir,
         logLevel: opts.logLevel ?? "info",
+        doorbell: dw.#doorbell.buffer,
       });
     });
   }
@@ -130,11 +133,16 @@ export class DeviceWorker {
     this.#worker.terminate();
   }
 
+  #post(req: Request): void {
+    this.#worker.postMessage(req);
+    Atomics.add(this.#doorbell, 0, 1);
+  }
+
   #call<T>(req: Request & { id: number }): Promise<T> {
     if (this.failed) return Promise.reject(new EngineError("worker_failed", this.failed));
     return new Promise<T>((resolve, reject) => {
       this.#pending.set(req.id, { resolve: resolve as (v: unknown) => void, reject });
-      this.#worker.postMessage(req);
+      this.#post(req);
     });
   }
 
@@ -150,7 +158,7 @@ export class DeviceWorker {
   }
 
   cancelLoad(key: string): void {
-    if (!this.failed) this.#worker.postMessage({ op: "cancelLoad", key } satisfies Request);
+    if (!this.failed) this.#post({ op: "cancelLoad", key });
   }
 
   unload(key: string): Promise<null> {
@@ -164,11 +172,11 @@ export class DeviceWorker {
       return;
     }
     this.#sinks.set(rid, sink);
-    this.#worker.postMessage({ op: "generate", key, rid, params } satisfies Request);
+    this.#post({ op: "generate", key, rid, params });
   }
 
   cancel(key: string, rid: string): void {
-    if (!this.failed) this.#worker.postMessage({ op: "cancel", key, rid } satisfies Request);
+    if (!this.failed) this.#post({ op: "cancel", key, rid });
   }
 
   tokenize(key: string, text: string, addSpecial = false): Promise<number[]> {

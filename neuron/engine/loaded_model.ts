@@ -65,6 +65,9 @@ export class LoadedModel {
         nSeqMax: opts.slots,
         nThreads: opts.nThreads,
         nThreadsBatch: opts.nThreadsBatch,
+        // On CPU a 256-token physical batch processes prompts as fast as 512 and halves
+        // the compute buffer; GPUs keep the full batch for prompt throughput.
+        nUbatch: device.isGpu ? opts.nBatch : Math.min(opts.nBatch, 256),
       });
       if (opts.embeddings) {
         embedder = await Embedder.create(lib, model, {

@@ -19,6 +19,8 @@ export interface WorkerInit {
   deviceIndex: number;
   libraryDir?: string;
   logLevel: string;
+  /** Rung (incremented) by the main thread with every message; see worker_state.ts. */
+  doorbell: SharedArrayBuffer;
 }
 
 export type Request =

@@ -12,6 +12,7 @@ import { LoadCancelledError } from "../llama/model.ts";
 import { LoadedModel } from "./loaded_model.ts";
 import type { Reply, Request, WorkerInit } from "./messages.ts";
 import { EngineError, type EngineEvent } from "./types.ts";
+import { workerState } from "./worker_state.ts";
 
 const post = (m: Reply) => self.postMessage(m);
 
@@ -25,6 +26,7 @@ const flush = () => {
 
 self.onmessage = (e: MessageEvent<WorkerInit>) => {
   const init = e.data;
+  workerState.doorbell = new Int32Array(init.doorbell);
   setLogLevel(parseLevel(init.logLevel));
   const log = createLogger(`worker.${init.deviceIndex}`);
   let lib;
@@ -70,6 +72,7 @@ self.onmessage = (e: MessageEvent<WorkerInit>) => {
         }
         const ac = new AbortController();
         loading.set(m.key, ac);
+        workerState.loads++;
         try {
           let last = -1;
           const lm = await LoadedModel.load(lib, m.key, m.path, m.opts, { handle, isGpu }, {
@@ -90,6 +93,7 @@ self.onmessage = (e: MessageEvent<WorkerInit>) => {
           post({ op: "ok", id: m.id, value: lm.info });
         } finally {
           loading.delete(m.key);
+          workerState.loads--;
         }
         return;
       }

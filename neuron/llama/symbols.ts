@@ -43,6 +43,8 @@ export const LLAMA_SYMBOLS = {
   llama_log_set: { parameters: ["function", "pointer"], result: "void" },
   llama_print_system_info: { parameters: [], result: "pointer" },
   llama_max_devices: { parameters: [], result: "usize" },
+  // A trivial call made off-thread: awaiting it is one real event-loop turn.
+  llama_time_us_async: { name: "llama_time_us", parameters: [], result: "i64", nonblocking: true },
   llama_supports_gpu_offload: { parameters: [], result: "bool" },
 
   llama_model_default_params: { parameters: [], result: MODEL_PARAMS },

@@ -23,6 +23,9 @@ export async function readJson(req: Request, maxBytes: number): Promise<unknown>
     );
   }
   if (!req.body) throw new HttpError(400, "request body is required", { code: "invalid_json" });
+  if (Number.isFinite(declared)) {
+    return parseJson(new TextDecoder().decode(await req.arrayBuffer()));
+  }
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -44,7 +47,10 @@ export async function readJson(req: Request, maxBytes: number): Promise<unknown>
     bytes.set(c, off);
     off += c.length;
   }
-  const text = new TextDecoder().decode(bytes);
+  return parseJson(new TextDecoder().decode(bytes));
+}
+
+function parseJson(text: string): unknown {
   if (!text.trim()) throw new HttpError(400, "request body is empty", { code: "invalid_json" });
   try {
     return JSON.parse(text);

@@ -171,7 +171,8 @@ idle.test("idle TTL: a model unused for idle_ttl is unloaded, never while in use
   const s = await f.openai().chat.completions.create(ext({
     model: "long",
     messages: user("keep going"),
-    max_tokens: 1000,
+    // Long enough to outlast the TTL by a margin on a fast machine (it ran 1.4 s for 1000).
+    max_tokens: 2000,
     stream: true,
   }, { grammar: ENDLESS }));
   const t0 = performance.now();
@@ -189,7 +190,7 @@ idle.test("idle TTL: a model unused for idle_ttl is unloaded, never while in use
     }
   }
   const ended = performance.now();
-  assertEquals(tokens, 1000);
+  assertEquals(tokens, 2000);
   assert(checkedPastTtl >= 1, `the stream ended too soon (${(ended - t0).toFixed(0)} ms)`);
   assertEquals(metricValue(await f.metrics(), "cortex_evictions_total"), 0);
   await waitFor("the idle unload", async () => (await f.loaded("n")).length === 0, 5000);
