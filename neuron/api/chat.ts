@@ -92,7 +92,7 @@ export async function chatCompletions(neuron: Neuron, req: Request, body: unknow
       includeUsage: r.stream_options?.include_usage ?? false,
       usageComment: req.headers.has(USAGE_COMMENT_HEADER),
     })
-    : await wholeResponse(run, output, meta);
+    : await wholeResponse(run, output, meta, req.signal);
 }
 
 /** OpenAI messages → what chat templates expect (HF conventions). */
@@ -161,7 +161,14 @@ function finishReason(done: DoneEvent, output: ChatOutput): string {
   return output.calledTools ? "tool_calls" : "stop";
 }
 
-async function wholeResponse(run: Run, output: ChatOutput, meta: Meta): Promise<Response> {
+async function wholeResponse(
+  run: Run,
+  output: ChatOutput,
+  meta: Meta,
+  signal: AbortSignal,
+): Promise<Response> {
+  // A client that hangs up before the answer stops the generation too.
+  signal.addEventListener("abort", () => run.cancel(), { once: true });
   let content = "";
   let reasoning = "";
   const calls: ToolCall[] = [];

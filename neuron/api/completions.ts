@@ -13,7 +13,11 @@ import { KEEPALIVE_MS } from "./chat.ts";
 import { type DoneEvent, type Run, samplingFrom, startRun, stopList } from "./generation.ts";
 import { rawGrammar } from "./grammar.ts";
 
-export async function completions(neuron: Neuron, input: unknown): Promise<Response> {
+export async function completions(
+  neuron: Neuron,
+  input: unknown,
+  signal?: AbortSignal,
+): Promise<Response> {
   const r = parseOpenAIBody(CompletionRequestSchema, input);
   const rec = neuron.loaded(r.model);
   const info = rec.info!;
@@ -65,6 +69,8 @@ export async function completions(neuron: Neuron, input: unknown): Promise<Respo
   const echo = (p: string | number[]) => (r.echo && typeof p === "string" ? p : "");
 
   if (!r.stream) {
+    // A client that hangs up before the answer stops the generations too.
+    signal?.addEventListener("abort", () => started.forEach((s) => s.run.cancel()), { once: true });
     const choices = [];
     let prompt = 0;
     let completion = 0;

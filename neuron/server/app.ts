@@ -59,7 +59,7 @@ export function createNeuronApp(neuron: Neuron, opts: AppOptions) {
       "/v1/chat/completions",
       async (req) => chatCompletions(neuron, req, await body(req)),
     )
-    .on("POST", "/v1/completions", async (req) => completions(neuron, await body(req)))
+    .on("POST", "/v1/completions", async (req) => completions(neuron, await body(req), req.signal))
     .on("POST", "/v1/embeddings", async (req) => embeddings(neuron, await body(req)));
 
   return async (req: Request): Promise<Response> => {

@@ -453,6 +453,53 @@ itest("a client disconnect mid-stream frees the slot", async () => {
   assertEquals(inFlight, 0);
 });
 
+itest("a client hanging up before a whole answer stops its generation", async () => {
+  const generated = async () => {
+    const res = await fetch(`${server!.url}/metrics`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    const m = /neuron_generation_tokens_total\{model="plain"\} (\d+)/.exec(await res.text());
+    return Number(m?.[1] ?? 0);
+  };
+  const before = await generated();
+  // Ban the end-of-generation tokens: only the context's end or the hang-up can stop it.
+  const eog = await post("/tokenize", {
+    model: "plain",
+    prompt: "</s><|im_end|>",
+    return_tokens: true,
+  });
+  const ban = Object.fromEntries((eog.json.tokens as number[]).slice(-2).map((t) => [t, -100]));
+  const ac = new AbortController();
+  const pending = fetch(`${server!.url}/v1/chat/completions`, {
+    method: "POST",
+    signal: ac.signal,
+    headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify({
+      model: "plain",
+      messages: user("long answer"),
+      max_tokens: 100000,
+      logit_bias: ban,
+    }),
+  }).catch(() => null);
+  const inFlight = async () =>
+    ((await get("/health")).json.models as { id: string; in_flight: number }[])
+      .find((m) => m.id === "plain")!.in_flight;
+  for (let i = 0; i < 50 && await inFlight() === 0; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assertEquals(await inFlight(), 1, "the generation started");
+  ac.abort();
+  await pending;
+  let n = 1;
+  for (let i = 0; i < 50 && (n = await inFlight()) !== 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assertEquals(n, 0);
+  // Left alone it would have run to the context's end (~500 tokens).
+  const spent = await generated() - before;
+  assert(spent < 300, `generated ${spent} tokens after the client left`);
+});
+
 itest("auth: token required except on /health and /version", async () => {
   const open = await fetch(`${server!.url}/health`);
   assertEquals(open.status, 200);
