@@ -7,6 +7,7 @@
 
 import type { ModelProfile } from "../core/config/mod.ts";
 import { parseModelSource } from "../core/config/mod.ts";
+import { hasQuantTag } from "../core/config/model_source.ts";
 import type { NeuronModel } from "../core/neuron/schemas.ts";
 import type { Fleet } from "./fleet.ts";
 import { requiredBytes } from "./placement.ts";
@@ -37,17 +38,6 @@ export function sourceMatches(source: string, storeId: string): boolean {
     return name === base;
   }
   return hasQuantTag(name, s.quant);
-}
-
-function hasQuantTag(name: string, quant: string): boolean {
-  const hay = name.toLowerCase();
-  const needle = quant.toLowerCase();
-  for (let i = hay.indexOf(needle); i >= 0; i = hay.indexOf(needle, i + 1)) {
-    const before = i === 0 ? "" : hay[i - 1];
-    const after = hay[i + needle.length] ?? "";
-    if (!/[a-z0-9]/.test(before) && !/[a-z0-9_]/.test(after)) return true;
-  }
-  return false;
 }
 
 function implicitProfile(id: string, source: string): ModelProfile {

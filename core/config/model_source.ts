@@ -61,3 +61,19 @@ export function parseModelSource(source: string): ModelSource {
   checkRelativeFile(source, "path");
   return { kind: "file", path: source };
 }
+
+/**
+ * Whether `path` carries the quantisation `quant` as a whole token: not preceded by a letter
+ * or digit and not followed by one or by `_` (so `Q4_K` does not pick `Q4_K_M`, nor `Q4_0`
+ * pick `IQ4_0`). Case-insensitive.
+ */
+export function hasQuantTag(path: string, quant: string): boolean {
+  const hay = path.toLowerCase();
+  const needle = quant.toLowerCase();
+  for (let i = hay.indexOf(needle); i >= 0; i = hay.indexOf(needle, i + 1)) {
+    const before = i === 0 ? "" : hay[i - 1];
+    const after = hay[i + needle.length] ?? "";
+    if (!/[a-z0-9]/.test(before) && !/[a-z0-9_]/.test(after)) return true;
+  }
+  return false;
+}

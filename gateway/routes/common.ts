@@ -2,6 +2,7 @@
 
 import type { ErrorDialect } from "../../core/errors.ts";
 import { HttpError } from "../../core/errors.ts";
+import { parseJsonText, readBodyLimited } from "../../core/http_body.ts";
 import type { ResponseStore } from "../../core/responses/mod.ts";
 import type { Catalogue, CatalogueEntry } from "../catalogue.ts";
 import type { Fleet } from "../fleet.ts";
@@ -26,55 +27,12 @@ export interface Gateway {
   options: GatewayOptions;
 }
 
-export async function readBody(req: Request, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
-  const declared = Number(req.headers.get("content-length") ?? NaN);
-  if (declared > maxBytes) {
-    throw new HttpError(
-      413,
-      `request body of ${declared} bytes exceeds the ${maxBytes}-byte limit`,
-      {
-        code: "request_too_large",
-      },
-    );
-  }
-  if (!req.body) throw new HttpError(400, "request body is required", { code: "invalid_json" });
-  // With a declared length (checked above; the server holds the body to it) one native
-  // read is far cheaper than a loop over chunks.
-  if (Number.isFinite(declared)) return new Uint8Array(await req.arrayBuffer());
-  const chunks: Uint8Array<ArrayBuffer>[] = [];
-  let size = 0;
-  for await (const c of req.body) {
-    size += c.length;
-    if (size > maxBytes) {
-      throw new HttpError(413, `request body exceeds the ${maxBytes}-byte limit`, {
-        code: "request_too_large",
-      });
-    }
-    chunks.push(c as Uint8Array<ArrayBuffer>);
-  }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
-}
+export const readBody = readBodyLimited;
 
 const decoder = new TextDecoder();
 
 export function parseJsonBody(bytes: Uint8Array): Record<string, unknown> {
-  const text = decoder.decode(bytes);
-  if (!text.trim()) throw new HttpError(400, "request body is empty", { code: "invalid_json" });
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new HttpError(400, `request body is not valid JSON: ${(e as Error).message}`, {
-      code: "invalid_json",
-    });
-  }
+  const v = parseJsonText(decoder.decode(bytes));
   if (v === null || typeof v !== "object" || Array.isArray(v)) {
     throw new HttpError(400, "request body must be a JSON object", { code: "invalid_type" });
   }

@@ -1,6 +1,7 @@
 /** Small HTTP helpers for the neuron's handlers. */
 
 import { HttpError } from "../../core/errors.ts";
+import { parseJsonText, readBodyLimited } from "../../core/http_body.ts";
 import { EngineError } from "../engine/types.ts";
 
 export function json(body: unknown, status = 200, headers: HeadersInit = {}): Response {
@@ -12,53 +13,7 @@ export function json(body: unknown, status = 200, headers: HeadersInit = {}): Re
 
 /** Reads a JSON body, refusing oversized or malformed ones with a 4xx naming the problem. */
 export async function readJson(req: Request, maxBytes: number): Promise<unknown> {
-  const declared = Number(req.headers.get("content-length") ?? NaN);
-  if (declared > maxBytes) {
-    throw new HttpError(
-      413,
-      `request body of ${declared} bytes exceeds the ${maxBytes}-byte limit`,
-      {
-        code: "request_too_large",
-      },
-    );
-  }
-  if (!req.body) throw new HttpError(400, "request body is required", { code: "invalid_json" });
-  if (Number.isFinite(declared)) {
-    return parseJson(new TextDecoder().decode(await req.arrayBuffer()));
-  }
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw new HttpError(413, `request body exceeds the ${maxBytes}-byte limit`, {
-        code: "request_too_large",
-      });
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    bytes.set(c, off);
-    off += c.length;
-  }
-  return parseJson(new TextDecoder().decode(bytes));
-}
-
-function parseJson(text: string): unknown {
-  if (!text.trim()) throw new HttpError(400, "request body is empty", { code: "invalid_json" });
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new HttpError(400, `request body is not valid JSON: ${(e as Error).message}`, {
-      code: "invalid_json",
-    });
-  }
+  return parseJsonText(new TextDecoder().decode(await readBodyLimited(req, maxBytes)));
 }
 
 /** Maps engine failures to HTTP statuses (a 5xx only for node failures, never client input). */

@@ -20,6 +20,7 @@
  * redirect points at (the signed URL is the credential there).
  */
 
+import { hasQuantTag } from "../../core/config/model_source.ts";
 import { z } from "zod";
 import type { ModelSource } from "../../core/config/model_source.ts";
 
@@ -314,22 +315,6 @@ function modelKey(path: string): string {
   return path.replace(SPLIT, ".gguf");
 }
 
-/**
- * Whether `path` carries the quantisation `quant` as a whole token: not preceded by a letter
- * or digit and not followed by one or by `_` (so `Q4_K` does not pick `Q4_K_M`, nor `Q4_0`
- * pick `IQ4_0`). Case-insensitive.
- */
-export function hasQuantTag(path: string, quant: string): boolean {
-  const hay = path.toLowerCase();
-  const needle = quant.toLowerCase();
-  for (let i = hay.indexOf(needle); i >= 0; i = hay.indexOf(needle, i + 1)) {
-    const before = i === 0 ? "" : hay[i - 1];
-    const after = hay[i + needle.length] ?? "";
-    if (!/[a-z0-9]/.test(before) && !/[a-z0-9_]/.test(after)) return true;
-  }
-  return false;
-}
-
 /** The models (split parts grouped) among .gguf paths, multimodal projectors left out. */
 function ggufModels(paths: string[]): Map<string, string[]> {
   const models = new Map<string, string[]>();
@@ -493,3 +478,5 @@ export async function openHubFile(
   }
   throw new HubError("hub_error", `${what}: more than ${MAX_REDIRECTS} redirects`);
 }
+
+export { hasQuantTag };
