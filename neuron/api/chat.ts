@@ -74,6 +74,7 @@ export async function chatCompletions(neuron: Neuron, req: Request, body: unknow
     sampling: { ...samplingFrom(r, undefined), grammar: grammar?.gbnf },
     stop: stopList(r.stop),
     answerGrammar: grammar?.answerOnly,
+    grammarTrigger: grammar?.trigger,
   }, "chat");
   const output = new ChatOutput({
     includeThinking,

@@ -14,6 +14,7 @@ import {
   toolCallGbnf,
   UnsupportedSchemaError,
 } from "../../core/grammar/mod.ts";
+import { TOOL_MARKERS, type ToolFormat } from "../../core/tools/format.ts";
 import type { ModelRecord } from "../node.ts";
 
 export interface ChatGrammar {
@@ -23,13 +24,47 @@ export interface ChatGrammar {
    * the prompt opens runs before it, unconstrained. A raw `grammar` is applied as written.
    */
   answerOnly: boolean;
+  /** Lazy: applies once the model emits this tool-call marker (tool_choice "auto"). */
+  trigger?: string;
 }
 
 export function grammarFor(r: ChatCompletionRequest, rec: ModelRecord): ChatGrammar | undefined {
   const raw = rawGrammar(r);
   if (raw !== undefined) return { gbnf: raw, answerOnly: false };
   const gbnf = derivedGrammar(r, rec);
-  return gbnf === undefined ? undefined : { gbnf, answerOnly: true };
+  if (gbnf !== undefined) return { gbnf, answerOnly: true };
+  return autoToolGrammar(r, rec);
+}
+
+/**
+ * The marker token a format's calls begin with, where its call grammar starts
+ * with that marker too (a lazy grammar is fed its trigger token first). Llama 3
+ * calls are bare JSON, so they get none.
+ */
+const CALL_MARKER: Partial<Record<ToolFormat, string>> = {
+  hermes: TOOL_MARKERS.hermesOpen,
+  mistral: TOOL_MARKERS.mistralCalls,
+};
+
+/**
+ * With tool_choice "auto" the model may answer in text or call tools. A lazy
+ * grammar leaves text free and, from the call marker on, keeps every call to
+ * a known tool name with arguments valid for its schema (and to one call when
+ * parallel_tool_calls is false). A schema the converter cannot enforce just
+ * leaves calls unconstrained here: nothing forces a call.
+ */
+function autoToolGrammar(r: ChatCompletionRequest, rec: ModelRecord): ChatGrammar | undefined {
+  const tools = r.tools ?? [];
+  const choice = r.tool_choice ?? "auto";
+  const marker = CALL_MARKER[rec.toolFormat];
+  if (!tools.length || choice !== "auto" || !marker) return undefined;
+  try {
+    const gbnf = toolCallGbnf(tools, rec.toolFormat, { parallel: r.parallel_tool_calls ?? true });
+    return { gbnf, answerOnly: false, trigger: marker };
+  } catch (e) {
+    if (e instanceof UnsupportedSchemaError) return undefined;
+    throw e;
+  }
 }
 
 function derivedGrammar(r: ChatCompletionRequest, rec: ModelRecord): string | undefined {

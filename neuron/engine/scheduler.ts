@@ -188,6 +188,13 @@ export class Scheduler {
    */
   #samplers(params: GenerateParams, prompt: Int32Array) {
     const vocab = this.#model.vocab;
+    if (params.grammarTrigger !== undefined && params.sampling.grammar !== undefined) {
+      const t = vocab.singleToken(params.grammarTrigger);
+      const sampling = t === undefined
+        ? { ...params.sampling, grammar: undefined }
+        : { ...params.sampling, grammarTriggerTokens: [t] };
+      return { chain: new SamplerChain(this.#lib, vocab, sampling), reasoningChain: null };
+    }
     const s = params.sampling;
     if (!params.answerGrammar || s.grammar === undefined) {
       return { chain: new SamplerChain(this.#lib, vocab, s), reasoningChain: null };

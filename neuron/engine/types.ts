@@ -24,6 +24,12 @@ export interface GenerateParams {
    * which may name such tokens on purpose).
    */
   answerGrammar?: boolean;
+  /**
+   * Makes `sampling.grammar` lazy: it applies once the model emits this text as
+   * one token (a tool-call marker such as `<tool_call>`), so free text stays
+   * free but every call it starts is well formed. No such token: no grammar.
+   */
+  grammarTrigger?: string;
 }
 
 export type FinishReason = "stop" | "length" | "cancelled" | "error";

@@ -20,6 +20,11 @@ export interface SamplingParams {
   logitBias?: Record<number, number>;
   /** GBNF grammar constraining the output (root rule `root`). */
   grammar?: string;
+  /**
+   * Lazy grammar: free output until one of these tokens is sampled, then the
+   * grammar (which must start by matching that token's text) applies.
+   */
+  grammarTriggerTokens?: number[];
 }
 
 export class GrammarError extends Error {
@@ -66,11 +71,20 @@ export class SamplerChain {
         ));
       }
       if (p.grammar !== undefined) {
-        const g = l.llama_sampler_init_grammar(
-          vocab.ptr,
-          new TextEncoder().encode(p.grammar + "\0"),
-          new TextEncoder().encode("root\0"),
-        );
+        const gbnf = new TextEncoder().encode(p.grammar + "\0");
+        const root = new TextEncoder().encode("root\0");
+        const triggers = p.grammarTriggerTokens ?? [];
+        const g = triggers.length
+          ? l.llama_sampler_init_grammar_lazy_patterns(
+            vocab.ptr,
+            gbnf,
+            root,
+            null,
+            0n,
+            new Uint8Array(Int32Array.from(triggers).buffer),
+            BigInt(triggers.length),
+          )
+          : l.llama_sampler_init_grammar(vocab.ptr, gbnf, root);
         if (g === null) throw new GrammarError("llama.cpp rejected the grammar");
         add(g);
       }

@@ -141,6 +141,10 @@ export const LLAMA_SYMBOLS = {
   },
   llama_sampler_init_logit_bias: { parameters: ["i32", "i32", "buffer"], result: "pointer" },
   llama_sampler_init_grammar: { parameters: ["pointer", "buffer", "buffer"], result: "pointer" },
+  llama_sampler_init_grammar_lazy_patterns: {
+    parameters: ["pointer", "buffer", "buffer", "pointer", "usize", "buffer", "usize"],
+    result: "pointer",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** libc, for the abort flag (see `abort_flag.ts`). */

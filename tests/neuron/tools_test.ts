@@ -434,6 +434,34 @@ for (const model of ["plain", "llama3"]) {
   );
 }
 
+itest('tool_choice "auto": text stays free, and every call the model starts is valid', async () => {
+  // A strong bias towards `<tool_call>` makes the random model start calls; without the
+  // lazy grammar what follows the marker would be gibberish, never a valid call.
+  const tok = await post("/tokenize", {
+    model: "plain",
+    prompt: "<tool_call>",
+    return_tokens: true,
+  });
+  const marker = tok.json.tokens.at(-1);
+  let called = 0;
+  for (const seed of [1, 2, 3, 4]) {
+    const { choice, calls } = await whole("plain", seed, {
+      logit_bias: { [marker]: 12 },
+      parallel_tool_calls: false,
+    });
+    if (!calls.length) continue;
+    called++;
+    assertEquals(choice.finish_reason, "tool_calls", `seed ${seed}`);
+    assertEquals(calls.length, 1, "parallel_tool_calls false: one call");
+    assertValidCalls(calls, ALL);
+  }
+  assert(called >= 2, `the bias made the model call tools (${called} of 4)`);
+  // Without the bias the same requests answer in free text: the grammar waits for the marker.
+  const plainText = await whole("plain", 5, { max_tokens: 30, logit_bias: { [marker]: -100 } });
+  assertEquals(plainText.calls.length, 0);
+  assert((plainText.choice.message.content ?? "").length > 0, "free text came back");
+});
+
 itest("thinking on: the forcing grammar starts after the reasoning, which runs free", async () => {
   // `think` pre-opens <think> when thinking is on. A bias on the close marker keeps the
   // random model's reasoning short; the answer that follows must still be a valid call.
