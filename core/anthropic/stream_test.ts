@@ -290,7 +290,7 @@ Deno.test("thinking not requested: reasoning is left out, the text block is inde
   assert.equal(msg.usage.output_tokens, 9);
 });
 
-const ARGS = '{"path": "src/main.ts", "pattern": "TODO\\\\(", "flags": ["-n", "-i"], "limit": 50}';
+const ARGS = '{"path": "src/main.ts", "pattern": "WARN\\\\(", "flags": ["-n", "-i"], "limit": 50}';
 
 /** A tool call whose arguments arrive in `n`-character pieces, after some text. */
 function toolCallSequence(n: number): string[] {

@@ -442,7 +442,7 @@ Deno.test("reasoning then text: a reasoning item with summary events, then a mes
   assert.equal(r.usage?.input_tokens_details.cached_tokens, 24);
 });
 
-const ARGS = '{"path": "src/main.ts", "pattern": "TODO\\\\(", "flags": ["-n", "-i"], "limit": 50}';
+const ARGS = '{"path": "src/main.ts", "pattern": "WARN\\\\(", "flags": ["-n", "-i"], "limit": 50}';
 
 /** A function call whose arguments arrive in `n`-character pieces, after some text. */
 function toolCallSequence(n: number): string[] {
@@ -816,7 +816,7 @@ Deno.test("created/in_progress may go out early; the SDK ignores SSE keepalive c
 Deno.test("streaming and non-streaming translations give the same Response", async () => {
   const seq = toolCallSequence(5);
   const streamed = (await events(upstream([
-    line({ reasoning_content: "Look for TODOs." }),
+    line({ reasoning_content: "Look for warnings." }),
     ...seq,
   ]))).at(-1)!;
   assert.ok(streamed.type === "response.completed");
@@ -829,7 +829,7 @@ Deno.test("streaming and non-streaming translations give the same Response", asy
       index: 0,
       message: {
         role: "assistant",
-        reasoning_content: "Look for TODOs.",
+        reasoning_content: "Look for warnings.",
         content: "Searching.",
         tool_calls: [{
           id: "call_q8Zr",
