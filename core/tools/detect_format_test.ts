@@ -16,9 +16,15 @@ Deno.test("real chat templates map to their formats", () => {
     "mistralai-Mistral-Nemo-Instruct-2407.jinja": "mistral",
     "unsloth-mistral-Devstral-Small-2507.jinja": "mistral",
     "Mistral-Small-3.2-24B-Instruct-2506.jinja": "mistral",
-    // XML arguments inside <tool_call>: not Hermes JSON, and no parser here reads them.
-    "Qwen3-Coder.jinja": "none",
-    "GLM-4.6.jinja": "none",
+    // XML calls: <function=…> with <parameter=…>, GLM's <arg_key>/<arg_value>, MiniMax's <invoke>.
+    "Qwen3-Coder.jinja": "qwen_xml",
+    "Qwen3.5-4B.jinja": "qwen_xml",
+    "NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.jinja": "qwen_xml",
+    "GLM-4.6.jinja": "glm_xml",
+    "GLM-4.7-Flash.jinja": "glm_xml",
+    "MiniMax-M2.jinja": "minimax_xml",
+    // XML inside <tool_call> behind a namespace token: not Hermes JSON, and no parser reads it.
+    "MiniMax-M3.jinja": "none",
     // Reads `tools` but uses no marker we know: plain JSON is the best guess.
     "Cohere2MoE.jinja": "json",
     "google-gemma-2-2b-it.jinja": "none",
@@ -39,6 +45,8 @@ Deno.test("the vocabulary decides when the template says nothing", () => {
     [["<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>"], "hermes"],
     [["<|begin_of_text|>", "<|eot_id|>", "<|python_tag|>"], "llama3"],
     [["<|begin_of_text|>", "<|eom_id|>"], "llama3"],
+    [["[gMASK]", "<tool_call>", "</tool_call>", "<arg_key>", "<arg_value>"], "glm_xml"],
+    [["<minimax:tool_call>", "</minimax:tool_call>"], "minimax_xml"],
     [["<s>", "</s>"], "none"],
   ];
   for (const [vocab, format] of cases) {
@@ -53,6 +61,16 @@ Deno.test("the vocabulary decides when the template says nothing", () => {
 Deno.test("the template wins over the vocabulary", () => {
   const qwen = template("Qwen-Qwen2.5-7B-Instruct.jinja");
   assert.equal(detectToolFormat({ chatTemplate: qwen, specialTokens: ["[TOOL_CALLS]"] }), "hermes");
+});
+
+Deno.test("XML formats need all their tags in the template", () => {
+  const detect = (tpl: string) => detectToolFormat({ chatTemplate: tpl, specialTokens: [] });
+  assert.equal(detect("<tool_call>\n<function={{ name }}>\n<parameter={{ k }}>"), "qwen_xml");
+  // <function= alone inside <tool_call> is some other XML: not Hermes, not Qwen's.
+  assert.equal(detect("<tool_call>\n<function={{ name }}>{{ args | tojson }}"), "none");
+  assert.equal(detect("<tool_call>{{ name }}<arg_key>{{ k }}</arg_key><arg_value>"), "glm_xml");
+  assert.equal(detect('<minimax:tool_call>\n<invoke name="{{ name }}">'), "minimax_xml");
+  assert.equal(detect("<minimax:tool_call>{{ tools }}"), "json");
 });
 
 Deno.test("a template that reads tools without markers falls back to json", () => {

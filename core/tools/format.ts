@@ -7,9 +7,27 @@ import { z } from "zod";
  * - `llama3`: `{"name": …, "parameters": {…}}`, optionally after `<|python_tag|>` (Llama 3.x)
  * - `mistral`: `[TOOL_CALLS][{"name": …, "arguments": {…}}]` or `[TOOL_CALLS]name[ARGS]{…}`
  * - `json`: the whole output is a `{name, arguments}` object or an array of them
+ * - `qwen_xml`: `<tool_call>\n<function=NAME>\n<parameter=KEY>\nVALUE\n</parameter>\n…</function>\n</tool_call>`
+ *   (Qwen3-Coder, Qwen3.5, Nemotron 3, StepFun 3.5)
+ * - `glm_xml`: `<tool_call>NAME\n<arg_key>KEY</arg_key>\n<arg_value>VALUE</arg_value>…</tool_call>`
+ *   (GLM 4.5 and later, newlines optional)
+ * - `minimax_xml`: `<minimax:tool_call>\n<invoke name="NAME">\n<parameter name="KEY">VALUE</parameter>\n…
+ *   </invoke>\n</minimax:tool_call>` (MiniMax M2)
  * - `none`: the model has no known way to call tools
+ *
+ * In the XML formats a parameter value is raw text; the tool's JSON Schema says which JSON
+ * type it becomes (see param_types.ts).
  */
-export const ToolFormatSchema = z.enum(["hermes", "llama3", "mistral", "json", "none"]);
+export const ToolFormatSchema = z.enum([
+  "hermes",
+  "llama3",
+  "mistral",
+  "json",
+  "qwen_xml",
+  "glm_xml",
+  "minimax_xml",
+  "none",
+]);
 export type ToolFormat = z.infer<typeof ToolFormatSchema>;
 
 /**

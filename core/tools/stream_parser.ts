@@ -18,11 +18,18 @@
  *   arguments, which are always valid JSON.
  * - Bare JSON calls (llama3, json) are recognised at the start of the output and right
  *   after another call; llama3 also after `<|python_tag|>` anywhere.
+ * - XML formats (qwen_xml, glm_xml, minimax_xml; xml_call.ts) build the arguments JSON as
+ *   the parameters arrive: `{`, `"key": `, a string value piece by piece (escaped), a value
+ *   of another type (from the tool's schema, param_types.ts) when its closing tag is read,
+ *   `}`. Parameters no schema declares are strings.
  */
-import { type CallHooks, CallObjectParser } from "./call_object.ts";
+import { CallObjectParser } from "./call_object.ts";
 import { TOOL_MARKERS, type ToolFormat, type ToolLike } from "./format.ts";
 import { randomToolCallId, type ToolCallIdGenerator } from "./ids.ts";
 import { JsonValueStream } from "./json_value_stream.ts";
+import { ToolParamTypes } from "./param_types.ts";
+import { XmlBlockParser, type XmlHooks } from "./xml_call.ts";
+import { type XmlDialect, xmlDialect } from "./xml_dialect.ts";
 
 export type ToolStreamEvent =
   | { type: "text"; text: string }
@@ -32,7 +39,11 @@ export type ToolStreamEvent =
 
 export interface ToolCallParserOptions {
   format: ToolFormat;
-  /** The request's tools; only their names are accepted. Absent: any name is accepted. */
+  /**
+   * The request's tools; only their names are accepted (absent: any name is). The XML
+   * formats also read each tool's parameter schema to type values; without one every
+   * parameter is a string.
+   */
   tools?: readonly ToolLike[];
   /** Makes call ids; random `call_…` ids by default. */
   newId?: ToolCallIdGenerator;
@@ -52,6 +63,7 @@ type After = "hermes" | "bare" | "array";
 type State =
   | { k: "text" }
   | { k: "call"; obj: CallObjectParser; after: After }
+  | { k: "xml"; block: XmlBlockParser }
   | { k: "hermes_close"; matched: string }
   | { k: "discard"; until: string | undefined; matched: string }
   | { k: "array"; expect: "first" | "element" | "comma_or_close"; strict: boolean }
@@ -68,6 +80,8 @@ const ARG_KEYS = new Set(["arguments", "parameters"]);
 const MISTRAL_NAME_CHAR = /^[A-Za-z0-9_.\-]$/;
 
 function markersFor(format: ToolFormat): string[] {
+  const xml = xmlDialect(format);
+  if (xml) return xml.bareCalls ? [xml.open, xml.nameOpen] : [xml.open];
   switch (format) {
     case "hermes":
       return [TOOL_MARKERS.hermesOpen];
@@ -91,7 +105,9 @@ export class ToolCallStreamParser {
   readonly #bareStarts: Set<string>;
   readonly #names: Set<string> | undefined;
   readonly #newId: ToolCallIdGenerator;
-  readonly #hooks: CallHooks;
+  readonly #hooks: XmlHooks;
+  readonly #xml: XmlDialect | undefined;
+  readonly #paramTypes: ToolParamTypes;
 
   #st: State = { k: "text" };
   #events: ToolStreamEvent[] = [];
@@ -117,6 +133,8 @@ export class ToolCallStreamParser {
     this.#bareStarts = bareStartsFor(opts.format);
     this.#names = opts.tools ? new Set(opts.tools.map((t) => t.function.name)) : undefined;
     this.#newId = opts.newId ?? randomToolCallId;
+    this.#xml = xmlDialect(opts.format);
+    this.#paramTypes = new ToolParamTypes(opts.tools);
     this.#hooks = {
       acceptName: (name) => this.#acceptName(name),
       start: (name) => {
@@ -129,6 +147,7 @@ export class ToolCallStreamParser {
       },
       end: () => this.#push({ type: "tool_call_end", index: this.#index }),
       issue: (message) => this.#issues.push(message),
+      text: (text) => this.#emitText(text),
     };
   }
 
@@ -164,6 +183,14 @@ export class ToolCallStreamParser {
       case "call":
         if (st.obj.eof() === "fail") this.#release();
         break;
+      case "xml": {
+        const r = st.block.eof();
+        if (r.status === "fail") {
+          this.#raw += r.keep ?? "";
+          this.#release();
+        }
+        break;
+      }
       case "array":
         if (st.expect === "first") this.#release();
         break;
@@ -269,6 +296,8 @@ export class ToolCallStreamParser {
         return this.#text(ch);
       case "call":
         return this.#call(st, ch);
+      case "xml":
+        return this.#xmlBlock(st, ch);
       case "hermes_close":
         return this.#hermesClose(st, ch);
       case "discard":
@@ -333,6 +362,12 @@ export class ToolCallStreamParser {
   }
 
   #onMarker(marker: string): void {
+    const xml = this.#xml;
+    if (xml) {
+      const bare = marker === xml.nameOpen;
+      this.#st = { k: "xml", block: new XmlBlockParser(this.#hooks, xml, this.#paramTypes, bare) };
+      return;
+    }
     switch (marker) {
       case TOOL_MARKERS.hermesOpen:
         this.#st = { k: "call", obj: this.#newCall(false), after: "hermes" };
@@ -370,6 +405,25 @@ export class ToolCallStreamParser {
         break;
     }
     if (!r.consumed) this.#feed(ch);
+  }
+
+  #xmlBlock(st: Extract<State, { k: "xml" }>, ch: string): void {
+    const r = st.block.push(ch);
+    switch (r.status) {
+      case "more":
+        return;
+      case "done":
+        this.#raw = "";
+        this.#afterCall = true;
+        this.#segmentStart = true;
+        this.#st = { k: "text" };
+        break;
+      case "fail":
+        this.#raw += r.keep ?? "";
+        this.#release();
+        break;
+    }
+    for (const c of r.give ?? "") this.#feed(c);
   }
 
   #hermesClose(st: Extract<State, { k: "hermes_close" }>, ch: string): void {

@@ -206,3 +206,75 @@ Deno.test("whitespace is kept exactly when no call is made", () => {
   events.push(...parser.finish().events);
   assert.equal(events.map((e) => e.type === "text" ? e.text : "").join(""), "  a \n\n b  ");
 });
+
+Deno.test("xml: arguments stream as JSON while the parameters arrive", () => {
+  const parser = new ToolCallStreamParser({
+    format: "qwen_xml",
+    tools: TOOLS,
+    newId: sequentialToolCallIds(),
+  });
+  assert.deepEqual(parser.push("Checking.\n<tool_call>\n<function=plan_tr"), [
+    { type: "text", text: "Checking." },
+  ]);
+  // Announced once the name is complete; a string value streams as it comes.
+  assert.deepEqual(parser.push('ip>\n<parameter=city>\nSaint "Ly'), [
+    { type: "tool_call_start", index: 0, id: "call_0", name: "plan_trip" },
+    { type: "tool_call_args", index: 0, delta: '{"city": "Saint \\"Ly' },
+  ]);
+  // A newline that may be the one before the closing tag, and the tag itself, wait.
+  assert.deepEqual(parser.push("on\n</param"), [{ type: "tool_call_args", index: 0, delta: "on" }]);
+  assert.deepEqual(parser.push("eter>\n<par"), []);
+  // A closing tag counts once the next tag confirms it; a typed value is out then.
+  assert.deepEqual(parser.push("ameter=days>\n12\n</parameter>\n"), [
+    { type: "tool_call_args", index: 0, delta: '"' },
+  ]);
+  assert.deepEqual(parser.push("</function>\n</tool_call>"), [
+    { type: "tool_call_args", index: 0, delta: ', "days": 12}' },
+    { type: "tool_call_end", index: 0 },
+  ]);
+  const end = parser.finish();
+  assert.deepEqual(end, { events: [], calledTools: true, issues: [] });
+});
+
+Deno.test("xml: without a schema every parameter is a string", () => {
+  const parser = new ToolCallStreamParser({
+    format: "minimax_xml",
+    tools: [{ function: { name: "f" } }],
+    newId: sequentialToolCallIds(),
+  });
+  const events = parser.push(
+    '<minimax:tool_call>\n<invoke name="f">\n<parameter name="n">3</parameter>\n' +
+      '<parameter name="b">true</parameter>\n</invoke>\n</minimax:tool_call>',
+  );
+  const c = new ToolCallCollector();
+  c.add([...events, ...parser.finish().events]);
+  assert.equal(c.toolCalls[0].function.arguments, '{"n": "3", "b": "true"}');
+});
+
+Deno.test("xml: repairs and dropped text are reported in issues", () => {
+  const parser = new ToolCallStreamParser({ format: "qwen_xml", tools: TOOLS });
+  parser.push(
+    "<tool_call>\n<function=plan_trip>\n<parameter=city>\nNice\n</parameter>\n" +
+      "<parameter=days>\nthree\n</parameter>\n<parameter=city>\nCannes\n</parameter>\n" +
+      "</tool_call>\n<tool_call>\n<function=get_weather>\n<parameter=location>\nRome\n" +
+      "</parameter>\n<parameter=<unit>\n</function>\n</tool_call>\n" +
+      "<tool_call>\n<function=write_file>\n<parameter=path>\na",
+  );
+  assert.deepEqual(parser.finish().issues, [
+    'parameter "days" is not an integer; kept it as text',
+    'dropped a repeated parameter "city"',
+    "a call was not closed with </function>",
+    "malformed call (a malformed parameter name); kept the parameters before it",
+    "arguments were cut off; closed them",
+  ]);
+});
+
+Deno.test("xml: a block that ends before a call is announced is content, verbatim", () => {
+  for (const text of ["x <tool_call>\n<function=get_wea", "<tool_call>get_weather", "<function="]) {
+    const format = text.includes("function") ? "qwen_xml" : "glm_xml";
+    const parser = new ToolCallStreamParser({ format, tools: TOOLS });
+    const events = [...parser.push(text), ...parser.finish().events];
+    assert.ok(events.every((e) => e.type === "text"), text);
+    assert.equal(events.map((e) => e.type === "text" ? e.text : "").join(""), text);
+  }
+});

@@ -79,9 +79,7 @@ export async function chatCompletions(neuron: Neuron, req: Request, body: unknow
   const output = new ChatOutput({
     includeThinking,
     markers: info.markers,
-    tools: tools.length && rec.toolFormat !== "none"
-      ? { format: rec.toolFormat, names: tools.map((t) => t.function.name) }
-      : null,
+    tools: tools.length && rec.toolFormat !== "none" ? { format: rec.toolFormat, tools } : null,
   });
   const meta = {
     id: `chatcmpl-${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`,

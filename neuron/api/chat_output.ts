@@ -9,7 +9,7 @@ import type { ToolCallDelta } from "../../core/openai/mod.ts";
 import { toOpenAIToolCallDelta } from "../../core/tools/collect.ts";
 import type { ToolStreamEvent } from "../../core/tools/stream_parser.ts";
 import { ToolCallStreamParser } from "../../core/tools/stream_parser.ts";
-import type { ToolFormat } from "../../core/tools/format.ts";
+import type { ToolFormat, ToolLike } from "../../core/tools/format.ts";
 import type { Delta, MarkerPair } from "../engine/types.ts";
 
 export interface Piece {
@@ -22,7 +22,8 @@ export interface ChatOutputOptions {
   includeThinking: boolean;
   markers: Pick<MarkerPair, "open" | "close"> | null;
   /** Parse tool calls out of the content in this format (null: no tools in play). */
-  tools: { format: ToolFormat; names: string[] } | null;
+  /** The request's tools: their names bound the calls, their schemas type XML arguments. */
+  tools: { format: ToolFormat; tools: readonly ToolLike[] } | null;
 }
 
 export class ChatOutput {
@@ -36,7 +37,7 @@ export class ChatOutput {
     this.#parser = opts.tools && opts.tools.format !== "none"
       ? new ToolCallStreamParser({
         format: opts.tools.format,
-        tools: opts.tools.names.map((name) => ({ type: "function", function: { name } })),
+        tools: opts.tools.tools,
       })
       : null;
   }

@@ -15,6 +15,7 @@ import {
   UnsupportedSchemaError,
 } from "../../core/grammar/mod.ts";
 import { TOOL_MARKERS, type ToolFormat } from "../../core/tools/format.ts";
+import { XML_DIALECTS } from "../../core/tools/xml_dialect.ts";
 import type { ModelRecord } from "../node.ts";
 
 export interface ChatGrammar {
@@ -44,6 +45,9 @@ export function grammarFor(r: ChatCompletionRequest, rec: ModelRecord): ChatGram
 const CALL_MARKER: Partial<Record<ToolFormat, string>> = {
   hermes: TOOL_MARKERS.hermesOpen,
   mistral: TOOL_MARKERS.mistralCalls,
+  qwen_xml: XML_DIALECTS.qwen_xml.open,
+  glm_xml: XML_DIALECTS.glm_xml.open,
+  minimax_xml: XML_DIALECTS.minimax_xml.open,
 };
 
 /**
