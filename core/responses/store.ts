@@ -25,7 +25,8 @@ export interface ResponseStoreOptions {
 
 /**
  * A `previous_response_id` whose chain cannot be followed: `id` (the requested response or
- * one it continues) is unknown, expired or evicted. A 400, as the public API answers it.
+ * one it continues) is unknown, expired or evicted: a 404 in the OpenAI error shape, naming
+ * the link that is gone.
  */
 export class ResponseNotFoundError extends HttpError {
   override name = "ResponseNotFoundError";
@@ -39,7 +40,7 @@ export class ResponseNotFoundError extends HttpError {
       ? `no response with id ${JSON.stringify(id)}`
       : `response ${JSON.stringify(requestedId)} continues ${JSON.stringify(id)}, which is gone`;
     super(
-      400,
+      404,
       `previous_response_id: ${what} (unknown, expired or evicted from cortex's in-memory store)`,
       { code: "previous_response_not_found", param: "previous_response_id" },
     );

@@ -103,7 +103,7 @@ Deno.test("chain: oldest first, ending with the requested id", () => {
   assert.deepEqual(s.chain("resp_1").map((r) => r.response.id), ["resp_1"]);
 });
 
-Deno.test("chain: an unknown or expired link is a typed 400 naming the ids", () => {
+Deno.test("chain: an unknown or expired link is a typed 404 naming the ids", () => {
   const { s, c } = store(10, 1000);
   assert.throws(() => s.chain("resp_nope"), (e) => {
     assert.ok(e instanceof ResponseNotFoundError);
@@ -112,7 +112,7 @@ Deno.test("chain: an unknown or expired link is a typed 400 naming the ids", () 
       error: {
         message:
           'previous_response_id: no response with id "resp_nope" (unknown, expired or evicted from cortex\'s in-memory store)',
-        type: "invalid_request_error",
+        type: "not_found_error",
         param: "previous_response_id",
         code: "previous_response_not_found",
       },
@@ -126,7 +126,7 @@ Deno.test("chain: an unknown or expired link is a typed 400 naming the ids", () 
   c.advance(500); // resp_1 is now 1000 ms old
   assert.throws(() => s.chain("resp_2"), (e) => {
     assert.ok(e instanceof ResponseNotFoundError);
-    assert.equal(e.status, 400);
+    assert.equal(e.status, 404);
     assert.equal(e.id, "resp_1");
     assert.equal(e.requestedId, "resp_2");
     assert.match(e.message, /response "resp_2" continues "resp_1", which is gone/);

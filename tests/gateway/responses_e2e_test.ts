@@ -320,7 +320,8 @@ itest("store: false is not retrievable and cannot be continued", async () => {
   const cont = await apiError(
     c.responses.create({ model: "plain", input: "again", previous_response_id: r.id }),
   );
-  assert(cont instanceof OpenAI.BadRequestError, `got ${cont.constructor.name}`);
+  assert(cont instanceof OpenAI.NotFoundError, `got ${cont.constructor.name}`);
+  assertEquals(cont.status, 404);
   assertEquals(cont.param, "previous_response_id");
 });
 
@@ -391,7 +392,7 @@ itest("bad requests: each with its status, error class and param", async () => {
     [
       "unknown previous_response_id",
       () => c.responses.create({ model: "plain", input: "x", previous_response_id: "resp_nope" }),
-      400,
+      404,
       "previous_response_id",
       /resp_nope/,
     ],
