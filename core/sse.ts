@@ -23,6 +23,13 @@ export function encodeSseJson(data: unknown, event?: string): Uint8Array {
   return encoder.encode(formatSseJson(data, event));
 }
 
+/** Typed events as SSE frames named by their `type` (`event: <type>` + `data: <json>`), one buffer. */
+export function encodeSseEvents(events: readonly { type: string }[]): Uint8Array {
+  let text = "";
+  for (const ev of events) text += formatSseJson(ev, ev.type);
+  return encoder.encode(text);
+}
+
 /** One SSE frame carrying raw text; a multi-line text becomes several `data:` lines. */
 export function formatSseData(data: string, event?: string): string {
   const head = event === undefined ? "" : `event: ${event}\n`;

@@ -17,8 +17,8 @@
  * so `message_start` reports what the caller knows (0 by default) and `message_delta` the
  * real counts; the public API allows cumulative counts there and the SDK takes them.
  */
-import { formatSseJson } from "../sse.ts";
-import { type ChunkItem, translateChatStream } from "../openai/chunk_stream.ts";
+import { encodeSseEvents } from "../sse.ts";
+import { type ChunkItem, translateChatStream, upstreamOverloaded } from "../openai/chunk_stream.ts";
 import type { ChatCompletionChunk, FinishReason } from "../openai/chat.ts";
 import type { Usage } from "../openai/common.ts";
 import {
@@ -287,23 +287,16 @@ export class AnthropicStreamTranslator {
   }
 }
 
-const encoder = new TextEncoder();
-
 /** Events as SSE bytes (`event: <type>` + `data: <json>` each), in one buffer. */
 export function encodeAnthropicEvents(events: readonly AnthropicStreamEvent[]): Uint8Array {
-  let text = "";
-  for (const ev of events) text += formatSseJson(ev, ev.type);
-  return encoder.encode(text);
+  return encodeSseEvents(events);
 }
 
 /** The Anthropic error type for an error an upstream reported in its stream. */
 function upstreamErrorType(
   error: { type?: string | null; code?: string | number | null },
 ): StreamErrorType {
-  const code = String(error.code ?? "");
-  const overloaded = error.type === "overloaded_error" || /overloaded|unavailable/i.test(code) ||
-    code === "429" || code === "503" || code === "529";
-  return overloaded ? "overloaded_error" : "api_error";
+  return upstreamOverloaded(error) ? "overloaded_error" : "api_error";
 }
 
 /**

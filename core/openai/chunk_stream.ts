@@ -24,6 +24,15 @@ export type ChunkItem =
     upstream?: { type?: string | null; code?: string | number | null };
   };
 
+/** Whether an error an upstream reported means "busy, try later" rather than a failure. */
+export function upstreamOverloaded(
+  error: { type?: string | null; code?: string | number | null },
+): boolean {
+  const code = String(error.code ?? "");
+  return error.type === "overloaded_error" || error.type === "rate_limit_error" ||
+    /rate_limit|overloaded|unavailable/i.test(code) || ["429", "503", "529"].includes(code);
+}
+
 /**
  * Pipes `upstream` through `handle` (item → the dialect's events) into an SSE
  * body encoded by `encode`, until `ended()` says the dialect's stream is over.

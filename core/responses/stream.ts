@@ -23,8 +23,8 @@
  */
 import type { ChatCompletionChunk, FinishReason } from "../openai/chat.ts";
 import type { Usage } from "../openai/common.ts";
-import { formatSseJson } from "../sse.ts";
-import { type ChunkItem, translateChatStream } from "../openai/chunk_stream.ts";
+import { encodeSseEvents } from "../sse.ts";
+import { type ChunkItem, translateChatStream, upstreamOverloaded } from "../openai/chunk_stream.ts";
 import {
   callIdFrom,
   finishedResponse,
@@ -429,23 +429,16 @@ export class ResponsesStreamTranslator {
   }
 }
 
-const encoder = new TextEncoder();
-
 /** Events as SSE bytes (`event: <type>` + `data: <json>` each, as OpenAI sends them). */
 export function encodeResponsesEvents(events: readonly ResponsesStreamEvent[]): Uint8Array {
-  let text = "";
-  for (const ev of events) text += formatSseJson(ev, ev.type);
-  return encoder.encode(text);
+  return encodeSseEvents(events);
 }
 
 /** The Response `error.code` for an error an upstream reported in its stream. */
 function upstreamErrorCode(
   error: { type?: string | null; code?: string | number | null },
 ): string {
-  const code = String(error.code ?? "");
-  const limited = error.type === "rate_limit_error" || error.type === "overloaded_error" ||
-    /rate_limit|overloaded|unavailable/i.test(code) || code === "429" || code === "503";
-  return limited ? "rate_limit_exceeded" : "server_error";
+  return upstreamOverloaded(error) ? "rate_limit_exceeded" : "server_error";
 }
 
 /**
