@@ -62,6 +62,15 @@ run_phase() {
 
 mkdir -p "$work"
 cd "$repo"
+cublas_flags=()
+
+# Results and logs go to $OUT however the run ends (a failed phase, a deadline).
+copy_out() {
+  [[ -n ${OUT:-} ]] || return 0
+  mkdir -p "$OUT"
+  cp "$work"/gpu_bench.json "$work"/*.log "$work"/peer.md "$OUT"/ 2> /dev/null || true
+}
+trap copy_out EXIT
 
 # --- preflight: everything this run needs, before spending time on any of it --------------
 if [[ $mode == gpu ]]; then
@@ -96,7 +105,21 @@ else
   if [[ $mode == gpu ]]; then
     nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
     [[ -x $nvcc ]] || die "nvcc not found (PATH, /usr/local/cuda/bin): the CUDA toolkit is needed"
-    log "CUDA: $("$nvcc" --version | tail -n1)"
+    log "CUDA: $nvcc: $("$nvcc" --version | tail -n1)"
+    # ggml-cuda needs cuBLAS; some images keep it outside the toolkit (pip's nvidia-cublas).
+    cuda_inc=$(dirname "$nvcc")/../include
+    if [[ ! -f $cuda_inc/cublas_v2.h ]]; then
+      hdr=$(find /usr/local /usr/include /opt -name cublas_v2.h 2> /dev/null | head -n1)
+      [[ -n $hdr ]] || die "no cublas_v2.h next to $nvcc or under /usr/local, /usr/include, /opt:
+       the CUDA toolkit's cuBLAS headers are needed to build ggml-cuda"
+      hdr_dir=$(dirname "$hdr")
+      lib=$(find "$hdr_dir/.." "$hdr_dir/../.." -name 'libcublas.so*' 2> /dev/null | head -n1)
+      liblt=$(find "$hdr_dir/.." "$hdr_dir/../.." -name 'libcublasLt.so*' 2> /dev/null | head -n1)
+      log "cuBLAS outside the toolkit: $hdr_dir, ${lib:-no libcublas.so}, ${liblt:-no libcublasLt.so}"
+      cublas_flags=("-DCMAKE_CUDA_FLAGS=-I$hdr_dir" "-DCMAKE_CXX_FLAGS=-I$hdr_dir")
+      [[ -n $lib ]] && cublas_flags+=("-DCUDA_cublas_LIBRARY=$lib")
+      [[ -n $liblt ]] && cublas_flags+=("-DCUDA_cublasLt_LIBRARY=$liblt")
+    fi
   fi
 fi
 
@@ -151,7 +174,8 @@ if ((build_libs)); then
     -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_COMMON=ON -DLLAMA_OPENSSL=OFF
     -DGGML_CUDA_NCCL=OFF)
   if [[ $mode == gpu ]]; then
-    flags+=(-DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$arch" "-DCMAKE_CUDA_COMPILER=$nvcc")
+    flags+=(-DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$arch" "-DCMAKE_CUDA_COMPILER=$nvcc"
+      "${cublas_flags[@]}")
   else
     flags+=(-DGGML_CUDA=OFF)
   fi
@@ -159,7 +183,7 @@ if ((build_libs)); then
   command -v ninja > /dev/null && generator=(-G Ninja)
   targets=(llama)
   ((peer)) && targets+=(llama-batched-bench)
-  budget=360
+  budget=420
   [[ $mode == cpu ]] && budget=3600 # a 2-core dev box needs ~15 min
   run_phase "llama.cpp $kind configure" 120 "$work/configure.log" \
     cmake -S "$src" -B "$build" "${generator[@]}" "${flags[@]}"
@@ -188,18 +212,13 @@ if ((peer)) && [[ -x $peer_bin ]]; then
     console.log(r.model.path, o.prompt, o.gen, o.parallel, o.nBatch, o.threads);' "$result")
   ngl=99
   [[ $mode == cpu ]] && ngl=0
-  # The neuron's contexts use a unified KV cache and flash attention "auto": so does this.
+  # The neuron's contexts keep one KV stream per slot (no -kvu) with flash attention "auto".
   run_phase "llama-batched-bench (llama.cpp's own)" 120 "$work/peer.log" "$peer_bin" \
     -m "$model" -c $((par * (pp + tg) + 256)) -b "$nb" -ub "$nb" -npp "$pp" -ntg "$tg" \
-    -npl "1,$par" -ngl "$ngl" -fa auto -kvu -t "$threads"
+    -npl "1,$par" -ngl "$ngl" -fa auto -t "$threads"
   grep -E '^\|' "$work/peer.log" | tee "$work/peer.md"
 elif ((peer)); then
   log "llama-batched-bench: not in $libdir, no comparison (PEER=0 silences this)"
 fi
 
-if [[ -n ${OUT:-} ]]; then
-  mkdir -p "$OUT"
-  cp "$result" "$work"/*.log "$OUT"/ 2>/dev/null || true
-  [[ -f $work/peer.md ]] && cp "$work/peer.md" "$OUT"/
-fi
 log "all done in $((SECONDS - t0))s"
