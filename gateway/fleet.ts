@@ -83,6 +83,12 @@ export class Fleet {
     clearTimeout(this.#timer);
   }
 
+  /** Stops polling and closes the proxy's pooled connections. */
+  close(): void {
+    this.stop();
+    for (const n of this.neurons) n.client.upstream.close();
+  }
+
   async pollAll(): Promise<void> {
     await Promise.all(this.neurons.map((n) => this.refresh(n.client.name)));
   }

@@ -15,6 +15,7 @@ import {
 } from "../core/neuron/schemas.ts";
 import { z as zod } from "zod";
 import { createSseParserStream } from "../core/sse.ts";
+import { Http1Pool } from "./http1_client.ts";
 
 export class NeuronCallError extends Error {
   override name = "NeuronCallError";
@@ -39,10 +40,13 @@ const LoadAnswer = zod.object({ model: NeuronModelSchema });
 
 export class NeuronClient {
   readonly target: NeuronTarget;
+  /** Keep-alive connections for proxied requests (the hot path; see http1_client.ts). */
+  readonly upstream: Http1Pool;
   readonly #auth: Record<string, string>;
 
   constructor(target: NeuronTarget) {
     this.target = target;
+    this.upstream = new Http1Pool(target.endpoint);
     this.#auth = target.token ? { authorization: `Bearer ${target.token}` } : {};
   }
 

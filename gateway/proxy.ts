@@ -9,6 +9,7 @@
 import { HttpError } from "../core/errors.ts";
 import type { CatalogueEntry } from "./catalogue.ts";
 import type { Fleet, NeuronState } from "./fleet.ts";
+import { ConnectFailedError } from "./http1_client.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 
 /** Headers that describe one connection, not the request (RFC 9110 §7.6.1), plus our own auth. */
@@ -97,20 +98,21 @@ export function translatedHeaders(client: Headers): Headers {
 export async function send(
   neuron: NeuronState,
   path: string,
-  body: BodyInit,
+  body: string | Uint8Array<ArrayBuffer>,
   clientHeaders: Headers,
   signal: AbortSignal,
 ): Promise<Response> {
   try {
-    return await fetch(neuron.client.url(path), {
-      method: "POST",
-      headers: upstreamHeaders(clientHeaders, neuron),
+    return await neuron.client.upstream.request(
+      "POST",
+      path,
+      upstreamHeaders(clientHeaders, neuron),
       body,
       signal,
-    });
+    );
   } catch (e) {
-    if (signal.aborted) throw e;
-    throw new UpstreamConnectError(neuron.client.name, (e as Error).message);
+    if (signal.aborted || !(e instanceof ConnectFailedError)) throw e;
+    throw new UpstreamConnectError(neuron.client.name, e.message);
   }
 }
 
@@ -122,7 +124,7 @@ export async function sendRouted(
   deps: { fleet: Fleet; lifecycle: Lifecycle },
   entry: CatalogueEntry,
   path: string,
-  body: BodyInit,
+  body: string | Uint8Array<ArrayBuffer>,
   clientHeaders: Headers,
   signal: AbortSignal,
   onRouted?: (neuron: NeuronState, cold: boolean) => void,

@@ -124,6 +124,7 @@ export async function serveGateway(
         api.abort.abort();
         met.abort.abort();
       }
+      fleet.close();
       await embedded?.shutdown(Math.max(1000, deadlineMs / 2));
       log.info("gateway stopped");
     },

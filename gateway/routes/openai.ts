@@ -32,7 +32,7 @@ export async function proxyOpenAI(
   const body = parseJsonBody(bytes);
   const entry = resolveModel(gw, body.model, "openai");
   const changed = applyProfile(body, entry, endpoint);
-  const payload: BodyInit = changed ? JSON.stringify(body) : bytes;
+  const payload = changed ? JSON.stringify(body) : bytes;
   const stream = body.stream === true;
   const ctx = new RequestContext(gw, entry, endpoint, t0, req);
 
@@ -53,7 +53,7 @@ export async function proxyOpenAI(
     ({ res } = await (routed ??
       sendRouted(gw, entry, path, payload, req.headers, req.signal, ctx.routed)));
   } catch (e) {
-    ctx.end(e instanceof HttpError ? e.status : 502);
+    ctx.fail(e);
     throw e;
   }
   const headers = responseHeaders(res.headers);
@@ -204,6 +204,14 @@ export class RequestContext {
     if (usage && genS && genS > 0 && usage.completionTokens > 1) {
       this.gw.usage.recordSpeed(this.entry.id, usage.completionTokens / genS);
     }
+  }
+
+  /** Records a request that failed before its answer started. */
+  fail(e: unknown): void {
+    if (e instanceof HttpError) this.end(e.status);
+    else if (e instanceof DOMException && e.name === "AbortError") {
+      this.end(499, null, undefined, undefined, "client_closed");
+    } else this.end(502);
   }
 
   endStream(outcome: "ok" | "upstream_failed" | "client_closed", watch: StreamWatch): void {

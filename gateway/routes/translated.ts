@@ -55,7 +55,7 @@ export async function completeOnce(
       ctx.routed,
     ));
   } catch (e) {
-    ctx.end(e instanceof HttpError ? e.status : 502);
+    ctx.fail(e);
     throw e;
   }
   if (!res.ok) {
@@ -111,7 +111,7 @@ export async function streamTranslated(
   );
   if (await settlesWithin(routed, COMMIT_STREAM_AFTER_MS)) {
     const { res } = await routed.catch((e) => {
-      ctx.end(e instanceof HttpError ? e.status : 502);
+      ctx.fail(e);
       throw e;
     });
     if (!res.ok || !res.body) {

@@ -297,6 +297,49 @@ test("a client disconnect mid-stream cancels the request on the neuron", async (
   });
 });
 
+test("a client leaving a whole answer cancels it on the neuron and counts as 499", async (f) => {
+  const holder = (await f.loaded("a")).includes("long") ? "a" : "b";
+  const closed = async () =>
+    metricValue(await f.metrics(), "cortex_request_errors_total", {
+      model: "long",
+      status: "499",
+      kind: "client_closed",
+    });
+  const upstreamErrors = async () =>
+    metricValue(await f.metrics(), "cortex_request_errors_total", {
+      model: "long",
+      kind: "upstream_error",
+    });
+  const [closedBefore, errorsBefore] = [await closed(), await upstreamErrors()];
+  const ac = new AbortController();
+  const pending = f.fetch("/v1/chat/completions", {
+    method: "POST",
+    signal: ac.signal,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      model: "long",
+      messages: user("never stop"),
+      max_tokens: 1900,
+      grammar: ENDLESS,
+    }),
+  }).catch((e) => e);
+  await waitFor(
+    "the neuron to take the request",
+    async () => (await f.neurons[holder].model("long"))?.in_flight === 1,
+  );
+  ac.abort();
+  assertEquals((await pending as Error).name, "AbortError");
+  await waitFor(
+    "the neuron to drop the request",
+    async () => (await f.neurons[holder].model("long"))?.in_flight === 0,
+  );
+  await waitFor(
+    "the gateway to count a client_closed 499",
+    async () => await closed() === closedBefore + 1,
+  );
+  assertEquals(await upstreamErrors(), errorsBefore, "a client leaving is no upstream error");
+});
+
 test("bad input: OpenAI-shaped errors naming the problem", async (f) => {
   const post = (body: string) =>
     f.fetch("/v1/chat/completions", {
