@@ -30,12 +30,32 @@ const MAX_HEAD = 64 * 1024;
 const COALESCE_MAX = 64 * 1024;
 const NO_BODY_STATUS = new Set([204, 304]);
 
+/**
+ * Answer fields this client consumes instead of passing on: they describe
+ * the connection and its framing, which a proxy must not forward (RFC 9110
+ * §7.6.1); `date` is set again by whoever serves the answer on.
+ */
+export const CONSUMED_HEADERS = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "content-length",
+  "trailer",
+  "upgrade",
+  "date",
+]);
+
 export interface PoolOptions {
   /** Idle connections kept for reuse; more are closed. */
   maxIdle?: number;
 }
 
-type Conn = Deno.Conn;
+/** A connection and the buffer its answers' heads are read into (reused, never handed out). */
+interface Link {
+  conn: Deno.Conn;
+  buf: Uint8Array<ArrayBuffer>;
+}
 type Bytes = Uint8Array<ArrayBuffer>;
 
 export class Http1Pool {
@@ -45,8 +65,8 @@ export class Http1Pool {
   readonly #host: string;
   readonly #base: string;
   readonly #maxIdle: number;
-  readonly #idle: Conn[] = [];
-  readonly #busy = new Set<Conn>();
+  readonly #idle: Link[] = [];
+  readonly #busy = new Set<Link>();
   #closed = false;
 
   constructor(endpoint: string, opts: PoolOptions = {}) {
@@ -87,31 +107,32 @@ export class Http1Pool {
     const headBytes = enc.encode(head);
 
     for (let attempt = 0;; attempt++) {
-      const reused = this.#idle.length > 0;
-      const conn = this.#idle.pop() ?? await this.#connect();
-      this.#busy.add(conn);
-      const onAbort = () => this.#discard(conn);
+      // A retry never takes another idle connection: if one was stale, so may all be.
+      const reused = attempt === 0 && this.#idle.length > 0;
+      const link = (reused ? this.#idle.pop() : undefined) ?? await this.#connect();
+      this.#busy.add(link);
+      const onAbort = () => this.#discard(link);
       signal?.addEventListener("abort", onAbort, { once: true });
       const unlisten = () => signal?.removeEventListener("abort", onAbort);
       try {
-        await writeRequest(conn, headBytes, payload);
-        const parsed = await readHead(conn, method === "HEAD");
+        await writeRequest(link, headBytes, payload);
+        const parsed = await readHead(link, method === "HEAD");
         if (parsed === null) {
           // Closed before a byte of the answer: a reused connection the neuron had
           // dropped while idle gets one fresh try.
-          this.#discard(conn);
+          this.#discard(link);
           unlisten();
           signal?.throwIfAborted();
-          if (reused && attempt === 0) continue;
+          if (reused) continue;
           throw new ConnectFailedError(`${this.#host} closed the connection before answering`);
         }
-        return this.#respond(conn, parsed, signal, unlisten);
+        return this.#respond(link, parsed, signal, unlisten);
       } catch (e) {
-        this.#discard(conn);
+        this.#discard(link);
         unlisten();
         signal?.throwIfAborted();
         if (e instanceof ConnectFailedError) throw e;
-        if (reused && attempt === 0 && isConnectionLoss(e)) continue;
+        if (reused && isConnectionLoss(e)) continue;
         if (isConnectionLoss(e)) throw new ConnectFailedError(`${this.#host}: ${errorText(e)}`);
         throw e;
       }
@@ -121,54 +142,54 @@ export class Http1Pool {
   /** Closes every connection; requests in flight fail. */
   close(): void {
     this.#closed = true;
-    for (const c of [...this.#idle, ...this.#busy]) safeClose(c);
+    for (const c of [...this.#idle, ...this.#busy]) safeClose(c.conn);
     this.#idle.length = 0;
     this.#busy.clear();
   }
 
-  async #connect(): Promise<Conn> {
+  async #connect(): Promise<Link> {
     if (this.#closed) throw new ConnectFailedError(`the pool for ${this.#host} is closed`);
     try {
       const opts = { hostname: this.#hostname, port: this.#port };
       const conn = this.#tls ? await Deno.connectTls(opts) : await Deno.connect(opts);
       if (!this.#tls) (conn as Deno.TcpConn).setNoDelay(true);
-      return conn;
+      return { conn, buf: new Uint8Array(READ_SIZE) };
     } catch (e) {
       throw new ConnectFailedError(`${this.#host}: ${errorText(e)}`);
     }
   }
 
-  #release(conn: Conn): void {
-    if (!this.#busy.delete(conn)) return;
-    if (this.#closed || this.#idle.length >= this.#maxIdle) safeClose(conn);
-    else this.#idle.push(conn);
+  #release(link: Link): void {
+    if (!this.#busy.delete(link)) return;
+    if (this.#closed || this.#idle.length >= this.#maxIdle) safeClose(link.conn);
+    else this.#idle.push(link);
   }
 
-  #discard(conn: Conn): void {
-    this.#busy.delete(conn);
-    const i = this.#idle.indexOf(conn);
+  #discard(link: Link): void {
+    this.#busy.delete(link);
+    const i = this.#idle.indexOf(link);
     if (i >= 0) this.#idle.splice(i, 1);
-    safeClose(conn);
+    safeClose(link.conn);
   }
 
-  #respond(conn: Conn, h: Head, signal: AbortSignal | undefined, unlisten: () => void): Response {
+  #respond(link: Link, h: Head, signal: AbortSignal | undefined, unlisten: () => void): Response {
     const init = { status: h.status, statusText: h.statusText, headers: h.headers };
     const finish = (reusable: boolean) => {
       unlisten();
-      if (reusable && h.keepAlive) this.#release(conn);
-      else this.#discard(conn);
+      if (reusable && h.keepAlive) this.#release(link);
+      else this.#discard(link);
     };
     if (h.noBody) {
       finish(h.rest.length === 0);
       return new Response(null, init);
     }
-    if (h.chunked) return new Response(chunkedBody(conn, h.rest, finish, signal), init);
+    if (h.chunked) return new Response(chunkedBody(link.conn, h.rest, finish, signal), init);
     if (h.length >= 0 && h.rest.length >= h.length) {
       // The whole body came with the head: no stream needed.
       finish(h.rest.length === h.length);
-      return new Response(h.rest.subarray(0, h.length), init);
+      return new Response(h.rest.slice(0, h.length), init);
     }
-    return new Response(sizedBody(conn, h.rest, h.length, finish, signal), init);
+    return new Response(sizedBody(link.conn, h.rest, h.length, finish, signal), init);
   }
 }
 
@@ -181,11 +202,11 @@ interface Head {
   length: number;
   noBody: boolean;
   keepAlive: boolean;
-  /** Bytes read past the head. */
+  /** Bytes read past the head (a view of the connection's buffer: copy before keeping). */
   rest: Bytes;
 }
 
-async function writeRequest(conn: Conn, head: Bytes, body: Bytes | null) {
+async function writeRequest({ conn }: Link, head: Bytes, body: Bytes | null) {
   if (body && body.length <= COALESCE_MAX) {
     const all = new Uint8Array(head.length + body.length);
     all.set(head);
@@ -197,16 +218,16 @@ async function writeRequest(conn: Conn, head: Bytes, body: Bytes | null) {
   }
 }
 
-async function writeAll(conn: Conn, bytes: Uint8Array): Promise<void> {
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
 }
 
 /** Reads and parses the answer's head (skipping 1xx heads); null if the connection closed first. */
-async function readHead(conn: Conn, isHead: boolean): Promise<Head | null> {
-  let buf = new Uint8Array(READ_SIZE);
+async function readHead({ conn, buf: own }: Link, isHead: boolean): Promise<Head | null> {
+  let buf = own;
   let n = 0;
   for (;;) {
-    let end = headEnd(buf, n);
+    let end = headEnd(buf, 0, n);
     while (end < 0) {
       if (n === buf.length) {
         if (n >= MAX_HEAD) throw new Error(`the answer's head exceeds ${MAX_HEAD} bytes`);
@@ -219,29 +240,25 @@ async function readHead(conn: Conn, isHead: boolean): Promise<Head | null> {
         if (n === 0) return null;
         throw new Error("the connection closed inside the answer's head");
       }
+      end = headEnd(buf, Math.max(0, n - 3), n + r);
       n += r;
-      end = headEnd(buf, n);
     }
     const head = parseHead(dec.decode(buf.subarray(0, end)), isHead);
-    const rest = buf.subarray(end, n);
     if (head.status >= 100 && head.status < 200 && head.status !== 101) {
       // An interim answer (100 Continue, 103 Early Hints): the real one follows.
-      buf = rest.slice();
-      n = buf.length;
-      if (buf.length < READ_SIZE) {
-        const b = new Uint8Array(READ_SIZE);
-        b.set(buf);
-        buf = b;
-      }
+      buf.copyWithin(0, end, n);
+      n -= end;
       continue;
     }
-    return { ...head, rest };
+    return { ...head, rest: buf.subarray(end, n) };
   }
 }
 
-function headEnd(b: Uint8Array, n: number): number {
-  for (let i = b.indexOf(10, 0); i >= 0 && i < n; i = b.indexOf(10, i + 1)) {
-    if (i >= 3 && b[i - 1] === 13 && b[i - 2] === 10 && b[i - 3] === 13) return i + 1;
+/** The offset just past the first CRLFCRLF ending in [from, n), or -1. */
+function headEnd(b: Uint8Array, from: number, n: number): number {
+  const v = b.subarray(0, n);
+  for (let i = v.indexOf(10, from + 3); i >= 0; i = v.indexOf(10, i + 1)) {
+    if (v[i - 1] === 13 && v[i - 2] === 10 && v[i - 3] === 13) return i + 1;
   }
   return -1;
 }
@@ -263,6 +280,7 @@ export function parseHead(text: string, isHead = false): Omit<Head, "rest"> {
     if (c <= 0) throw new Error(`malformed header line: ${JSON.stringify(line.slice(0, 80))}`);
     const name = line.slice(0, c).trim().toLowerCase();
     const value = line.slice(c + 1).trim();
+    if (!CONSUMED_HEADERS.has(name)) headers.push([name, value]);
     if (name === "content-length") {
       if (!/^\d+$/.test(value) || (length >= 0 && Number(value) !== length)) {
         throw new Error(`bad content-length: ${JSON.stringify(value)}`);
@@ -275,7 +293,6 @@ export function parseHead(text: string, isHead = false): Omit<Head, "rest"> {
       if (tokens.includes("close")) close = true;
       if (tokens.includes("keep-alive")) close = close && m[1] !== "0";
     }
-    headers.push([name, value]);
   }
   const noBody = isHead || NO_BODY_STATUS.has(status) || (status >= 100 && status < 200);
   // Chunked wins over a Content-Length (RFC 9112 §6.3); a body to the end is never reusable.
@@ -286,7 +303,7 @@ export function parseHead(text: string, isHead = false): Omit<Head, "rest"> {
 
 /** A Content-Length body (or one running to the connection's end when `length` is -1). */
 function sizedBody(
-  conn: Conn,
+  conn: Deno.Conn,
   first: Bytes,
   length: number,
   finish: (reusable: boolean) => void,
@@ -336,7 +353,7 @@ function sizedBody(
  * passed on at once (an SSE event is one chunk; none waits for the next).
  */
 function chunkedBody(
-  conn: Conn,
+  conn: Deno.Conn,
   first: Bytes,
   finish: (reusable: boolean) => void,
   signal?: AbortSignal,
@@ -439,7 +456,7 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function safeClose(conn: Conn): void {
+function safeClose(conn: Deno.Conn): void {
   try {
     conn.close();
   } catch {

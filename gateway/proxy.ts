@@ -29,14 +29,6 @@ const DROP_REQUEST = new Set([
   "accept-encoding",
   "cookie",
 ]);
-const DROP_RESPONSE = new Set([
-  "connection",
-  "keep-alive",
-  "transfer-encoding",
-  "content-length",
-  "date",
-  "server",
-]);
 
 /** Asks the neuron to report usage of streams as an SSE comment (see neuron/api/chat.ts). */
 export const USAGE_COMMENT_HEADER = "x-cortex-usage";
@@ -55,12 +47,6 @@ export function upstreamHeaders(client: Headers, neuron: NeuronState): Record<st
   Object.assign(h, neuron.client.authHeaders());
   h["content-type"] = "application/json";
   h[USAGE_COMMENT_HEADER] = "1";
-  return h;
-}
-
-export function responseHeaders(upstream: Headers): [string, string][] {
-  const h: [string, string][] = [];
-  for (const pair of upstream) if (!DROP_RESPONSE.has(pair[0])) h.push(pair);
   return h;
 }
 

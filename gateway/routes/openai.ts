@@ -13,7 +13,6 @@ import {
   COMMIT_STREAM_AFTER_MS,
   guard,
   openaiErrorFrame,
-  responseHeaders,
   sendRouted,
   settlesWithin,
   StreamWatch,
@@ -56,13 +55,13 @@ export async function proxyOpenAI(
     ctx.fail(e);
     throw e;
   }
-  const headers = responseHeaders(res.headers);
   if (!stream || !res.ok || !res.body) {
     // A whole answer is complete when its headers arrive (the neuron generates before it
-    // answers) and carries its usage in a header: the body passes through untouched.
+    // answers) and carries its usage in a header: the answer passes on as it came (the
+    // upstream client already left out the connection's own fields).
     const { usage, ttftMs } = usageHeader(res.headers);
     ctx.end(res.status, usage, ttftMs);
-    return new Response(res.body, { status: res.status, headers });
+    return res;
   }
   const watch = new StreamWatch();
   const out = guard(res.body, {
@@ -71,7 +70,7 @@ export async function proxyOpenAI(
     errorFrame: openaiErrorFrame,
     onEnd: (outcome) => ctx.endStream(outcome, watch),
   });
-  return new Response(out, { status: res.status, headers });
+  return new Response(out, { status: res.status, headers: res.headers });
 }
 
 type Routed = Awaited<ReturnType<typeof sendRouted>>;
