@@ -49,6 +49,8 @@ export const CONSUMED_HEADERS = new Set([
 export interface PoolOptions {
   /** Idle connections kept for reuse; more are closed. */
   maxIdle?: number;
+  /** Longest wait for a TCP (and TLS) connection before ConnectFailedError (ms). */
+  connectTimeoutMs?: number;
 }
 
 /** A connection and the buffer its answers' heads are read into (reused, never handed out). */
@@ -65,6 +67,7 @@ export class Http1Pool {
   readonly #host: string;
   readonly #base: string;
   readonly #maxIdle: number;
+  readonly #connectTimeoutMs: number;
   readonly #idle: Link[] = [];
   readonly #busy = new Set<Link>();
   #closed = false;
@@ -77,6 +80,7 @@ export class Http1Pool {
     this.#host = url.host;
     this.#base = url.pathname.replace(/\/+$/, "");
     this.#maxIdle = opts.maxIdle ?? 64;
+    this.#connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
   }
 
   /** Connections open now: [idle, busy]. */
@@ -109,14 +113,20 @@ export class Http1Pool {
     for (let attempt = 0;; attempt++) {
       // A retry never takes another idle connection: if one was stale, so may all be.
       const reused = attempt === 0 && this.#idle.length > 0;
-      const link = (reused ? this.#idle.pop() : undefined) ?? await this.#connect();
+      const link = (reused ? this.#idle.pop() : undefined) ?? await this.#connect(signal);
       this.#busy.add(link);
       const onAbort = () => this.#discard(link);
       signal?.addEventListener("abort", onAbort, { once: true });
       const unlisten = () => signal?.removeEventListener("abort", onAbort);
       try {
-        await writeRequest(link, headBytes, payload);
-        const parsed = await readHead(link, method === "HEAD");
+        // Read while writing: a neuron may answer (413, say) and close before taking the
+        // whole body; that answer is the one to pass on, not the failed write.
+        const reading = readHead(link, method === "HEAD");
+        const wrote = writeRequest(link, headBytes, payload).then(() => null, (e) => e as Error);
+        const parsed = await reading.catch(async (e) => {
+          throw (await wrote) ?? e;
+        });
+        const writeError = await wrote;
         if (parsed === null) {
           // Closed before a byte of the answer: a reused connection the neuron had
           // dropped while idle gets one fresh try.
@@ -126,6 +136,7 @@ export class Http1Pool {
           if (reused) continue;
           throw new ConnectFailedError(`${this.#host} closed the connection before answering`);
         }
+        if (writeError) parsed.keepAlive = false;
         return this.#respond(link, parsed, signal, unlisten);
       } catch (e) {
         this.#discard(link);
@@ -147,15 +158,38 @@ export class Http1Pool {
     this.#busy.clear();
   }
 
-  async #connect(): Promise<Link> {
+  /** A new connection, given up on after the connect timeout or when `signal` aborts. */
+  async #connect(signal?: AbortSignal): Promise<Link> {
     if (this.#closed) throw new ConnectFailedError(`the pool for ${this.#host} is closed`);
+    const opts = { hostname: this.#hostname, port: this.#port };
+    const connecting = this.#tls ? Deno.connectTls(opts) : Deno.connect(opts);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
+    const givenUp = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new ConnectFailedError(
+              `${this.#host}: no connection within ${this.#connectTimeoutMs} ms`,
+            ),
+          ),
+        this.#connectTimeoutMs,
+      );
+      onAbort = () => reject(signal!.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
     try {
-      const opts = { hostname: this.#hostname, port: this.#port };
-      const conn = this.#tls ? await Deno.connectTls(opts) : await Deno.connect(opts);
+      const conn = await Promise.race([connecting, givenUp]);
       if (!this.#tls) (conn as Deno.TcpConn).setNoDelay(true);
       return { conn, buf: new Uint8Array(READ_SIZE) };
     } catch (e) {
+      // A connection that completes after we gave up is closed at once.
+      connecting.then(safeClose, () => {});
+      if (e instanceof ConnectFailedError || signal?.aborted) throw e;
       throw new ConnectFailedError(`${this.#host}: ${errorText(e)}`);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
     }
   }
 
@@ -183,7 +217,7 @@ export class Http1Pool {
       finish(h.rest.length === 0);
       return new Response(null, init);
     }
-    if (h.chunked) return new Response(chunkedBody(link.conn, h.rest, finish, signal), init);
+    if (h.chunked) return new Response(chunkedBody(link, h.rest, finish, signal), init);
     if (h.length >= 0 && h.rest.length >= h.length) {
       // The whole body came with the head: no stream needed.
       finish(h.rest.length === h.length);
@@ -351,14 +385,16 @@ function sizedBody(
 /**
  * A chunked body, decoded as bytes arrive: each piece of chunk data is
  * passed on at once (an SSE event is one chunk; none waits for the next).
+ * Reads go into the connection's own buffer; what is passed on or kept
+ * across reads is copied out of it.
  */
 function chunkedBody(
-  conn: Deno.Conn,
+  { conn, buf: scratch }: Link,
   first: Bytes,
   finish: (reusable: boolean) => void,
   signal?: AbortSignal,
 ): ReadableStream<Uint8Array> {
-  let buf = first.slice();
+  let buf: Bytes = first;
   /** Data bytes left in the current chunk; -1 = a size line is next; -2 = trailers. */
   let left = -1;
   let done = false;
@@ -369,7 +405,7 @@ function chunkedBody(
       if (left > 0) {
         if (!buf.length) return false;
         const take = Math.min(left, buf.length);
-        out.push(buf.subarray(0, take));
+        out.push(buf.slice(0, take));
         buf = buf.subarray(take);
         left -= take;
         if (left === 0) left = -3; // the CRLF after the data
@@ -417,10 +453,11 @@ function chunkedBody(
           return c.close();
         }
         if (out.length) return;
-        const next = new Uint8Array(READ_SIZE);
+        // Whatever is left undecoded (part of a size line) must outlive the next read.
+        const kept = buf.length ? buf.slice() : null;
         let r: number | null;
         try {
-          r = await conn.read(next);
+          r = await conn.read(scratch);
         } catch (e) {
           finish(false);
           return c.error(signal?.aborted ? signal.reason : e);
@@ -429,7 +466,7 @@ function chunkedBody(
           finish(false);
           return c.error(new Error("the neuron closed the connection inside a chunked body"));
         }
-        buf = buf.length ? concat(buf, next.subarray(0, r)) : next.subarray(0, r);
+        buf = kept ? concat(kept, scratch.subarray(0, r)) : scratch.subarray(0, r);
       }
     },
     cancel() {

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects, assertThrows } from "../tests/assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../tests/assert.ts";
 import { ConnectFailedError, Http1Pool, parseHead } from "./http1_client.ts";
 
 const enc = new TextEncoder();
@@ -274,6 +274,50 @@ Deno.test("aborting mid-stream closes the connection and the server sees it", as
   } finally {
     pool.close();
     await server.shutdown();
+  }
+});
+
+Deno.test("an answer sent before the whole body was taken is passed on", async () => {
+  const srv = rawServer(async (conn) => {
+    // Refuse after the first read, without taking the rest of the 4 MB body.
+    await write(conn, "HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\n\r\ntoo big!");
+    conn.close();
+  });
+  const pool = new Http1Pool(srv.url);
+  try {
+    const res = await pool.request("POST", "/big", {}, new Uint8Array(4 << 20));
+    assertEquals([res.status, await res.text()], [413, "too big!"]);
+    assertEquals(pool.sizes, [0, 0], "a connection whose request was cut short is not reused");
+  } finally {
+    pool.close();
+    await srv.close();
+  }
+});
+
+Deno.test("a connect that hangs gives up at the timeout, or at once on abort", async () => {
+  // Deno.connect stands in for a host that never answers the SYN; what arrives late is closed.
+  const real = Deno.connect;
+  let late!: (c: Deno.TcpConn) => void;
+  let closedLate = false;
+  (Deno as { connect: unknown }).connect = () => new Promise((r) => late = r);
+  try {
+    const pool = new Http1Pool("http://192.0.2.1:9", { connectTimeoutMs: 50 });
+    const t0 = performance.now();
+    await assertRejects(
+      () => pool.request("GET", "/", {}, null),
+      (e) => e instanceof ConnectFailedError && /no connection within 50 ms/.test(e.message),
+    );
+    assert(performance.now() - t0 < 1000);
+    late({ close: () => closedLate = true } as unknown as Deno.TcpConn);
+    await new Promise((r) => setTimeout(r, 0));
+    assert(closedLate, "the connection that came after the timeout was closed");
+
+    const ac = new AbortController();
+    const pending = pool.request("GET", "/", {}, null, ac.signal);
+    ac.abort();
+    await assertRejects(() => pending, (e) => e.name === "AbortError");
+  } finally {
+    (Deno as { connect: unknown }).connect = real;
   }
 });
 
