@@ -97,8 +97,18 @@ export async function send(
       signal,
     );
   } catch (e) {
-    if (signal.aborted || !(e instanceof ConnectFailedError)) throw e;
-    throw new UpstreamConnectError(neuron.client.name, e.message);
+    if (signal.aborted) throw e;
+    if (e instanceof ConnectFailedError) {
+      throw new UpstreamConnectError(neuron.client.name, e.message);
+    }
+    // An answer this client could not read (a malformed head, say) is the neuron's fault.
+    throw new HttpError(
+      502,
+      `neuron ${neuron.client.name} sent an unreadable answer: ${(e as Error).message}`,
+      {
+        code: "upstream_failed",
+      },
+    );
   }
 }
 
