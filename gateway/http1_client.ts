@@ -51,6 +51,11 @@ export interface PoolOptions {
   maxIdle?: number;
   /** Longest wait for a TCP (and TLS) connection before ConnectFailedError (ms). */
   connectTimeoutMs?: number;
+  /**
+   * Extra trusted CA certificates (PEM) for https endpoints; without them the
+   * system's roots and `DENO_CERT` apply, as for `fetch`.
+   */
+  caCerts?: string[];
 }
 
 /** A connection and the buffer its answers' heads are read into (reused, never handed out). */
@@ -68,6 +73,7 @@ export class Http1Pool {
   readonly #base: string;
   readonly #maxIdle: number;
   readonly #connectTimeoutMs: number;
+  readonly #caCerts: string[] | undefined;
   readonly #idle: Link[] = [];
   readonly #busy = new Set<Link>();
   #closed = false;
@@ -81,6 +87,7 @@ export class Http1Pool {
     this.#base = url.pathname.replace(/\/+$/, "");
     this.#maxIdle = opts.maxIdle ?? 64;
     this.#connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
+    this.#caCerts = opts.caCerts;
   }
 
   /** Connections open now: [idle, busy]. */
@@ -162,7 +169,18 @@ export class Http1Pool {
   async #connect(signal?: AbortSignal): Promise<Link> {
     if (this.#closed) throw new ConnectFailedError(`the pool for ${this.#host} is closed`);
     const opts = { hostname: this.#hostname, port: this.#port };
-    const connecting = this.#tls ? Deno.connectTls(opts) : Deno.connect(opts);
+    // The TLS handshake (certificate check included) belongs to connecting, not to the request.
+    const connecting: Promise<Deno.Conn> = this.#tls
+      ? Deno.connectTls({ ...opts, caCerts: this.#caCerts }).then(async (c) => {
+        try {
+          await c.handshake();
+          return c;
+        } catch (e) {
+          safeClose(c);
+          throw e;
+        }
+      })
+      : Deno.connect(opts);
     let timer: ReturnType<typeof setTimeout> | undefined;
     let onAbort: (() => void) | undefined;
     const givenUp = new Promise<never>((_, reject) => {

@@ -321,6 +321,36 @@ Deno.test("a connect that hangs gives up at the timeout, or at once on abort", a
   }
 });
 
+Deno.test("https endpoints: the certificate is checked, then requests flow and reuse", async () => {
+  const dir = new URL("../tests/fixtures/tls/", import.meta.url);
+  const read = (f: string) => Deno.readTextFileSync(new URL(f, dir));
+  const remotes = new Set<number>();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, cert: read("cert.pem"), key: read("key.pem"), onListen() {} },
+    (_req, info) => {
+      remotes.add(info.remoteAddr.port);
+      return new Response("over tls");
+    },
+  );
+  const url = `https://localhost:${server.addr.port}`;
+  const untrusted = new Http1Pool(url);
+  const pool = new Http1Pool(url, { caCerts: [read("ca.pem")] });
+  try {
+    await assertRejects(
+      () => untrusted.request("GET", "/", {}, null),
+      (e) => e instanceof ConnectFailedError && /certificate/i.test(e.message),
+    );
+    for (let i = 0; i < 2; i++) {
+      assertEquals(await (await pool.request("GET", "/", {}, null)).text(), "over tls");
+    }
+    assertEquals(remotes.size, 1);
+  } finally {
+    untrusted.close();
+    pool.close();
+    await server.shutdown();
+  }
+});
+
 Deno.test("parseHead: framing decisions and malformed heads", () => {
   const h = parseHead("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n");
   assertEquals([h.status, h.length, h.chunked, h.keepAlive], [200, 5, false, true]);
