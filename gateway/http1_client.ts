@@ -115,7 +115,13 @@ export class Http1Pool {
     for (const k in headers) head += `${k}: ${headers[k]}\r\n`;
     if (payload) head += `content-length: ${payload.length}\r\n`;
     head += "\r\n";
+    // Built once for every attempt: one write when the body is small, else head then body.
     const headBytes = enc.encode(head);
+    const parts = !payload
+      ? [headBytes]
+      : payload.length <= COALESCE_MAX
+      ? [concat(headBytes, payload)]
+      : [headBytes, payload];
 
     for (let attempt = 0;; attempt++) {
       // A retry never takes another idle connection: if one was stale, so may all be.
@@ -129,7 +135,7 @@ export class Http1Pool {
         // Read while writing: a neuron may answer (413, say) and close before taking the
         // whole body; that answer is the one to pass on, not the failed write.
         const reading = readHead(link, method === "HEAD");
-        const wrote = writeRequest(link, headBytes, payload).then(() => null, (e) => e as Error);
+        const wrote = writeParts(link.conn, parts).then(() => null, (e) => e as Error);
         const parsed = await reading.catch(async (e) => {
           throw (await wrote) ?? e;
         });
@@ -258,16 +264,8 @@ interface Head {
   rest: Bytes;
 }
 
-async function writeRequest({ conn }: Link, head: Bytes, body: Bytes | null) {
-  if (body && body.length <= COALESCE_MAX) {
-    const all = new Uint8Array(head.length + body.length);
-    all.set(head);
-    all.set(body, head.length);
-    await writeAll(conn, all);
-  } else {
-    await writeAll(conn, head);
-    if (body) await writeAll(conn, body);
-  }
+async function writeParts(conn: Deno.Conn, parts: Bytes[]): Promise<void> {
+  for (const p of parts) await writeAll(conn, p);
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {

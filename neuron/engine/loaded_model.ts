@@ -65,9 +65,9 @@ export class LoadedModel {
         nSeqMax: opts.slots,
         nThreads: opts.nThreads,
         nThreadsBatch: opts.nThreadsBatch,
-        // One physical batch per step: on CPU a 512-token ubatch prefills ~12% faster than
-        // 256 (measured by `deno task bench engine`) for a compute buffer twice the size.
-        nUbatch: opts.nBatch,
+        // n_ubatch stays n_batch (the context's default), on CPU too: a 512-token ubatch
+        // prefills ~12% faster than 256 there (`deno task bench engine`), for a compute
+        // buffer twice the size.
       });
       if (opts.embeddings) {
         embedder = await Embedder.create(lib, model, {
