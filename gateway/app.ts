@@ -7,6 +7,7 @@
 import { bearerToken, matchesAnyKey } from "../core/auth.ts";
 import { type ErrorDialect, errorResponse, HttpError } from "../core/errors.ts";
 import { createLogger } from "../core/log.ts";
+import { requestPath } from "../core/request_path.ts";
 import { RetryLaterError } from "./lifecycle.ts";
 import * as admin from "./routes/admin.ts";
 import { countTokens, messages } from "./routes/anthropic.ts";
@@ -42,8 +43,7 @@ const ENDPOINT_OF: Record<string, Endpoint> = {
 export function createGatewayHandler(gw: Gateway): (req: Request) => Promise<Response> {
   return async (req) => {
     const t0 = performance.now();
-    const url = new URL(req.url);
-    const path = url.pathname; // the query string (e.g. ?beta=true) never changes the route
+    const path = requestPath(req.url); // the query string (e.g. ?beta=true) never changes the route
     const method = req.method;
     try {
       if (path === "/health" && method === "GET") {
@@ -65,11 +65,11 @@ export function createGatewayHandler(gw: Gateway): (req: Request) => Promise<Res
       if (method === "POST") {
         switch (path) {
           case "/v1/chat/completions":
-            return await proxyOpenAI(gw, req, "chat", path);
+            return await proxyOpenAI(gw, req, "chat", path, t0);
           case "/v1/completions":
-            return await proxyOpenAI(gw, req, "completions", path);
+            return await proxyOpenAI(gw, req, "completions", path, t0);
           case "/v1/embeddings":
-            return await proxyOpenAI(gw, req, "embeddings", path);
+            return await proxyOpenAI(gw, req, "embeddings", path, t0);
           case "/v1/messages":
             return await messages(gw, req);
           case "/v1/messages/count_tokens":

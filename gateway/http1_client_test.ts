@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "../tests/assert.ts";
-import { ConnectFailedError, Http1Pool, parseHead } from "./http1_client.ts";
+import { ConnectFailedError, headerOf, Http1Pool, parseHead } from "./http1_client.ts";
 
 const enc = new TextEncoder();
 
@@ -46,6 +46,33 @@ function rawServer(script: (conn: Deno.Conn, request: string, index: number) => 
 }
 
 const write = (conn: Deno.Conn, s: string) => conn.write(enc.encode(s));
+
+Deno.test("headerOf reads the parsed head, joins repeated fields, and falls back to res.headers", async () => {
+  const raw = rawServer(async (conn) => {
+    await write(
+      conn,
+      "HTTP/1.1 200 OK\r\nX-Cortex-Usage: prompt=1;completion=2\r\nvia: a\r\nVia: b\r\n" +
+        "content-length: 2\r\n\r\nok",
+    );
+    conn.close();
+  });
+  const pool = new Http1Pool(raw.url);
+  try {
+    const res = await pool.request("GET", "/", {}, null);
+    assertEquals(headerOf(res, "x-cortex-usage"), "prompt=1;completion=2");
+    assertEquals(headerOf(res, "via"), "a, b");
+    assertEquals(headerOf(res, "content-length"), null, "framing fields are consumed");
+    assertEquals(headerOf(res, "x-missing"), null);
+    // The parsed head and the Response's own headers agree.
+    assertEquals(headerOf(res, "via"), res.headers.get("via"));
+    assertEquals(await res.text(), "ok");
+    const other = new Response("x", { headers: { "x-cortex-usage": "prompt=5;completion=6" } });
+    assertEquals(headerOf(other, "x-cortex-usage"), "prompt=5;completion=6");
+  } finally {
+    pool.close();
+    await raw.close();
+  }
+});
 
 Deno.test("a whole answer: status, headers and body; the connection is reused", async () => {
   const { url, remotes, server } = serve(async (req) =>

@@ -9,7 +9,7 @@
 import { HttpError } from "../core/errors.ts";
 import type { CatalogueEntry } from "./catalogue.ts";
 import type { Fleet, NeuronState } from "./fleet.ts";
-import { ConnectFailedError } from "./http1_client.ts";
+import { ConnectFailedError, headerOf } from "./http1_client.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 
 /** Headers that describe one connection, not the request (RFC 9110 §7.6.1), plus our own auth. */
@@ -43,7 +43,10 @@ export class UpstreamConnectError extends Error {
 /** A plain object, not `Headers`: this runs per request and the object is half the cost. */
 export function upstreamHeaders(client: Headers, neuron: NeuronState): Record<string, string> {
   const h: Record<string, string> = {};
-  for (const [k, v] of client) if (!DROP_REQUEST.has(k)) h[k] = v;
+  // forEach, not for…of: Deno's Headers iterator costs about 5× as much per request.
+  client.forEach((v, k) => {
+    if (!DROP_REQUEST.has(k)) h[k] = v;
+  });
   Object.assign(h, neuron.client.authHeaders());
   h["content-type"] = "application/json";
   h[USAGE_COMMENT_HEADER] = "1";
@@ -55,8 +58,8 @@ export function upstreamHeaders(client: Headers, neuron: NeuronState): Record<st
  * `x-cortex-usage` header (`prompt=12;completion=5;ttft_ms=3.1`), so the
  * body passes through untouched.
  */
-export function usageHeader(h: Headers): { usage: Usage | null; ttftMs?: number } {
-  const v = h.get("x-cortex-usage");
+export function usageHeader(res: Response): { usage: Usage | null; ttftMs?: number } {
+  const v = headerOf(res, USAGE_COMMENT_HEADER);
   if (!v) return { usage: null };
   const f: Record<string, number> = {};
   for (const part of v.split(";")) {

@@ -8,6 +8,7 @@
 import type { CortexConfig, ModelsConfig, NeuronConfig } from "../core/config/mod.ts";
 import { loadNeuronConfig, splitHostPort } from "../core/config/mod.ts";
 import { createLogger } from "../core/log.ts";
+import { requestPath } from "../core/request_path.ts";
 import { ResponseStore } from "../core/responses/mod.ts";
 import { type RunningNeuron, serveNeuron } from "../neuron/serve.ts";
 import { createGatewayHandler } from "./app.ts";
@@ -97,7 +98,7 @@ export async function serveGateway(
 
   const api = listen(g.listen, createGatewayHandler(gateway));
   const met = listen(g.metrics_listen, async (req) => {
-    if (new URL(req.url).pathname !== "/metrics") {
+    if (requestPath(req.url) !== "/metrics") {
       return new Response("not found\n", { status: 404 });
     }
     const { body, contentType } = await metrics.render();

@@ -25,8 +25,8 @@ export async function proxyOpenAI(
   req: Request,
   endpoint: Endpoint,
   path: string,
+  t0 = performance.now(),
 ): Promise<Response> {
-  const t0 = performance.now();
   const bytes = await readBody(req, gw.options.maxBodyBytes);
   const body = parseJsonBody(bytes);
   const entry = resolveModel(gw, body.model, "openai");
@@ -59,7 +59,7 @@ export async function proxyOpenAI(
     // A whole answer is complete when its headers arrive (the neuron generates before it
     // answers) and carries its usage in a header: the answer passes on as it came (the
     // upstream client already left out the connection's own fields).
-    const { usage, ttftMs } = usageHeader(res.headers);
+    const { usage, ttftMs } = usageHeader(res);
     ctx.end(res.status, usage, ttftMs);
     return res;
   }

@@ -63,7 +63,7 @@ export async function completeOnce(
     throw await upstreamError(res);
   }
   const completion = await res.json() as ChatCompletion;
-  const { usage, ttftMs } = usageHeader(res.headers);
+  const { usage, ttftMs } = usageHeader(res);
   ctx.end(200, usage, ttftMs);
   return completion;
 }

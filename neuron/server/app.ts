@@ -7,6 +7,7 @@
 import { bearerToken, secretEquals } from "../../core/auth.ts";
 import { errorResponse, HttpError } from "../../core/errors.ts";
 import { createLogger } from "../../core/log.ts";
+import { requestPath } from "../../core/request_path.ts";
 import { chatCompletions } from "../api/chat.ts";
 import { completions } from "../api/completions.ts";
 import { embeddings } from "../api/embeddings.ts";
@@ -63,20 +64,20 @@ export function createNeuronApp(neuron: Neuron, opts: AppOptions) {
     .on("POST", "/v1/embeddings", async (req) => embeddings(neuron, await body(req)));
 
   return async (req: Request): Promise<Response> => {
-    const url = new URL(req.url);
+    const path = requestPath(req.url);
     try {
-      if (opts.token && !OPEN.has(url.pathname)) {
+      if (opts.token && !OPEN.has(path)) {
         const given = bearerToken(req.headers);
         if (given === null || !secretEquals(given, opts.token)) {
           throw new HttpError(401, "missing or wrong bearer token", { code: "invalid_api_key" });
         }
       }
-      const m = router.match(req.method, url.pathname);
+      const m = router.match(req.method, path);
       if (m === null) {
-        throw new HttpError(404, `no route ${req.method} ${url.pathname}`, { code: "not_found" });
+        throw new HttpError(404, `no route ${req.method} ${path}`, { code: "not_found" });
       }
       if (m === "method") {
-        throw new HttpError(405, `${req.method} is not allowed on ${url.pathname}`, {
+        throw new HttpError(405, `${req.method} is not allowed on ${path}`, {
           code: "method_not_allowed",
         });
       }
@@ -88,7 +89,7 @@ export function createNeuronApp(neuron: Neuron, opts: AppOptions) {
         ? engineHttpError(e)
         : new HttpError(500, `internal error: ${(e as Error).message}`);
       if (err.status >= 500) {
-        log.error("request failed", { path: url.pathname, error: err.message });
+        log.error("request failed", { path, error: err.message });
       }
       return errorResponse(err, "openai");
     }
