@@ -165,7 +165,11 @@ export function cannedHandler(opts: CannedOptions): (req: Request) => Promise<Re
   const startedAt = Date.now();
   const frames = cannedBodies(opts);
   const sse = { "content-type": "text/event-stream", "cache-control": "no-cache" };
-  const json = { "content-type": "application/json", "x-cortex-ttft-ms": "0.1" };
+  // Usage in a header, as the neuron sends it, so the gateway does its token accounting.
+  const json = {
+    "content-type": "application/json",
+    "x-cortex-usage": `prompt=${USAGE.prompt_tokens};completion=${opts.chunks};ttft_ms=0.1`,
+  };
   return async (req) => {
     const path = new URL(req.url).pathname;
     if (req.method === "GET" && path === "/health") {

@@ -29,6 +29,11 @@ Deno.test("a whole answer carries usage; an unknown model is a 404", async () =>
   assertEquals(res.headers.get("content-type"), "application/json");
   const body = await res.json();
   assertEquals(body.usage.completion_tokens, 5);
+  // The header the neuron sends with a whole answer, which the gateway's accounting reads.
+  assertEquals(
+    res.headers.get("x-cortex-usage"),
+    `prompt=${body.usage.prompt_tokens};completion=5;ttft_ms=0.1`,
+  );
   assertEquals((await post({ model: "other", messages: [] })).status, 404);
 });
 
