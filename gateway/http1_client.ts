@@ -455,19 +455,17 @@ function chunkedBody(
         if (buf.length > 4096) throw new Error("malformed chunked body: line too long");
         return false;
       }
-      const line = dec.decode(buf.subarray(0, nl)).replace(/\r$/, "");
+      // Lines are read as bytes: this runs twice per streamed event.
+      const end = nl > 0 && buf[nl - 1] === 13 ? nl - 1 : nl;
+      const line = buf.subarray(0, end);
       buf = buf.subarray(nl + 1);
       if (left === -3) {
-        if (line !== "") throw new Error("malformed chunked body: no CRLF after chunk data");
+        if (end !== 0) throw new Error("malformed chunked body: no CRLF after chunk data");
         left = -1;
       } else if (left === -1) {
-        const size = line.split(";")[0].trim();
-        if (!/^[0-9a-fA-F]{1,8}$/.test(size)) {
-          throw new Error(`malformed chunk size: ${JSON.stringify(line.slice(0, 40))}`);
-        }
-        left = parseInt(size, 16);
+        left = chunkSize(line);
         if (left === 0) left = -2;
-      } else if (line === "") {
+      } else if (end === 0) {
         // End of the trailer section: the body is complete.
         return true;
       }
@@ -512,6 +510,35 @@ function chunkedBody(
       if (!done) finish(false);
     },
   }, { highWaterMark: 0 });
+}
+
+/**
+ * The size on a chunk-size line (RFC 9112 §7.1): 1 to 8 hex digits, optional
+ * whitespace around them, extensions after `;` ignored. Throws otherwise.
+ */
+export function chunkSize(line: Uint8Array): number {
+  let i = 0;
+  while (i < line.length && (line[i] === 32 || line[i] === 9)) i++;
+  const start = i;
+  let size = 0;
+  for (; i < line.length; i++) {
+    const c = line[i];
+    const d = c >= 48 && c <= 57
+      ? c - 48
+      : c >= 97 && c <= 102
+      ? c - 87
+      : c >= 65 && c <= 70
+      ? c - 55
+      : -1;
+    if (d < 0) break;
+    size = size * 16 + d;
+  }
+  const digits = i - start;
+  while (i < line.length && (line[i] === 32 || line[i] === 9)) i++;
+  if (digits < 1 || digits > 8 || (i < line.length && line[i] !== 59 /* ; */)) {
+    throw new Error(`malformed chunk size: ${JSON.stringify(dec.decode(line.subarray(0, 40)))}`);
+  }
+  return size;
 }
 
 function concat(a: Bytes, b: Bytes): Bytes {

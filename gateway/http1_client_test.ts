@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "../tests/assert.ts";
-import { ConnectFailedError, headerOf, Http1Pool, parseHead } from "./http1_client.ts";
+import { chunkSize, ConnectFailedError, headerOf, Http1Pool, parseHead } from "./http1_client.ts";
 
 const enc = new TextEncoder();
 
@@ -396,5 +396,17 @@ Deno.test("parseHead: framing decisions and malformed heads", () => {
     ]
   ) {
     assertThrows(() => parseHead(bad), /malformed|content-length/);
+  }
+});
+
+Deno.test("chunkSize reads 1 to 8 hex digits, whitespace and extensions allowed, else throws", () => {
+  const size = (line: string) => chunkSize(enc.encode(line));
+  assertEquals(size("1a"), 26);
+  assertEquals(size(" 1A\t;name=value"), 26);
+  assertEquals(size("0"), 0);
+  assertEquals(size("ffffffff"), 0xffffffff);
+  assertEquals(size("00000010;"), 16);
+  for (const bad of ["", " ", ";ext", "g", "123456789", "1 2", "-1", "0x10", "1a\r"]) {
+    assertThrows(() => size(bad), /malformed chunk size/);
   }
 });

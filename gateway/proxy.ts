@@ -190,15 +190,21 @@ export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<bo
 // ---------------------------------------------------------------------------
 // Peeking at bytes without decoding every chunk
 
-export function indexOfBytes(hay: Uint8Array, needle: Uint8Array, from = 0): number {
-  const first = needle[0];
+/**
+ * Where `needle` first occurs in `hay` at or after `from`, or -1. Candidates
+ * are found by the needle's byte at `anchor`: pick a byte that is rare in the
+ * haystack (a quote is in every JSON key, an underscore in few).
+ */
+export function indexOfBytes(hay: Uint8Array, needle: Uint8Array, from = 0, anchor = 0): number {
+  const key = needle[anchor];
   const last = hay.length - needle.length;
   outer: for (
-    let i = hay.indexOf(first, from);
-    i !== -1 && i <= last;
-    i = hay.indexOf(first, i + 1)
+    let a = hay.indexOf(key, from + anchor);
+    a !== -1 && a - anchor <= last;
+    a = hay.indexOf(key, a + 1)
   ) {
-    for (let j = 1; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    const i = a - anchor;
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
     return i;
   }
   return -1;
@@ -212,6 +218,8 @@ const FIRST_TOKEN = [
   enc.encode(`"text":"`),
 ];
 const USAGE = enc.encode(`"prompt_tokens":`);
+/** The underscore: checked in every chunk, so candidates are found by a rare byte. */
+const USAGE_ANCHOR = 7;
 
 export interface Usage {
   promptTokens: number;
@@ -240,7 +248,7 @@ export class StreamWatch {
         }
       }
     }
-    if (indexOfBytes(chunk, USAGE) >= 0) {
+    if (indexOfBytes(chunk, USAGE, 0, USAGE_ANCHOR) >= 0) {
       this.usage = parseUsage(new TextDecoder().decode(chunk)) ?? this.usage;
     }
   }
