@@ -522,14 +522,7 @@ export function chunkSize(line: Uint8Array): number {
   const start = i;
   let size = 0;
   for (; i < line.length; i++) {
-    const c = line[i];
-    const d = c >= 48 && c <= 57
-      ? c - 48
-      : c >= 97 && c <= 102
-      ? c - 87
-      : c >= 65 && c <= 70
-      ? c - 55
-      : -1;
+    const d = hexDigit(line[i]);
     if (d < 0) break;
     size = size * 16 + d;
   }
@@ -539,6 +532,13 @@ export function chunkSize(line: Uint8Array): number {
     throw new Error(`malformed chunk size: ${JSON.stringify(dec.decode(line.subarray(0, 40)))}`);
   }
   return size;
+}
+
+/** The value of an ASCII hex digit, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48; // 0-9
+  const lower = c | 0x20;
+  return lower >= 97 && lower <= 102 ? lower - 87 : -1; // a-f, A-F
 }
 
 function concat(a: Bytes, b: Bytes): Bytes {
