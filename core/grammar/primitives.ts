@@ -32,8 +32,16 @@ const RAW_STRING_CHARS: CodeRange[] = [
  * document has. Bounded ranges make the sampler refuse such bytes at their first one.
  */
 export function rawCharClass(except: readonly number[] = []): string {
+  return charClassExcept(RAW_STRING_CHARS, except);
+}
+
+/** A GBNF class of the code points in `allowed` minus those in `except`, as positive ranges. */
+export function charClassExcept(
+  allowed: readonly CodeRange[],
+  except: readonly number[],
+): string {
   const ranges: CodeRange[] = [];
-  for (const [lo, hi] of RAW_STRING_CHARS) {
+  for (const [lo, hi] of allowed) {
     let from = lo;
     for (const cp of [...except].sort((a, b) => a - b)) {
       if (cp < from || cp > hi) continue;

@@ -34,13 +34,18 @@ import {
   alternatives,
   type CodeRange,
   GbnfBuilder,
-  gbnfCharClass,
   gbnfLiteral,
   group,
   RepetitionLimitError,
   ruleName,
 } from "./gbnf.ts";
-import { primitive, PRIMITIVE_NAMES, rawCharClass, STRING_FORMATS } from "./primitives.ts";
+import {
+  charClassExcept,
+  primitive,
+  PRIMITIVE_NAMES,
+  rawCharClass,
+  STRING_FORMATS,
+} from "./primitives.ts";
 import { SchemaConverter } from "./schema_to_gbnf.ts";
 
 export interface ToolCallGrammarOptions {
@@ -210,17 +215,7 @@ const TEXT_CHARS: CodeRange[] = [
 ];
 
 function textClass(except: readonly number[]): string {
-  const ranges: CodeRange[] = [];
-  for (const [lo, hi] of TEXT_CHARS) {
-    let from = lo;
-    for (const cp of [...except].sort((a, b) => a - b)) {
-      if (cp < from || cp > hi) continue;
-      if (cp > from) ranges.push([from, cp - 1]);
-      from = cp + 1;
-    }
-    if (from <= hi) ranges.push([from, hi]);
-  }
-  return gbnfCharClass(ranges);
+  return charClassExcept(TEXT_CHARS, except);
 }
 
 /** Which state of matching `closer` (KMP) follows state `k` on character `c`. */
