@@ -9,7 +9,8 @@ import { ensureFixture, FIXTURES } from "../fixtures/mod.ts";
 import { EnginePeer } from "./engine/engine_peer.ts";
 import { measureEngineMemory } from "./engine/memory.ts";
 import { ensureNodeLlamaCpp, NodePeer } from "./engine/node_peer.ts";
-import { type BenchOptions, parseOptions, UsageError } from "./engine/options.ts";
+import { optionsOrExitCode } from "./common/options.ts";
+import { type BenchOptions, parseOptions } from "./engine/options.ts";
 import { PlainPeer } from "./engine/plain_peer.ts";
 import { screenedPrompts } from "./engine/screen.ts";
 import {
@@ -32,18 +33,6 @@ import {
 } from "./engine/workload.ts";
 
 const progress = (line: string) => console.error(`bench engine: ${line}`);
-
-/** Parses the flags; a usage error or --help becomes an exit code. */
-function options(args: string[]): BenchOptions | number {
-  try {
-    return parseOptions(args);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    const help = (e as UsageError & { help?: boolean }).help === true;
-    (help ? console.log : console.error)(e.message);
-    return help ? 0 : 2;
-  }
-}
 
 /** Starts the peers in table order (engine, plain loop, node-llama-cpp); notes what they run. */
 async function startPeers(
@@ -98,7 +87,7 @@ async function runRounds(
 const loadAverage = () => Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
 
 export async function main(args: string[]): Promise<number> {
-  const opts = options(args);
+  const opts = optionsOrExitCode(() => parseOptions(args));
   if (typeof opts === "number") return opts;
   const shape = DEFAULT_SHAPE;
   const setup: Setup = {

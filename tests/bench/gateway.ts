@@ -10,7 +10,8 @@ import { type Spawned, spawnServer, writeConfig } from "../helpers/processes.ts"
 import { type Backend, startCanned, startNeuron } from "./gateway/backend.ts";
 import { cpuMs } from "./gateway/cpu.ts";
 import { FetchLoad, type LoadGenerator, type LoadSpec, WrkLoad } from "./gateway/load.ts";
-import { parseOptions, UsageError } from "./gateway/options.ts";
+import { optionsOrExitCode } from "./common/options.ts";
+import { parseOptions } from "./gateway/options.ts";
 import { startNginx } from "./gateway/processes.ts";
 import { type PeerName, renderReport, type RoundFigures, summarize } from "./gateway/report.ts";
 import { measureStreams } from "./gateway/stream_client.ts";
@@ -116,16 +117,8 @@ async function measureOnce(
 }
 
 export async function main(args: string[]): Promise<number> {
-  let opts;
-  try {
-    opts = parseOptions(args);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      (e.help ? console.log : console.error)(e.message);
-      return e.help ? 0 : 2;
-    }
-    throw e;
-  }
+  const opts = optionsOrExitCode(() => parseOptions(args));
+  if (typeof opts === "number") return opts;
   const stops: (() => Promise<void>)[] = [];
   try {
     const wrk = await WrkLoad.find();

@@ -8,7 +8,8 @@
 import { ensureFixture, FIXTURES, fixtureVocab } from "../fixtures/mod.ts";
 import { InProcessPeer } from "./neuron/engine_peer.ts";
 import { HttpPeer, type NeuronSetup } from "./neuron/http_peer.ts";
-import { parseOptions, UsageError } from "./neuron/options.ts";
+import { optionsOrExitCode } from "./common/options.ts";
+import { parseOptions } from "./neuron/options.ts";
 import {
   type Pair,
   type Pairs,
@@ -81,16 +82,8 @@ async function round(
 }
 
 export async function main(args: string[]): Promise<number> {
-  let opts;
-  try {
-    opts = parseOptions(args);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      (e.help ? console.log : console.error)(e.message);
-      return e.help ? 0 : 2;
-    }
-    throw e;
-  }
+  const opts = optionsOrExitCode(() => parseOptions(args));
+  if (typeof opts === "number") return opts;
   const setup: NeuronSetup = {
     modelPath: await ensureFixture(FIXTURES.bench),
     context: 1024,

@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "../../assert.ts";
-import { parseOptions, UsageError } from "./options.ts";
+import { UsageError } from "../common/options.ts";
+import { parseOptions } from "./options.ts";
 
 function usageError(args: string[]): UsageError {
   try {
@@ -38,7 +39,7 @@ Deno.test("bad values name the flag", () => {
 });
 
 Deno.test("--help gives the help text", () => {
-  const e = usageError(["--help"]) as UsageError & { help?: boolean };
+  const e = usageError(["--help"]);
   assertEquals(e.help, true);
   assert(e.message.includes("--rounds"), e.message);
 });

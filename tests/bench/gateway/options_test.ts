@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertThrows } from "../../assert.ts";
-import { parseOptions, UsageError } from "./options.ts";
+import { UsageError } from "../common/options.ts";
+import { parseOptions } from "./options.ts";
 
 Deno.test("gateway bench options: defaults and flags", () => {
   const d = parseOptions([]);

@@ -1,6 +1,7 @@
 /** Command-line flags of `deno task bench neuron`. */
 
-import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { Command } from "commander";
+import { numberFlag, parseCommand } from "../common/options.ts";
 
 export interface NeuronBenchOptions {
   /** Interleaved rounds; the report gives their median. */
@@ -15,46 +16,32 @@ export interface NeuronBenchOptions {
   json: boolean;
 }
 
-export class UsageError extends Error {
-  override name = "UsageError";
-  constructor(message: string, readonly help = false) {
-    super(message);
-  }
-}
-
-function int(flag: string, min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < min || n > max) {
-      throw new InvalidArgumentError(
-        `${flag}: expected an integer from ${min} to ${max}, got "${value}"`,
-      );
-    }
-    return n;
-  };
-}
-
 function program(): Command {
   return new Command("bench neuron")
     .description(
       "HTTP overhead of the neuron: streamed chat over HTTP against the engine in-process, " +
         "on the bench fixture, greedy, in interleaved rounds",
     )
-    .option("--rounds <n>", "interleaved rounds (median reported)", int("--rounds", 1, 1000), 5)
+    .option(
+      "--rounds <n>",
+      "interleaved rounds (median reported)",
+      numberFlag("--rounds", 1, 1000),
+      5,
+    )
     .option(
       "--ttft-requests <n>",
       "one-token request pairs per round, of new prompts and again of a repeated one",
-      int("--ttft-requests", 1, 1000),
+      numberFlag("--ttft-requests", 1, 1000),
       10,
     )
     .option(
       "--gen-requests <n>",
       "long requests per peer per round",
-      int("--gen-requests", 1, 1000),
+      numberFlag("--gen-requests", 1, 1000),
       2,
     )
-    .option("--max-tokens <n>", "tokens per long request", int("--max-tokens", 2, 4096), 128)
-    .option("--threads <n>", "llama.cpp threads for both peers", int("--threads", 1, 256), 1)
+    .option("--max-tokens <n>", "tokens per long request", numberFlag("--max-tokens", 2, 4096), 128)
+    .option("--threads <n>", "llama.cpp threads for both peers", numberFlag("--threads", 1, 256), 1)
     .option("--json", "print the result as JSON", false)
     .exitOverride()
     .configureOutput({ writeOut: () => {}, writeErr: () => {} });
@@ -62,19 +49,7 @@ function program(): Command {
 
 /** Parses the arguments after `neuron`; throws UsageError naming the flag at fault. */
 export function parseOptions(args: string[]): NeuronBenchOptions {
-  const p = program();
-  try {
-    p.parse(args, { from: "user" });
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === "commander.helpDisplayed" || e.code === "commander.help") {
-        throw new UsageError(p.helpInformation(), true);
-      }
-      throw new UsageError(`${e.message.replace(/^error: /, "")}\n\n${p.helpInformation()}`);
-    }
-    throw e;
-  }
-  const o = p.opts();
+  const o = parseCommand(program(), args);
   return {
     rounds: o.rounds,
     ttftRequests: o.ttftRequests,
