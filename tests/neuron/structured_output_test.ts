@@ -16,60 +16,15 @@ import OpenAI from "openai";
 import { GRAMMAR_TEST_SCHEMAS } from "../../core/grammar/testing/schemas.ts";
 import { makeValidator } from "../../core/grammar/testing/validator.ts";
 import { assert, assertEquals } from "../assert.ts";
-import { ensureFixture, FIXTURES, fixtureVocab } from "../fixtures/mod.ts";
-import { makeStore, type Spawned, spawnServer, writeConfig } from "../helpers/processes.ts";
+import { FIXTURES, fixtureVocab } from "../fixtures/mod.ts";
+import { loadedNeuron } from "../helpers/shared_server.ts";
 
-let server: Spawned | undefined;
+// Room for the longest document below (2,550 characters of string) and then some.
+const neuron = loadedNeuron(["plain", "think"]);
 
-async function neuron(): Promise<Spawned> {
-  if (server) return server;
-  const store = await makeStore({
-    plain: await ensureFixture(FIXTURES.plain),
-    think: await ensureFixture(FIXTURES.think),
-  });
-  // Room for the longest document below (2,550 characters of string) and then some.
-  const config = await writeConfig(
-    "neuron.toml",
-    `listen = "127.0.0.1:0"
-model_dirs = ["${store}"]
-slots = 2
-context = 4096
-n_threads = 1
-n_batch = 256
-max_queue = 16
-memory_budget_mb = { CPU = 600 }
-`,
-  );
-  server = await spawnServer("cli/neuron.ts", config);
-  for (const model of ["plain", "think"]) {
-    const r = await post("/models/load", { model });
-    assertEquals(r.status, 200, JSON.stringify(r.json));
-  }
-  return server;
-}
-
-async function post(path: string, body: unknown) {
-  const res = await fetch(`${server!.url}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, json: await res.json() };
-}
-
-const client = () => new OpenAI({ baseURL: `${server!.url}/v1`, apiKey: "none", maxRetries: 0 });
-
-function itest(name: string, fn: () => Promise<void>) {
-  Deno.test({
-    name,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: async () => {
-      await neuron();
-      await fn();
-    },
-  });
-}
+const post = (path: string, body: unknown) => neuron.post(path, body);
+const client = () => new OpenAI({ baseURL: `${neuron.url}/v1`, apiKey: "none", maxRetries: 0 });
+const itest = (name: string, fn: () => Promise<void>) => neuron.test(name, fn);
 
 /** Adds fields the SDK's types do not know (llama.cpp-style extensions). */
 // deno-lint-ignore no-explicit-any
@@ -393,11 +348,4 @@ itest(
   },
 );
 
-Deno.test({
-  name: "stop the neuron",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    if (server) assertEquals(await server.stop(), 0);
-  },
-});
+neuron.stopAtEnd("stop the neuron");

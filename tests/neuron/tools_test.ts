@@ -19,14 +19,8 @@ import { ChatCompletionChunkSchema } from "../../core/openai/mod.ts";
 import { toTemplateMessage } from "../../neuron/api/chat.ts";
 import { ChatTemplate } from "../../neuron/chat/template.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../assert.ts";
-import {
-  ensureFixture,
-  fixtureChatTemplate,
-  FIXTURES,
-  fixtureTokens,
-  LLAMA3_TOKENS,
-} from "../fixtures/mod.ts";
-import { makeStore, type Spawned, spawnServer, writeConfig } from "../helpers/processes.ts";
+import { fixtureChatTemplate, FIXTURES, fixtureTokens, LLAMA3_TOKENS } from "../fixtures/mod.ts";
+import { loadedNeuron } from "../helpers/shared_server.ts";
 
 type Tool = OpenAI.ChatCompletionTool & { type: "function" };
 type Message = OpenAI.ChatCompletionMessageParam;
@@ -179,57 +173,11 @@ Deno.test("llama 3.1 prompt: tool definitions, earlier calls and their results, 
 
 // --- a neuron process --------------------------------------------------------------------
 
-let server: Spawned | undefined;
+const neuron = loadedNeuron(["plain", "llama3", "think"]);
 
-async function neuron(): Promise<Spawned> {
-  if (server) return server;
-  const store = await makeStore({
-    plain: await ensureFixture(FIXTURES.plain),
-    llama3: await ensureFixture(FIXTURES.llama3),
-    think: await ensureFixture(FIXTURES.think),
-  });
-  const config = await writeConfig(
-    "neuron.toml",
-    `listen = "127.0.0.1:0"
-model_dirs = ["${store}"]
-slots = 2
-context = 4096
-n_threads = 1
-n_batch = 256
-max_queue = 16
-memory_budget_mb = { CPU = 600 }
-`,
-  );
-  server = await spawnServer("cli/neuron.ts", config);
-  for (const model of ["plain", "llama3", "think"]) {
-    const r = await post("/models/load", { model });
-    assertEquals(r.status, 200, JSON.stringify(r.json));
-  }
-  return server;
-}
-
-async function post(path: string, body: unknown) {
-  const res = await fetch(`${server!.url}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, json: await res.json() };
-}
-
-const client = () => new OpenAI({ baseURL: `${server!.url}/v1`, apiKey: "none", maxRetries: 0 });
-
-function itest(name: string, fn: () => Promise<void>) {
-  Deno.test({
-    name,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: async () => {
-      await neuron();
-      await fn();
-    },
-  });
-}
+const post = (path: string, body: unknown) => neuron.post(path, body);
+const client = () => new OpenAI({ baseURL: `${neuron.url}/v1`, apiKey: "none", maxRetries: 0 });
+const itest = (name: string, fn: () => Promise<void>) => neuron.test(name, fn);
 
 /** Adds fields the SDK's types do not know (llama.cpp-style extensions). */
 // deno-lint-ignore no-explicit-any
@@ -503,11 +451,4 @@ itest("thinking off: a forced call on a reasoning model starts at once", async (
   }
 });
 
-Deno.test({
-  name: "stop the neuron",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    if (server) assertEquals(await server.stop(), 0);
-  },
-});
+neuron.stopAtEnd("stop the neuron");
