@@ -45,17 +45,17 @@ export class SharedServer {
     });
   }
 
-  /** Registers the file's last test: the server, if it ran, exits cleanly on `signal`. */
+  /** Registers the file's last test: the server exits cleanly (status 0) on `signal`. */
   stopAtEnd(name: string, signal?: Deno.Signal): void {
     Deno.test({
       name,
       sanitizeOps: false,
       sanitizeResources: false,
       fn: async () => {
-        const server = this.#server;
+        const server = await this.up();
         this.#server = undefined;
         this.#starting = undefined;
-        if (server) assertEquals(await server.stop(signal), 0);
+        assertEquals(await server.stop(signal), 0);
       },
     });
   }

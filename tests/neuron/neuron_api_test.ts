@@ -7,13 +7,11 @@
 import OpenAI from "openai";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { ensureFixture, FIXTURES } from "../fixtures/mod.ts";
-import { makeStore, type Spawned, spawnServer, writeConfig } from "../helpers/processes.ts";
+import { makeStore, spawnServer, writeConfig } from "../helpers/processes.ts";
+import { SharedServer } from "../helpers/shared_server.ts";
 
 const TOKEN = "neuron-secret";
-let server: Spawned | undefined;
-
-async function neuron(): Promise<Spawned> {
-  if (server) return server;
+const neuron = new SharedServer(async () => {
   const store = await makeStore({
     think: await ensureFixture(FIXTURES.think),
     bracket: await ensureFixture(FIXTURES.bracketThink),
@@ -34,34 +32,25 @@ token = "${TOKEN}"
 memory_budget_mb = { CPU = 400 }
 `,
   );
-  server = await spawnServer("cli/neuron.ts", config);
+  return await spawnServer("cli/neuron.ts", config);
+}, async () => {
   for (const model of ["think", "bracket", "plain"]) {
     await post("/models/load", { model, embeddings: model === "plain" });
   }
-  return server;
-}
+});
 
-async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
-  const s = server!;
-  const res = await fetch(`${s.url}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}`, ...headers },
-    body: JSON.stringify(body),
-  });
-  const json = await res.json();
-  return { status: res.status, json };
-}
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  neuron.post(path, body, { ...AUTH, ...headers });
 
 async function get(path: string) {
-  const res = await fetch(`${server!.url}${path}`, {
-    headers: { authorization: `Bearer ${TOKEN}` },
-  });
+  const res = await fetch(`${neuron.url}${path}`, { headers: AUTH });
   return { status: res.status, json: await res.json() };
 }
 
 function client(headers: Record<string, string> = {}) {
   return new OpenAI({
-    baseURL: `${server!.url}/v1`,
+    baseURL: `${neuron.url}/v1`,
     apiKey: TOKEN,
     defaultHeaders: headers,
     maxRetries: 0,
@@ -69,17 +58,7 @@ function client(headers: Record<string, string> = {}) {
 }
 
 /** Test steps share one neuron; the last test stops it. */
-function itest(name: string, fn: () => Promise<void>) {
-  Deno.test({
-    name,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: async () => {
-      await neuron();
-      await fn();
-    },
-  });
-}
+const itest = (name: string, fn: () => Promise<void>) => neuron.test(name, fn);
 
 const user = (text: string) => [{ role: "user" as const, content: text }];
 
@@ -427,7 +406,7 @@ itest("a load that cannot fit the budget is refused up front with the numbers", 
 
 itest("a client disconnect mid-stream frees the slot", async () => {
   const ac = new AbortController();
-  const res = await fetch(`${server!.url}/v1/chat/completions`, {
+  const res = await fetch(`${neuron.url}/v1/chat/completions`, {
     method: "POST",
     signal: ac.signal,
     headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
@@ -455,7 +434,7 @@ itest("a client disconnect mid-stream frees the slot", async () => {
 
 itest("a client hanging up before a whole answer stops its generation", async () => {
   const generated = async () => {
-    const res = await fetch(`${server!.url}/metrics`, {
+    const res = await fetch(`${neuron.url}/metrics`, {
       headers: { authorization: `Bearer ${TOKEN}` },
     });
     const m = /neuron_generation_tokens_total\{model="plain"\} (\d+)/.exec(await res.text());
@@ -470,7 +449,7 @@ itest("a client hanging up before a whole answer stops its generation", async ()
   });
   const ban = Object.fromEntries((eog.json.tokens as number[]).slice(-2).map((t) => [t, -100]));
   const ac = new AbortController();
-  const pending = fetch(`${server!.url}/v1/chat/completions`, {
+  const pending = fetch(`${neuron.url}/v1/chat/completions`, {
     method: "POST",
     signal: ac.signal,
     headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
@@ -501,15 +480,15 @@ itest("a client hanging up before a whole answer stops its generation", async ()
 });
 
 itest("auth: token required except on /health and /version", async () => {
-  const open = await fetch(`${server!.url}/health`);
+  const open = await fetch(`${neuron.url}/health`);
   assertEquals(open.status, 200);
   await open.body?.cancel();
-  const v = await fetch(`${server!.url}/version`);
+  const v = await fetch(`${neuron.url}/version`);
   assertEquals((await v.json()).name, "neuron");
-  const no = await fetch(`${server!.url}/models`);
+  const no = await fetch(`${neuron.url}/models`);
   assertEquals(no.status, 401);
   assertEquals((await no.json()).error.code, "invalid_api_key");
-  const wrong = await fetch(`${server!.url}/v1/models`, {
+  const wrong = await fetch(`${neuron.url}/v1/models`, {
     headers: { authorization: "Bearer nope" },
   });
   assertEquals(wrong.status, 401);
@@ -517,7 +496,7 @@ itest("auth: token required except on /health and /version", async () => {
 });
 
 itest("metrics: Prometheus text with the neuron's families", async () => {
-  const res = await fetch(`${server!.url}/metrics`, {
+  const res = await fetch(`${neuron.url}/metrics`, {
     headers: { authorization: `Bearer ${TOKEN}` },
   });
   const text = await res.text();
@@ -534,13 +513,4 @@ itest("metrics: Prometheus text with the neuron's families", async () => {
   assertMatch(text, /neuron_generation_tokens_total\{model="plain"\} [1-9]/);
 });
 
-Deno.test({
-  name: "neuron shuts down cleanly on SIGTERM (exit 0)",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    const s = await neuron();
-    assertEquals(await s.stop("SIGTERM"), 0);
-    server = undefined;
-  },
-});
+neuron.stopAtEnd("neuron shuts down cleanly on SIGTERM (exit 0)", "SIGTERM");
