@@ -15,13 +15,8 @@ import OpenAI from "openai";
 import { makeValidator } from "../../core/grammar/testing/validator.ts";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { ensureFixture, FIXTURES } from "../fixtures/mod.ts";
-import {
-  freePort,
-  makeStore,
-  type Spawned,
-  spawnServer,
-  writeConfig,
-} from "../helpers/processes.ts";
+import { freePort, makeStore, spawnServer, writeConfig } from "../helpers/processes.ts";
+import { SharedServer } from "../helpers/shared_server.ts";
 
 type ToolName = "get_weather" | "add";
 const SCHEMAS: Record<ToolName, Record<string, unknown>> = {
@@ -62,10 +57,7 @@ function assertValidCall(name: string, input: unknown, allowed: readonly string[
   assert(VALIDATE[name as ToolName](input), `${name} input ${JSON.stringify(input)}`);
 }
 
-let gateway: Spawned | undefined;
-
-async function up(): Promise<Spawned> {
-  if (gateway) return gateway;
+const gateway = new SharedServer(async () => {
   const store = await makeStore({
     plain: await ensureFixture(FIXTURES.plain),
     llama3: await ensureFixture(FIXTURES.llama3),
@@ -91,32 +83,22 @@ poll_interval = "300ms"
 neuron_config = "${neuron}"
 `,
   );
-  gateway = await spawnServer("cli/cortex.ts", cortex);
+  return await spawnServer("cli/cortex.ts", cortex);
+}, async (gw) => {
   for (const model of ["plain", "llama3"]) {
-    const res = await fetch(`${gateway.url}/cortex/load`, {
+    const res = await fetch(`${gw.url}/cortex/load`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ model }),
     });
     assertEquals(res.status, 200, await res.text());
   }
-  return gateway;
-}
+});
 
-function itest(name: string, fn: () => Promise<void>) {
-  Deno.test({
-    name,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: async () => {
-      await up();
-      await fn();
-    },
-  });
-}
+const itest = (name: string, fn: () => Promise<void>) => gateway.test(name, fn);
 
-const openai = () => new OpenAI({ baseURL: `${gateway!.url}/v1`, apiKey: "unused", maxRetries: 0 });
-const anthropic = () => new Anthropic({ baseURL: gateway!.url, apiKey: "unused", maxRetries: 0 });
+const openai = () => new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused", maxRetries: 0 });
+const anthropic = () => new Anthropic({ baseURL: gateway.url, apiKey: "unused", maxRetries: 0 });
 
 // --- OpenAI ----------------------------------------------------------------------------
 
@@ -310,11 +292,4 @@ itest("anthropic: a tool_result turn is rendered into the prompt and answered", 
   assert((answer.content[0] as Anthropic.TextBlock).text.length > 0);
 });
 
-Deno.test({
-  name: "stop the gateway",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    if (gateway) assertEquals(await gateway.stop(), 0);
-  },
-});
+gateway.stopAtEnd("stop the gateway");
