@@ -1,33 +1,23 @@
 import { assertEquals } from "../tests/assert.ts";
 import type { NeuronModel } from "../core/neuron/schemas.ts";
 import type { ModelProfile } from "../core/config/mod.ts";
+import { neuronModel } from "../tests/helpers/neuron_model.ts";
 import { profileBytes } from "./lifecycle.ts";
 
 const MiB = 1024 * 1024;
 
-const file = (over: Partial<NeuronModel> = {}): NeuronModel => ({
-  id: "m",
-  source: "m",
-  state: "available",
-  device: null,
-  size_bytes: 100 * MiB,
-  memory_bytes: 200 * MiB,
-  context_length: 8192,
-  context: 4096,
-  slots: 4,
-  kv_bytes_per_token: 1024,
-  reasoning: null,
-  chat_template: true,
-  tool_format: null,
-  embeddings: false,
-  in_flight: 0,
-  queued: 0,
-  progress: null,
-  error: null,
-  loaded_at: null,
-  last_used: null,
-  ...over,
-});
+const file = (over: Partial<NeuronModel> = {}): NeuronModel =>
+  neuronModel({
+    id: "m",
+    state: "available",
+    device: null,
+    size_bytes: 100 * MiB,
+    memory_bytes: 200 * MiB,
+    context_length: 8192,
+    slots: 4,
+    kv_bytes_per_token: 1024,
+    ...over,
+  });
 
 const profile = (over: Partial<ModelProfile> = {}): ModelProfile => ({
   id: "m",

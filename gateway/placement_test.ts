@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { Device, NeuronModel } from "../core/neuron/mod.ts";
+import { neuronModel } from "../tests/helpers/neuron_model.ts";
 import {
   defragDue,
   type FleetSnapshot,
@@ -39,29 +40,14 @@ function model(
   memGiB: number | null,
   over: Partial<NeuronModel> = {},
 ): NeuronModel {
-  return {
+  return neuronModel({
     id,
-    source: id,
-    state: "loaded",
     device: dev,
     size_bytes: 1 * GIB,
     memory_bytes: memGiB === null ? null : memGiB * GIB,
-    context_length: 4096,
-    context: 4096,
-    slots: 1,
-    kv_bytes_per_token: null,
-    reasoning: null,
-    chat_template: true,
-    tool_format: null,
-    embeddings: false,
-    in_flight: 0,
-    queued: 0,
-    progress: null,
-    error: null,
     loaded_at: 1,
-    last_used: null,
     ...over,
-  };
+  });
 }
 
 function neuron(

@@ -10,6 +10,7 @@
  */
 
 import type { Health, NeuronModel } from "../../../core/neuron/schemas.ts";
+import { neuronModel } from "../../helpers/neuron_model.ts";
 
 export interface CannedOptions {
   /** The model id the backend serves. */
@@ -25,28 +26,12 @@ export const CANNED_DEFAULTS: CannedOptions = { model: "canned", chunks: 32, del
 const MiB = 1024 * 1024;
 
 function modelRecord(model: string): NeuronModel {
-  return {
+  return neuronModel({
     id: model,
-    source: model,
-    state: "loaded",
-    device: "CPU",
-    size_bytes: 50 * MiB,
-    memory_bytes: 64 * MiB,
-    context_length: 4096,
-    context: 4096,
     slots: 64,
     kv_bytes_per_token: 16 * 1024,
-    reasoning: null,
-    chat_template: true,
-    tool_format: null,
-    embeddings: false,
-    in_flight: 0,
-    queued: 0,
-    progress: null,
-    error: null,
     loaded_at: Date.now(),
-    last_used: null,
-  };
+  });
 }
 
 /** What `/health` answers: one CPU device, the model loaded on it. */
