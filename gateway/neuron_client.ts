@@ -15,7 +15,7 @@ import {
 } from "../core/neuron/schemas.ts";
 import { z as zod } from "zod";
 import { createSseParserStream } from "../core/sse.ts";
-import { Http1Pool } from "./http1_client.ts";
+import { Http1Pool } from "./http1/client.ts";
 
 export class NeuronCallError extends Error {
   override name = "NeuronCallError";
@@ -40,7 +40,7 @@ const LoadAnswer = zod.object({ model: NeuronModelSchema });
 
 export class NeuronClient {
   readonly target: NeuronTarget;
-  /** Keep-alive connections for proxied requests (the hot path; see http1_client.ts). */
+  /** Keep-alive connections for proxied requests (the hot path; see http1/client.ts). */
   readonly upstream: Http1Pool;
   readonly #auth: Record<string, string>;
 

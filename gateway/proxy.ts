@@ -9,7 +9,7 @@
 import { HttpError } from "../core/errors.ts";
 import type { CatalogueEntry } from "./catalogue.ts";
 import type { Fleet, NeuronState } from "./fleet.ts";
-import { ConnectFailedError, headerOf } from "./http1_client.ts";
+import { ConnectFailedError, headerOf } from "./http1/client.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 
 /** Headers that describe one connection, not the request (RFC 9110 §7.6.1), plus our own auth. */

@@ -16,6 +16,17 @@
  * close it.
  */
 
+import {
+  type Bytes,
+  ChunkedDecoder,
+  concat,
+  errorText,
+  headEnd,
+  isConnectionLoss,
+  safeClose,
+  writeAll,
+} from "./wire.ts";
+
 /** The neuron could not be reached, or closed the connection before answering. */
 export class ConnectFailedError extends Error {
   override name = "ConnectFailedError";
@@ -80,7 +91,6 @@ interface Link {
   conn: Deno.Conn;
   buf: Uint8Array<ArrayBuffer>;
 }
-type Bytes = Uint8Array<ArrayBuffer>;
 
 export class Http1Pool {
   readonly #hostname: string;
@@ -291,10 +301,6 @@ async function writeParts(conn: Deno.Conn, parts: Bytes[]): Promise<void> {
   for (const p of parts) await writeAll(conn, p);
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
-}
-
 /** Reads and parses the answer's head (skipping 1xx heads); null if the connection closed first. */
 async function readHead({ conn, buf: own }: Link, isHead: boolean): Promise<Head | null> {
   let buf = own;
@@ -325,15 +331,6 @@ async function readHead({ conn, buf: own }: Link, isHead: boolean): Promise<Head
     }
     return { ...head, rest: buf.subarray(end, n) };
   }
-}
-
-/** The offset just past the first CRLFCRLF ending in [from, n), or -1. */
-function headEnd(b: Uint8Array, from: number, n: number): number {
-  const v = b.subarray(0, n);
-  for (let i = v.indexOf(10, from + 3); i >= 0; i = v.indexOf(10, i + 1)) {
-    if (v[i - 1] === 13 && v[i - 2] === 10 && v[i - 3] === 13) return i + 1;
-  }
-  return -1;
 }
 
 /** Parses a status line and header fields. Throws on a malformed head. */
@@ -433,59 +430,20 @@ function chunkedBody(
   finish: (reusable: boolean) => void,
   signal?: AbortSignal,
 ): ReadableStream<Uint8Array> {
-  let buf: Bytes = first;
-  /** Data bytes left in the current chunk; -1 = a size line is next; -2 = trailers. */
-  let left = -1;
-  let done = false;
-
-  /** Decodes what `buf` holds into `out`; true when the body ended. */
-  const decode = (out: Bytes[]): boolean => {
-    for (;;) {
-      if (left > 0) {
-        if (!buf.length) return false;
-        const take = Math.min(left, buf.length);
-        out.push(buf.slice(0, take));
-        buf = buf.subarray(take);
-        left -= take;
-        if (left === 0) left = -3; // the CRLF after the data
-        continue;
-      }
-      const nl = buf.indexOf(10);
-      if (nl < 0) {
-        if (buf.length > 4096) throw new Error("malformed chunked body: line too long");
-        return false;
-      }
-      // Lines are read as bytes: this runs twice per streamed event.
-      const end = nl > 0 && buf[nl - 1] === 13 ? nl - 1 : nl;
-      const line = buf.subarray(0, end);
-      buf = buf.subarray(nl + 1);
-      if (left === -3) {
-        if (end !== 0) throw new Error("malformed chunked body: no CRLF after chunk data");
-        left = -1;
-      } else if (left === -1) {
-        left = chunkSize(line);
-        if (left === 0) left = -2;
-      } else if (end === 0) {
-        // End of the trailer section: the body is complete.
-        return true;
-      }
-    }
-  };
-
+  let buf: Uint8Array = first;
+  const decoder = new ChunkedDecoder();
   return new ReadableStream<Uint8Array>({
     async pull(c) {
       for (;;) {
-        const out: Bytes[] = [];
-        let ended: boolean;
+        const out: Uint8Array[] = [];
         try {
-          ended = decode(out);
+          buf = buf.subarray(decoder.decode(buf, out));
         } catch (e) {
           finish(false);
           return c.error(e);
         }
-        for (const piece of out) c.enqueue(piece);
-        if (ended) {
-          done = true;
+        for (const piece of out) c.enqueue(piece.slice());
+        if (decoder.ended) {
           finish(buf.length === 0);
           return c.close();
         }
@@ -507,62 +465,7 @@ function chunkedBody(
       }
     },
     cancel() {
-      if (!done) finish(false);
+      if (!decoder.ended) finish(false);
     },
   }, { highWaterMark: 0 });
-}
-
-/**
- * The size on a chunk-size line (RFC 9112 §7.1): 1 to 8 hex digits, optional
- * whitespace around them, extensions after `;` ignored. Throws otherwise.
- */
-export function chunkSize(line: Uint8Array): number {
-  let i = 0;
-  while (i < line.length && (line[i] === 32 || line[i] === 9)) i++;
-  const start = i;
-  let size = 0;
-  for (; i < line.length; i++) {
-    const d = hexDigit(line[i]);
-    if (d < 0) break;
-    size = size * 16 + d;
-  }
-  const digits = i - start;
-  while (i < line.length && (line[i] === 32 || line[i] === 9)) i++;
-  if (digits < 1 || digits > 8 || (i < line.length && line[i] !== 59 /* ; */)) {
-    throw new Error(`malformed chunk size: ${JSON.stringify(dec.decode(line.subarray(0, 40)))}`);
-  }
-  return size;
-}
-
-/** The value of an ASCII hex digit, or -1. */
-function hexDigit(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48; // 0-9
-  const lower = c | 0x20;
-  return lower >= 97 && lower <= 102 ? lower - 87 : -1; // a-f, A-F
-}
-
-function concat(a: Bytes, b: Bytes): Bytes {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-function isConnectionLoss(e: unknown): boolean {
-  return e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe ||
-    e instanceof Deno.errors.ConnectionAborted || e instanceof Deno.errors.UnexpectedEof ||
-    e instanceof Deno.errors.NotConnected || e instanceof Deno.errors.BadResource ||
-    e instanceof Deno.errors.Interrupted;
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-function safeClose(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
 }

@@ -1,5 +1,6 @@
-import { assert, assertEquals, assertRejects, assertThrows } from "../tests/assert.ts";
-import { chunkSize, ConnectFailedError, headerOf, Http1Pool, parseHead } from "./http1_client.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../../tests/assert.ts";
+import { ConnectFailedError, headerOf, Http1Pool, parseHead } from "./client.ts";
+import { chunkSize } from "./wire.ts";
 
 const enc = new TextEncoder();
 
@@ -349,7 +350,7 @@ Deno.test("a connect that hangs gives up at the timeout, or at once on abort", a
 });
 
 Deno.test("https endpoints: the certificate is checked, then requests flow and reuse", async () => {
-  const dir = new URL("../tests/fixtures/tls/", import.meta.url);
+  const dir = new URL("../../tests/fixtures/tls/", import.meta.url);
   const read = (f: string) => Deno.readTextFileSync(new URL(f, dir));
   const remotes = new Set<number>();
   const server = Deno.serve(
