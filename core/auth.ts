@@ -20,7 +20,7 @@ export function matchesAnyKey(given: string, keys: readonly string[]): boolean {
 }
 
 /** The token of an `Authorization: Bearer …` header, or null. */
-export function bearerToken(headers: Headers): string | null {
+export function bearerToken(headers: { get(name: string): string | null }): string | null {
   const h = headers.get("authorization");
   if (!h) return null;
   const m = /^Bearer\s+(.+)$/i.exec(h.trim());

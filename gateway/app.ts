@@ -7,7 +7,8 @@
 import { bearerToken, matchesAnyKey } from "../core/auth.ts";
 import { type ErrorDialect, errorResponse, HttpError } from "../core/errors.ts";
 import { createLogger } from "../core/log.ts";
-import { requestPath } from "../core/request_path.ts";
+import type { IncomingRequest } from "./http1/incoming.ts";
+import type { Reply } from "./http1/reply.ts";
 import { RetryLaterError } from "./lifecycle.ts";
 import * as admin from "./routes/admin.ts";
 import { countTokens, messages } from "./routes/anthropic.ts";
@@ -23,7 +24,7 @@ function dialectOf(path: string): ErrorDialect {
   return path.startsWith("/v1/messages") ? "anthropic" : "openai";
 }
 
-function authorized(gw: Gateway, req: Request): boolean {
+function authorized(gw: Gateway, req: IncomingRequest): boolean {
   const keys = gw.options.apiKeys;
   if (!keys.length) return true;
   const given = bearerToken(req.headers) ?? req.headers.get("x-api-key");
@@ -40,10 +41,12 @@ const ENDPOINT_OF: Record<string, Endpoint> = {
   "/v1/models": "models",
 };
 
-export function createGatewayHandler(gw: Gateway): (req: Request) => Promise<Response> {
+export function createGatewayHandler(
+  gw: Gateway,
+): (req: IncomingRequest) => Promise<Response | Reply> {
   return async (req) => {
     const t0 = performance.now();
-    const path = requestPath(req.url); // the query string (e.g. ?beta=true) never changes the route
+    const path = req.path; // the query string (e.g. ?beta=true) never changes the route
     const method = req.method;
     try {
       if (path === "/health" && method === "GET") {

@@ -10,6 +10,7 @@ import { HttpError } from "../core/errors.ts";
 import type { CatalogueEntry } from "./catalogue.ts";
 import type { Fleet, NeuronState } from "./fleet.ts";
 import { ConnectFailedError, headerOf } from "./http1/client.ts";
+import type { HeaderReader } from "./http1/incoming.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 
 /** Headers that describe one connection, not the request (RFC 9110 §7.6.1), plus our own auth. */
@@ -41,9 +42,8 @@ export class UpstreamConnectError extends Error {
 }
 
 /** A plain object, not `Headers`: this runs per request and the object is half the cost. */
-export function upstreamHeaders(client: Headers, neuron: NeuronState): Record<string, string> {
+export function upstreamHeaders(client: HeaderReader, neuron: NeuronState): Record<string, string> {
   const h: Record<string, string> = {};
-  // forEach, not for…of: Deno's Headers iterator costs about 5× as much per request.
   client.forEach((v, k) => {
     if (!DROP_REQUEST.has(k)) h[k] = v;
   });
@@ -77,10 +77,13 @@ export function usageHeader(res: Response): { usage: Usage | null; ttftMs?: numb
  * the dialect's own field there, so the OpenAI-side `x-include-thinking`
  * must not re-wrap reasoning into the text behind the translation's back.
  */
-export function translatedHeaders(client: Headers): Headers {
-  const h = new Headers(client);
-  h.delete("x-include-thinking");
-  return h;
+export function translatedHeaders(client: HeaderReader): HeaderReader {
+  const hidden = (name: string) => name.toLowerCase() === "x-include-thinking";
+  return {
+    get: (name) => hidden(name) ? null : client.get(name),
+    has: (name) => !hidden(name) && client.has(name),
+    forEach: (fn) => client.forEach((v, k) => hidden(k) || fn(v, k)),
+  };
 }
 
 /** One request to one neuron. Throws UpstreamConnectError when nothing came back. */
@@ -88,7 +91,7 @@ export async function send(
   neuron: NeuronState,
   path: string,
   body: string | Uint8Array<ArrayBuffer>,
-  clientHeaders: Headers,
+  clientHeaders: HeaderReader,
   signal: AbortSignal,
 ): Promise<Response> {
   try {
@@ -124,7 +127,7 @@ export async function sendRouted(
   entry: CatalogueEntry,
   path: string,
   body: string | Uint8Array<ArrayBuffer>,
-  clientHeaders: Headers,
+  clientHeaders: HeaderReader,
   signal: AbortSignal,
   onRouted?: (neuron: NeuronState, cold: boolean) => void,
 ): Promise<{ res: Response; neuron: NeuronState; cold: boolean }> {

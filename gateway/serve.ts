@@ -11,7 +11,9 @@ import { createLogger } from "../core/log.ts";
 import { requestPath } from "../core/request_path.ts";
 import { ResponseStore } from "../core/responses/mod.ts";
 import { type RunningNeuron, serveNeuron } from "../neuron/serve.ts";
+import { errorBody, HttpError } from "../core/errors.ts";
 import { createGatewayHandler } from "./app.ts";
+import { type Handler, type Http1Server, serveHttp1 } from "./http1/server.ts";
 import { Catalogue } from "./catalogue.ts";
 import { Evictor } from "./evictor.ts";
 import { Fleet } from "./fleet.ts";
@@ -96,7 +98,7 @@ export async function serveGateway(
   });
   evictor.start();
 
-  const api = listen(g.listen, createGatewayHandler(gateway));
+  const api = serveApi(g.listen, createGatewayHandler(gateway));
   const met = listen(g.metrics_listen, async (req) => {
     if (requestPath(req.url) !== "/metrics") {
       return new Response("not found\n", { status: 404 });
@@ -104,7 +106,8 @@ export async function serveGateway(
     const { body, contentType } = await metrics.render();
     return new Response(body, { headers: { "content-type": contentType } });
   });
-  const [apiUrl, metricsUrl] = await Promise.all([api.url, met.url]);
+  const apiUrl = urlOf(api.addr);
+  const metricsUrl = await met.url;
   log.info("gateway listening", { api: apiUrl, metrics: metricsUrl, neurons: targets.length });
   return {
     gateway,
@@ -117,12 +120,12 @@ export async function serveGateway(
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<boolean>((r) => timer = setTimeout(() => r(false), deadlineMs));
       const drained = await Promise.race([
-        Promise.all([api.server.shutdown(), met.server.shutdown()]).then(() => true),
+        Promise.all([api.shutdown(), met.server.shutdown()]).then(() => true),
         deadline,
       ]);
       clearTimeout(timer);
       if (!drained) {
-        api.abort.abort();
+        api.close();
         met.abort.abort();
       }
       fleet.close();
@@ -132,6 +135,35 @@ export async function serveGateway(
   };
 }
 
+/**
+ * The API on the gateway's own HTTP/1.1 server (see http1/server.ts for why);
+ * its refusals of malformed requests are OpenAI-style JSON errors.
+ */
+function serveApi(address: string, handler: Handler): Http1Server {
+  const { hostname, port } = splitHostPort(address);
+  return serveHttp1({
+    hostname,
+    port,
+    refusal: (status, message) => ({
+      status,
+      headers: [["content-type", "application/json"]],
+      body: new TextEncoder().encode(
+        JSON.stringify(errorBody(new HttpError(status, message), "openai")),
+      ),
+    }),
+  }, handler);
+}
+
+function urlOf(addr: Deno.NetAddr): string {
+  const host = addr.hostname === "0.0.0.0"
+    ? "127.0.0.1"
+    : addr.hostname.includes(":")
+    ? `[${addr.hostname}]`
+    : addr.hostname;
+  return `http://${host}:${addr.port}`;
+}
+
+/** The metrics listener: rare scrapes, so plain `Deno.serve`. */
 function listen(address: string, handler: (req: Request) => Response | Promise<Response>) {
   const { hostname, port } = splitHostPort(address);
   const abort = new AbortController();

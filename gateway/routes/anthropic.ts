@@ -18,10 +18,11 @@ import { HttpError } from "../../core/errors.ts";
 import { applyProfile, type Gateway, parseJsonBody, readBody, resolveModel } from "./common.ts";
 import { RequestContext } from "./openai.ts";
 import { completeOnce, streamTranslated } from "./translated.ts";
+import type { IncomingRequest } from "../http1/incoming.ts";
 
 const PING_MS = 5000;
 
-export async function messages(gw: Gateway, req: Request): Promise<Response> {
+export async function messages(gw: Gateway, req: IncomingRequest): Promise<Response> {
   const t0 = performance.now();
   const raw = parseJsonBody(await readBody(req, gw.options.maxBodyBytes));
   const areq = parseMessagesRequest(raw);
@@ -55,7 +56,7 @@ function errorType(status: number): "api_error" | "overloaded_error" {
   return status === 503 || status === 529 || status === 429 ? "overloaded_error" : "api_error";
 }
 
-export async function countTokens(gw: Gateway, req: Request): Promise<Response> {
+export async function countTokens(gw: Gateway, req: IncomingRequest): Promise<Response> {
   const raw = parseJsonBody(await readBody(req, gw.options.maxBodyBytes));
   const creq = parseCountTokensRequest(raw);
   const entry = resolveModel(gw, creq.model, "anthropic");

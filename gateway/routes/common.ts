@@ -2,9 +2,10 @@
 
 import type { ErrorDialect } from "../../core/errors.ts";
 import { HttpError } from "../../core/errors.ts";
-import { parseJsonText, readBodyLimited } from "../../core/http_body.ts";
+import { parseJsonText } from "../../core/http_body.ts";
 import type { ResponseStore } from "../../core/responses/mod.ts";
 import type { Catalogue, CatalogueEntry } from "../catalogue.ts";
+import type { IncomingRequest } from "../http1/incoming.ts";
 import type { Fleet } from "../fleet.ts";
 import type { Lifecycle } from "../lifecycle.ts";
 import type { Endpoint, GatewayMetrics } from "../metrics.ts";
@@ -27,7 +28,10 @@ export interface Gateway {
   options: GatewayOptions;
 }
 
-export const readBody = readBodyLimited;
+/** The request's whole body, under the gateway's size limit (413 beyond it). */
+export function readBody(req: IncomingRequest, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
+  return req.bytes(maxBytes);
+}
 
 const decoder = new TextDecoder();
 

@@ -6,6 +6,7 @@
 import { HttpError } from "../../core/errors.ts";
 import type { CatalogueEntry } from "../catalogue.ts";
 import type { Gateway } from "./common.ts";
+import type { IncomingRequest } from "../http1/incoming.ts";
 
 const CREATED = Math.floor(Date.now() / 1000);
 
@@ -26,7 +27,7 @@ function describe(gw: Gateway, e: CatalogueEntry) {
   };
 }
 
-export function listModels(gw: Gateway, req: Request): Response {
+export function listModels(gw: Gateway, req: IncomingRequest): Response {
   const entries = gw.catalogue.list();
   if (req.headers.has("anthropic-version")) {
     const data = entries.map((e) => ({

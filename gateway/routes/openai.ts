@@ -8,6 +8,8 @@ import { HttpError } from "../../core/errors.ts";
 import { encodeSseComment } from "../../core/sse.ts";
 import type { CatalogueEntry } from "../catalogue.ts";
 import type { NeuronState } from "../fleet.ts";
+import { replyOf } from "../http1/client.ts";
+import type { Reply } from "../http1/reply.ts";
 import type { Endpoint } from "../metrics.ts";
 import {
   COMMIT_STREAM_AFTER_MS,
@@ -19,14 +21,15 @@ import {
   usageHeader,
 } from "../proxy.ts";
 import { applyProfile, type Gateway, parseJsonBody, readBody, resolveModel } from "./common.ts";
+import type { IncomingRequest } from "../http1/incoming.ts";
 
 export async function proxyOpenAI(
   gw: Gateway,
-  req: Request,
+  req: IncomingRequest,
   endpoint: Endpoint,
   path: string,
   t0 = performance.now(),
-): Promise<Response> {
+): Promise<Response | Reply> {
   const bytes = await readBody(req, gw.options.maxBodyBytes);
   const body = parseJsonBody(bytes);
   const entry = resolveModel(gw, body.model, "openai");
@@ -61,7 +64,7 @@ export async function proxyOpenAI(
     // upstream client already left out the connection's own fields).
     const { usage, ttftMs } = usageHeader(res);
     ctx.end(res.status, usage, ttftMs);
-    return res;
+    return replyOf(res);
   }
   const watch = new StreamWatch();
   const out = guard(res.body, {
@@ -70,7 +73,7 @@ export async function proxyOpenAI(
     errorFrame: openaiErrorFrame,
     onEnd: (outcome) => ctx.endStream(outcome, watch),
   });
-  return new Response(out, { status: res.status, headers: res.headers });
+  return replyOf(res, out);
 }
 
 type Routed = Awaited<ReturnType<typeof sendRouted>>;
@@ -140,7 +143,7 @@ function coldStream(
 }
 
 /** Requests whose outcome a RequestContext reports; the app reports the others (refusals). */
-export const observedRequests = new WeakSet<Request>();
+export const observedRequests = new WeakSet<IncomingRequest>();
 
 /** One request's bookkeeping: in-flight counts, metrics, speed. */
 export class RequestContext {
@@ -155,7 +158,7 @@ export class RequestContext {
     readonly entry: CatalogueEntry,
     readonly endpoint: Endpoint,
     readonly t0: number,
-    req: Request,
+    req: IncomingRequest,
   ) {
     this.#releaseGauge = gw.metrics.trackInFlight(entry.id);
     observedRequests.add(req);

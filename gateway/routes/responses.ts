@@ -20,8 +20,9 @@ import {
 import { applyProfile, type Gateway, parseJsonBody, readBody, resolveModel } from "./common.ts";
 import { RequestContext } from "./openai.ts";
 import { completeOnce, streamTranslated } from "./translated.ts";
+import type { IncomingRequest } from "../http1/incoming.ts";
 
-export async function createResponse(gw: Gateway, req: Request): Promise<Response> {
+export async function createResponse(gw: Gateway, req: IncomingRequest): Promise<Response> {
   const t0 = performance.now();
   const raw = parseJsonBody(await readBody(req, gw.options.maxBodyBytes));
   const rreq = parseResponsesRequest(raw);

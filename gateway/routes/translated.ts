@@ -19,6 +19,7 @@ import {
 } from "../proxy.ts";
 import type { Gateway } from "./common.ts";
 import type { RequestContext } from "./openai.ts";
+import type { IncomingRequest } from "../http1/incoming.ts";
 
 const CHAT = "/v1/chat/completions";
 
@@ -38,7 +39,7 @@ export async function upstreamError(res: Response): Promise<HttpError> {
 /** Sends a non-streamed chat request and returns the completion (usage recorded). */
 export async function completeOnce(
   gw: Gateway,
-  req: Request,
+  req: IncomingRequest,
   ctx: RequestContext,
   entry: CatalogueEntry,
   payload: string,
@@ -92,7 +93,7 @@ export interface StreamDialect {
  */
 export async function streamTranslated(
   gw: Gateway,
-  req: Request,
+  req: IncomingRequest,
   ctx: RequestContext,
   entry: CatalogueEntry,
   payload: string,
