@@ -9,7 +9,8 @@
 import { HttpError } from "../core/errors.ts";
 import type { CatalogueEntry } from "./catalogue.ts";
 import type { Fleet, NeuronState } from "./fleet.ts";
-import { ConnectFailedError, headerOf } from "./http1/client.ts";
+import type { Answer } from "./http1/answer.ts";
+import { ConnectFailedError } from "./http1/client.ts";
 import type { HeaderReader } from "./http1/incoming.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 
@@ -58,8 +59,8 @@ export function upstreamHeaders(client: HeaderReader, neuron: NeuronState): Reco
  * `x-cortex-usage` header (`prompt=12;completion=5;ttft_ms=3.1`), so the
  * body passes through untouched.
  */
-export function usageHeader(res: Response): { usage: Usage | null; ttftMs?: number } {
-  const v = headerOf(res, USAGE_COMMENT_HEADER);
+export function usageHeader(res: Answer): { usage: Usage | null; ttftMs?: number } {
+  const v = res.header(USAGE_COMMENT_HEADER);
   if (!v) return { usage: null };
   const f: Record<string, number> = {};
   for (const part of v.split(";")) {
@@ -93,7 +94,7 @@ export async function send(
   body: string | Uint8Array<ArrayBuffer>,
   clientHeaders: HeaderReader,
   signal: AbortSignal,
-): Promise<Response> {
+): Promise<Answer> {
   try {
     return await neuron.client.upstream.request(
       "POST",
@@ -130,14 +131,14 @@ export async function sendRouted(
   clientHeaders: HeaderReader,
   signal: AbortSignal,
   onRouted?: (neuron: NeuronState, cold: boolean) => void,
-): Promise<{ res: Response; neuron: NeuronState; cold: boolean }> {
+): Promise<{ res: Answer; neuron: NeuronState; cold: boolean }> {
   const tried = new Set<string>();
   for (let attempt = 0; attempt < 2; attempt++) {
     const { neuron, cold } = await deps.lifecycle.acquire(entry, tried);
     onRouted?.(neuron, cold);
     try {
       const res = await send(neuron, path, body, clientHeaders, signal);
-      if (res.status === 404 && attempt === 0 && await modelGone(res)) {
+      if (res.status === 404 && attempt === 0 && modelGone(res)) {
         // Unloaded behind the gateway's back (directly on the neuron) since the last poll:
         // refresh that view and route again, which cold-loads it if need be.
         await res.body?.cancel();
@@ -163,10 +164,12 @@ export async function sendRouted(
   throw new HttpError(502, "unreachable");
 }
 
-async function modelGone(res: Response): Promise<boolean> {
+/** A 404 saying the model is not there (its small body comes whole with the head). */
+function modelGone(res: Answer): boolean {
+  const body = res.peek();
+  if (!body) return false;
   try {
-    const body = await res.clone().json();
-    return body?.error?.code === "model_not_found";
+    return JSON.parse(new TextDecoder().decode(body))?.error?.code === "model_not_found";
   } catch {
     return false;
   }

@@ -1,7 +1,7 @@
 /**
  * A keep-alive HTTP/1.1 client for the gateway's proxy hot path: one pool of
  * connections per neuron, requests written in one write, answers parsed
- * here and handed on as a standard `Response`.
+ * here and handed on as an `Answer` (answer.ts).
  *
  * Why not `fetch`: on the build machine (`deno task bench gateway`'s canned
  * backend, 64 clients) a bare proxy spends about 260 µs of CPU per whole
@@ -16,7 +16,7 @@
  * close it.
  */
 
-import type { Reply } from "./reply.ts";
+import { Answer } from "./answer.ts";
 import {
   type Bytes,
   ChunkedDecoder,
@@ -57,60 +57,6 @@ export const CONSUMED_HEADERS = new Set([
   "upgrade",
   "date",
 ]);
-
-/** What this client parsed of each answer it made, for headerOf and replyOf. */
-interface Parsed {
-  fields: [string, string][];
-  /** The whole body when it came with the head. */
-  whole: Bytes | null;
-  /** Content-Length, or -1. */
-  length: number;
-}
-const parsed = new WeakMap<Response, Parsed>();
-
-/**
- * One field of an answer's head (repeated fields joined with ", ", as
- * `Headers.get` does). For answers from this client it reads the parsed head:
- * touching `res.headers` builds a Headers object, which costs a few µs on
- * every proxied request.
- */
-export function headerOf(res: Response, name: string): string | null {
-  const fields = parsed.get(res)?.fields;
-  if (!fields) return res.headers.get(name);
-  let value: string | null = null;
-  for (const [k, v] of fields) if (k === name) value = value === null ? v : `${value}, ${v}`;
-  return value;
-}
-
-/**
- * An answer as the gateway's server writes it on: its fields as parsed and
- * its body as it came (the whole bytes, or the stream and its length), with
- * no Web object in between. `body` replaces the answer's own (a watched copy
- * of the stream, say); its length is then unknown. The answer's own body must
- * not have been read.
- */
-export function replyOf(res: Response, body?: ReadableStream<Uint8Array>): Reply {
-  const p = parsed.get(res);
-  let fields = p?.fields;
-  if (!fields) {
-    const f: [string, string][] = [];
-    res.headers.forEach((v, k) => f.push([k, v]));
-    fields = f;
-  }
-  const reply: Reply = {
-    status: res.status,
-    statusText: res.statusText,
-    headers: fields,
-    body: null,
-  };
-  if (body) reply.body = body;
-  else if (p?.whole) reply.body = p.whole;
-  else {
-    reply.body = res.body;
-    if (p && p.length >= 0) reply.length = p.length;
-  }
-  return reply;
-}
 
 export interface PoolOptions {
   /** Idle connections kept for reuse; more are closed. */
@@ -173,7 +119,7 @@ export class Http1Pool {
     headers: Record<string, string>,
     body: string | Bytes | null,
     signal?: AbortSignal,
-  ): Promise<Response> {
+  ): Promise<Answer> {
     signal?.throwIfAborted();
     const payload = typeof body === "string" ? enc.encode(body) : body;
     let head = `${method} ${this.#base}${path} HTTP/1.1\r\nhost: ${this.#host}\r\n`;
@@ -295,38 +241,25 @@ export class Http1Pool {
     safeClose(link.conn);
   }
 
-  #respond(link: Link, h: Head, signal: AbortSignal | undefined, unlisten: () => void): Response {
-    const p: Parsed = { fields: h.headers, whole: null, length: h.noBody ? -1 : h.length };
-    const res = this.#answer(link, h, p, signal, unlisten);
-    parsed.set(res, p);
-    return res;
-  }
-
-  #answer(
-    link: Link,
-    h: Head,
-    p: Parsed,
-    signal: AbortSignal | undefined,
-    unlisten: () => void,
-  ): Response {
-    const init = { status: h.status, statusText: h.statusText, headers: h.headers };
+  #respond(link: Link, h: Head, signal: AbortSignal | undefined, unlisten: () => void): Answer {
     const finish = (reusable: boolean) => {
       unlisten();
       if (reusable && h.keepAlive) this.#release(link);
       else this.#discard(link);
     };
+    const answer = (body: Bytes | ReadableStream<Uint8Array> | null, length = -1) =>
+      new Answer(h.status, h.statusText, h.headers, body, length);
     if (h.noBody) {
       finish(h.rest.length === 0);
-      return new Response(null, init);
+      return answer(null);
     }
-    if (h.chunked) return new Response(chunkedBody(link, h.rest, finish, signal), init);
+    if (h.chunked) return answer(chunkedBody(link, h.rest, finish, signal));
     if (h.length >= 0 && h.rest.length >= h.length) {
       // The whole body came with the head: no stream needed.
       finish(h.rest.length === h.length);
-      p.whole = h.rest.slice(0, h.length);
-      return new Response(p.whole, init);
+      return answer(h.rest.slice(0, h.length), h.length);
     }
-    return new Response(sizedBody(link.conn, h.rest, h.length, finish, signal), init);
+    return answer(sizedBody(link.conn, h.rest, h.length, finish, signal), h.length);
   }
 }
 

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "../../tests/assert.ts";
-import { ConnectFailedError, headerOf, Http1Pool, parseHead } from "./client.ts";
+import { ConnectFailedError, Http1Pool, parseHead } from "./client.ts";
 import { chunkSize } from "./wire.ts";
 
 const enc = new TextEncoder();
@@ -48,7 +48,7 @@ function rawServer(script: (conn: Deno.Conn, request: string, index: number) => 
 
 const write = (conn: Deno.Conn, s: string) => conn.write(enc.encode(s));
 
-Deno.test("headerOf reads the parsed head, joins repeated fields, and falls back to res.headers", async () => {
+Deno.test("an answer's fields: read from the parsed head, repeats joined; reply() passes them on", async () => {
   const raw = rawServer(async (conn) => {
     await write(
       conn,
@@ -60,15 +60,20 @@ Deno.test("headerOf reads the parsed head, joins repeated fields, and falls back
   const pool = new Http1Pool(raw.url);
   try {
     const res = await pool.request("GET", "/", {}, null);
-    assertEquals(headerOf(res, "x-cortex-usage"), "prompt=1;completion=2");
-    assertEquals(headerOf(res, "via"), "a, b");
-    assertEquals(headerOf(res, "content-length"), null, "framing fields are consumed");
-    assertEquals(headerOf(res, "x-missing"), null);
-    // The parsed head and the Response's own headers agree.
-    assertEquals(headerOf(res, "via"), res.headers.get("via"));
+    assertEquals(res.header("x-cortex-usage"), "prompt=1;completion=2");
+    assertEquals(res.header("via"), "a, b");
+    assertEquals(res.header("content-length"), null, "framing fields are consumed");
+    assertEquals(res.header("x-missing"), null);
+    // The parsed head and the Headers made on demand agree.
+    assertEquals(res.header("via"), res.headers.get("via"));
+    // A whole body goes out as the same bytes, with its fields as parsed.
+    const reply = res.reply();
+    assertEquals([reply.status, new TextDecoder().decode(reply.body as Uint8Array)], [200, "ok"]);
+    assertEquals(reply.headers, res.fields);
+    assertEquals(res.peek() !== null, true);
     assertEquals(await res.text(), "ok");
-    const other = new Response("x", { headers: { "x-cortex-usage": "prompt=5;completion=6" } });
-    assertEquals(headerOf(other, "x-cortex-usage"), "prompt=5;completion=6");
+    assertEquals(res.peek(), null, "a body that was read is not peeked at");
+    await assertRejects(() => res.text(), /already read/);
   } finally {
     pool.close();
     await raw.close();

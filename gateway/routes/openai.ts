@@ -8,7 +8,7 @@ import { HttpError } from "../../core/errors.ts";
 import { encodeSseComment } from "../../core/sse.ts";
 import type { CatalogueEntry } from "../catalogue.ts";
 import type { NeuronState } from "../fleet.ts";
-import { replyOf } from "../http1/client.ts";
+import type { Answer } from "../http1/answer.ts";
 import type { Reply } from "../http1/reply.ts";
 import type { Endpoint } from "../metrics.ts";
 import {
@@ -50,7 +50,7 @@ export async function proxyOpenAI(
     }
   }
 
-  let res: Response;
+  let res: Answer;
   try {
     ({ res } = await (routed ??
       sendRouted(gw, entry, path, payload, req.headers, req.signal, ctx.routed)));
@@ -64,7 +64,7 @@ export async function proxyOpenAI(
     // upstream client already left out the connection's own fields).
     const { usage, ttftMs } = usageHeader(res);
     ctx.end(res.status, usage, ttftMs);
-    return replyOf(res);
+    return res.reply();
   }
   const watch = new StreamWatch();
   const out = guard(res.body, {
@@ -73,7 +73,7 @@ export async function proxyOpenAI(
     errorFrame: openaiErrorFrame,
     onEnd: (outcome) => ctx.endStream(outcome, watch),
   });
-  return replyOf(res, out);
+  return res.reply(out);
 }
 
 type Routed = Awaited<ReturnType<typeof sendRouted>>;

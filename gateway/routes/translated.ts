@@ -19,12 +19,13 @@ import {
 } from "../proxy.ts";
 import type { Gateway } from "./common.ts";
 import type { RequestContext } from "./openai.ts";
+import type { Answer } from "../http1/answer.ts";
 import type { IncomingRequest } from "../http1/incoming.ts";
 
 const CHAT = "/v1/chat/completions";
 
 /** An upstream error body (OpenAI envelope) as an HttpError, for any dialect. */
-export async function upstreamError(res: Response): Promise<HttpError> {
+export async function upstreamError(res: Answer): Promise<HttpError> {
   const text = await res.text();
   let message = text || `neuron answered ${res.status}`;
   let param: string | null = null;
@@ -44,7 +45,7 @@ export async function completeOnce(
   entry: CatalogueEntry,
   payload: string,
 ): Promise<ChatCompletion> {
-  let res: Response;
+  let res: Answer;
   try {
     ({ res } = await sendRouted(
       gw,
