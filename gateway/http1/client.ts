@@ -314,22 +314,29 @@ async function readHead({ conn, buf: own }: Link, isHead: boolean): Promise<Head
 
 /** Parses a status line and header fields. Throws on a malformed head. */
 export function parseHead(text: string, isHead = false): Omit<Head, "rest"> {
-  const lines = text.split("\r\n");
-  const m = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(lines[0]);
-  if (!m) throw new Error(`malformed status line: ${JSON.stringify(lines[0].slice(0, 80))}`);
+  let eol = text.indexOf("\r\n");
+  if (eol < 0) eol = text.length;
+  const m = STATUS_LINE.exec(text.slice(0, eol));
+  if (!m) throw new Error(`malformed status line: ${JSON.stringify(text.slice(0, 80))}`);
   const status = Number(m[2]);
   const headers: [string, string][] = [];
   let length = -1;
   let chunked = false;
   let close = m[1] === "0";
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    if (line === "") continue;
-    const c = line.indexOf(":");
-    if (c <= 0) throw new Error(`malformed header line: ${JSON.stringify(line.slice(0, 80))}`);
-    const name = line.slice(0, c).trim().toLowerCase();
-    const value = line.slice(c + 1).trim();
-    if (!CONSUMED_HEADERS.has(name)) headers.push([name, value]);
+  for (let at = eol + 2; at < text.length; at = eol + 2) {
+    eol = text.indexOf("\r\n", at);
+    if (eol < 0) eol = text.length;
+    if (eol === at) continue;
+    const c = text.indexOf(":", at);
+    if (c <= at || c > eol) {
+      throw new Error(`malformed header line: ${JSON.stringify(text.slice(at, at + 80))}`);
+    }
+    const name = text.slice(at, c).trim().toLowerCase();
+    const value = text.slice(c + 1, eol).trim();
+    if (!CONSUMED_HEADERS.has(name)) {
+      headers.push([name, value]);
+      continue;
+    }
     if (name === "content-length") {
       if (!/^\d+$/.test(value) || (length >= 0 && Number(value) !== length)) {
         throw new Error(`bad content-length: ${JSON.stringify(value)}`);
@@ -349,6 +356,8 @@ export function parseHead(text: string, isHead = false): Omit<Head, "rest"> {
   const keepAlive = !close && (noBody || chunked || length >= 0);
   return { status, statusText: m[3] ?? "", headers, chunked, length, noBody, keepAlive };
 }
+
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
 
 /** A Content-Length body (or one running to the connection's end when `length` is -1). */
 function sizedBody(

@@ -40,32 +40,20 @@ export interface HeadLimits {
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e]+) HTTP\/(\d)\.(\d)$/;
-/** Controls other than HTAB, and any CR or LF that is not part of a CRLF. */
-// deno-lint-ignore no-control-regex -- finding control characters is the point
-const BAD_BYTES = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
 const DIGITS = /^\d{1,15}$/;
 
-const decoder = new TextDecoder("utf-8", { fatal: true });
+const ascii = new TextDecoder();
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Parses the head in `bytes` (request line to the blank line, CRLFCRLF
  * included). Throws RequestHeadError with the status to answer.
  */
 export function parseRequestHead(bytes: Uint8Array, limits: HeadLimits): RequestHead {
-  let text: string;
-  try {
-    text = decoder.decode(bytes);
-  } catch {
-    throw new RequestHeadError(400, "the request head is not valid UTF-8");
-  }
-  if (BAD_BYTES.test(text)) {
-    throw new RequestHeadError(400, "the request head has a control character or a bare CR or LF");
-  }
-  const lines = text.split("\r\n");
-  // The head ends with CRLFCRLF: the last two entries are empty.
-  const count = lines.length - 2;
-  const m = REQUEST_LINE.exec(lines[0]);
-  if (!m) throw new RequestHeadError(400, `malformed request line: ${quote(lines[0])}`);
+  const text = decodeHead(bytes);
+  let eol = text.indexOf("\r\n");
+  const m = REQUEST_LINE.exec(text.slice(0, eol));
+  if (!m) throw new RequestHeadError(400, `malformed request line: ${quote(text.slice(0, eol))}`);
   const [, method, target, major, minorText] = m;
   if (major !== "1" || (minorText !== "0" && minorText !== "1")) {
     throw new RequestHeadError(505, `HTTP/${major}.${minorText} is not supported; use HTTP/1.1`);
@@ -77,27 +65,29 @@ export function parseRequestHead(bytes: Uint8Array, limits: HeadLimits): Request
   ) {
     throw new RequestHeadError(400, `malformed request target: ${quote(target)}`);
   }
-  if (count - 1 > limits.maxFields) {
-    throw new RequestHeadError(431, `more than ${limits.maxFields} header fields`);
-  }
 
   const names: string[] = [];
   const values: string[] = [];
   let length = -1;
   let te: string | null = null;
   let hosts = 0;
-  let connection = "";
+  let connection: string | null = null;
   let expect: string | null = null;
-  for (let i = 1; i < count; i++) {
-    const line = lines[i];
-    const c = line.indexOf(":");
-    const name = c > 0 ? line.slice(0, c) : "";
+  // The head ends with CRLFCRLF: the last field line ends where the blank line starts.
+  const last = text.length - 4;
+  for (let at = eol + 2; at <= last; at = eol + 2) {
+    eol = text.indexOf("\r\n", at);
+    if (names.length === limits.maxFields) {
+      throw new RequestHeadError(431, `more than ${limits.maxFields} header fields`);
+    }
+    const c = text.indexOf(":", at);
+    const name = c > at && c < eol ? text.slice(at, c) : "";
     if (!TOKEN.test(name)) {
       // Covers obs-fold (a line starting with whitespace) and whitespace before the colon.
-      throw new RequestHeadError(400, `malformed header field: ${quote(line)}`);
+      throw new RequestHeadError(400, `malformed header field: ${quote(text.slice(at, eol))}`);
     }
     const key = name.toLowerCase();
-    const value = trimOws(line, c + 1);
+    const value = trimOws(text, c + 1, eol);
     names.push(key);
     values.push(value);
     switch (key) {
@@ -114,7 +104,7 @@ export function parseRequestHead(bytes: Uint8Array, limits: HeadLimits): Request
         hosts++;
         break;
       case "connection":
-        connection += `,${value.toLowerCase()}`;
+        connection = connection === null ? value : `${connection}, ${value}`;
         break;
       case "expect":
         expect = value.toLowerCase();
@@ -145,8 +135,11 @@ export function parseRequestHead(bytes: Uint8Array, limits: HeadLimits): Request
   if (expect !== null && expect !== "100-continue") {
     throw new RequestHeadError(417, `expectation not supported: ${quote(expect)}`);
   }
-  const tokens = connection.split(",").map((s) => s.trim());
-  const keepAlive = !tokens.includes("close") && (minor === 1 || tokens.includes("keep-alive"));
+  let keepAlive = minor === 1;
+  if (connection !== null) {
+    const tokens = connection.toLowerCase().split(",").map((s) => s.trim());
+    keepAlive = !tokens.includes("close") && (minor === 1 || tokens.includes("keep-alive"));
+  }
   return {
     method,
     target,
@@ -160,10 +153,37 @@ export function parseRequestHead(bytes: Uint8Array, limits: HeadLimits): Request
   };
 }
 
-/** `line` from `from`, without the optional whitespace (SP, HTAB) around the value. */
-function trimOws(line: string, from: number): string {
+/**
+ * The head as text, after one pass over its bytes: controls other than
+ * HTAB, and any CR or LF that is not part of a CRLF, are refused; bytes past
+ * ASCII must be valid UTF-8.
+ */
+function decodeHead(bytes: Uint8Array): string {
+  let plain = true;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b >= 0x20 && b < 0x7f) continue;
+    if (b >= 0x80) plain = false;
+    else if (b === 13 ? bytes[i + 1] !== 10 : b === 10 ? bytes[i - 1] !== 13 : b !== 9) {
+      throw new RequestHeadError(
+        400,
+        "the request head has a control character or a bare CR or LF",
+      );
+    }
+  }
+  if (plain) return ascii.decode(bytes);
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new RequestHeadError(400, "the request head is not valid UTF-8");
+  }
+}
+
+/** `text` in [from, to), without the optional whitespace (SP, HTAB) around the value. */
+function trimOws(text: string, from: number, to: number): string {
   let a = from;
-  let b = line.length;
+  let b = to;
+  const line = text;
   while (a < b && (line.charCodeAt(a) === 32 || line.charCodeAt(a) === 9)) a++;
   while (b > a && (line.charCodeAt(b - 1) === 32 || line.charCodeAt(b - 1) === 9)) b--;
   return line.slice(a, b);
