@@ -32,8 +32,9 @@ const FRAMING = new Set([
   "upgrade",
 ]);
 
-/** A name or value that would break the head apart (or forge another field). */
+/** A value that would break the head apart (or forge another field). */
 const UNSAFE = /[\r\n\0]/;
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 const REASONS: Record<number, string> = {
   100: "Continue",
@@ -98,7 +99,7 @@ export function encodeHead(
   let s = `HTTP/1.1 ${status} ${reason}\r\ndate: ${httpDate()}\r\n`;
   for (let i = 0; i < fields.length; i++) {
     const [k, v] = fields[i];
-    if (FRAMING.has(k) || UNSAFE.test(k) || UNSAFE.test(v)) continue;
+    if (FRAMING.has(k) || !TOKEN.test(k) || UNSAFE.test(v)) continue;
     s += `${k}: ${v}\r\n`;
   }
   if (framing.kind === "length") s += `content-length: ${framing.length}\r\n`;

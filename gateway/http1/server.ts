@@ -60,6 +60,8 @@ export interface ServerOptions {
   headTimeoutMs?: number;
   /** A request body that makes no progress this long is given up on. */
   bodyTimeoutMs?: number;
+  /** A client that takes none of an answer's bytes for this long is dropped. */
+  writeTimeoutMs?: number;
   /** How often deadlines are checked (ms). */
   sweepMs?: number;
   /** Renders the server's own refusals (a malformed head, say) in the caller's format. */
@@ -80,6 +82,7 @@ interface Settings {
   idleTimeoutMs: number;
   headTimeoutMs: number;
   bodyTimeoutMs: number;
+  writeTimeoutMs: number;
   refusal: (status: number, message: string) => Reply;
 }
 
@@ -97,6 +100,9 @@ const plainRefusal = (status: number, message: string): Reply => ({
 
 /** Request bytes buffered ahead of the answer in progress (pipelining) before reading pauses. */
 const READ_AHEAD = 64 * 1024;
+/** After a refusal, what the client still sends is read and dropped for this long, at most. */
+const LINGER_MS = 2000;
+const LINGER_BYTES = 1024 * 1024;
 /** A body left unread up to this size is read and dropped to keep the connection. */
 const DRAIN_MAX = 64 * 1024;
 
@@ -110,6 +116,7 @@ export function serveHttp1(opts: ServerOptions, handler: Handler): Http1Server {
     idleTimeoutMs: opts.idleTimeoutMs ?? 120_000,
     headTimeoutMs: opts.headTimeoutMs ?? 30_000,
     bodyTimeoutMs: opts.bodyTimeoutMs ?? 60_000,
+    writeTimeoutMs: opts.writeTimeoutMs ?? 60_000,
     refusal: opts.refusal ?? plainRefusal,
   };
   const conns = new Set<Connection>();
@@ -149,7 +156,6 @@ export function serveHttp1(opts: ServerOptions, handler: Handler): Http1Server {
 
   const stop = () => {
     state.draining = true;
-    clearInterval(sweeper);
     safeClose(listener);
   };
   return {
@@ -159,10 +165,13 @@ export function serveHttp1(opts: ServerOptions, handler: Handler): Http1Server {
       await accepting;
       const done = new Promise<void>((r) => allClosed = r);
       for (const c of conns) if (c.idle) c.close();
+      // Deadlines still apply to the connections that finish their answers.
       if (conns.size) await done;
+      clearInterval(sweeper);
     },
     close() {
       stop();
+      clearInterval(sweeper);
       for (const c of conns) c.close();
     },
   };
@@ -170,7 +179,7 @@ export function serveHttp1(opts: ServerOptions, handler: Handler): Http1Server {
 
 /** One client connection: reads requests one at a time, writes their answers in order. */
 class Connection {
-  #buf: Bytes = new Uint8Array(16 * 1024);
+  #buf: Bytes = new Uint8Array(8 * 1024);
   /** Unconsumed bytes are #buf[#start, #end). */
   #start = 0;
   #end = 0;
@@ -181,6 +190,8 @@ class Connection {
   /** While an answer is pending: keep a read going so a disconnect is noticed. */
   #watching = false;
   #abort: AbortController | null = null;
+  /** Close gently: the client may still be sending what we did not read. */
+  #linger = false;
   /** When the current wait gives up (ms since the epoch); 0 = no deadline. */
   deadline = 0;
   /** Waiting for a request with no byte of it received (shutdown may close it). */
@@ -197,6 +208,7 @@ class Connection {
         } catch (e) {
           if (!(e instanceof RequestHeadError)) throw e;
           await this.#refuse(e.status, e.message);
+          this.#linger = true;
           return;
         }
         if (!head) return;
@@ -205,6 +217,7 @@ class Connection {
     } catch (e) {
       if (!isConnectionLoss(e)) log.warn("connection failed", { error: (e as Error).message });
     } finally {
+      if (this.#linger) await this.#lingerClose();
       this.close();
     }
   }
@@ -307,11 +320,15 @@ class Connection {
     // A body the handler left unread (a refusal before reading it): drop a small one,
     // else close after answering rather than read megabytes nobody wants.
     const unread = body.state === "unread" ? head.chunked || head.length > DRAIN_MAX : false;
-    let keepAlive = head.keepAlive && !this.s.draining && body.state !== "failed" && !unread;
+    if (unread || body.state === "failed") this.#linger = true;
+    let keepAlive = head.keepAlive && !this.s.draining && !this.#linger;
     keepAlive = await this.#write(reply, head, keepAlive, abort);
     this.#watching = false;
     this.#abort = null;
-    if (keepAlive && body.state === "unread") keepAlive = await body.drain();
+    if (keepAlive && body.state === "unread" && !await body.drain()) {
+      this.#linger = true;
+      keepAlive = false;
+    }
     return keepAlive && !this.#eof;
   }
 
@@ -372,13 +389,13 @@ class Connection {
       const out = new Uint8Array(text.length * 3 + (bytes?.length ?? 0));
       const { written } = enc.encodeInto(text, out);
       if (bytes) out.set(bytes, written);
-      await writeAll(this.conn, out.subarray(0, written + (bytes?.length ?? 0)));
+      await this.#send(out.subarray(0, written + (bytes?.length ?? 0)));
       return keepAlive;
     }
     const stream = body as ReadableStream<Uint8Array>;
     if (framing.kind === "none") {
       stream.cancel().catch(() => {});
-      await writeAll(this.conn, enc.encode(text));
+      await this.#send(enc.encode(text));
       return keepAlive;
     }
     return await this.#pipe(stream, enc.encode(text), framing, keepAlive, abort);
@@ -398,7 +415,7 @@ class Connection {
     abort.signal.addEventListener("abort", onAbort, { once: true });
     let left = framing.kind === "length" ? framing.length : Infinity;
     try {
-      await writeAll(this.conn, headBytes);
+      await this.#send(headBytes);
       for (;;) {
         let piece: ReadableStreamReadResult<Uint8Array>;
         try {
@@ -416,9 +433,9 @@ class Connection {
           return false;
         }
         left -= data.length;
-        await writeAll(this.conn, framing.kind === "chunked" ? chunk(data) : data);
+        await this.#send(framing.kind === "chunked" ? chunk(data) : data);
       }
-      if (framing.kind === "chunked") await writeAll(this.conn, LAST_CHUNK);
+      if (framing.kind === "chunked") await this.#send(LAST_CHUNK);
       return keepAlive && (framing.kind !== "length" || left === 0);
     } catch (e) {
       // Writing failed: the client is gone.
@@ -440,7 +457,37 @@ class Connection {
       1,
     );
     const out = r.body instanceof Uint8Array ? concat(enc.encode(text), r.body) : enc.encode(text);
-    await writeAll(this.conn, out).catch(() => {});
+    await this.#send(out).catch(() => {});
+  }
+
+  /** Writes all of `bytes`; a client that takes none of them for a while is dropped. */
+  async #send(bytes: Uint8Array): Promise<void> {
+    this.deadline = Date.now() + this.s.writeTimeoutMs;
+    await writeAll(this.conn, bytes);
+    this.deadline = 0;
+  }
+
+  /**
+   * Closes after a refusal or an unread body without resetting the
+   * connection: a close with unread input sends a reset, which can destroy
+   * the refusal before the client reads it. So: stop writing, then read and
+   * drop what still comes, for a moment.
+   */
+  async #lingerClose(): Promise<void> {
+    if (this.#closed || this.#eof) return;
+    try {
+      await this.conn.closeWrite();
+      if (this.#reading) await this.#reading;
+      this.deadline = Date.now() + LINGER_MS;
+      const scratch = new Uint8Array(16 * 1024);
+      for (let total = 0; total < LINGER_BYTES && !this.#eof;) {
+        const n = await this.conn.read(scratch);
+        if (n === null) break;
+        total += n;
+      }
+    } catch {
+      // closed meanwhile (the deadline, or the client)
+    }
   }
 
   // --- for BodyReader

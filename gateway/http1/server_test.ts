@@ -305,7 +305,12 @@ Deno.test("http1 server: shutdown closes idle connections and lets a busy one fi
 Deno.test("http1 server: answer fields that would split the head are dropped", async () => {
   await using s = start(() => ({
     status: 200,
-    headers: [["x-ok", "1"], ["x-bad", "a\r\nset-cookie: evil"], ["content-length", "999"]],
+    headers: [
+      ["x-ok", "1"],
+      ["x-bad", "a\r\nset-cookie: evil"],
+      ["x-evil: 1\r\nx-name", "v"],
+      ["content-length", "999"],
+    ],
     body: enc.encode("hi"),
   }));
   const raw = await exchange(s.port, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -330,4 +335,40 @@ Deno.test("http1 server: the request's fields read like Headers", async () => {
   const seen: string[] = [];
   req.headers.forEach((v, k) => seen.push(`${k}=${v}`));
   assertEquals(seen, ["host=x", "x-multi=a", "x-multi=b", "connection=close"]);
+});
+
+Deno.test("http1 server: a refused upload may go on sending: its rest is read and dropped, no reset", async () => {
+  await using s = start(echo);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  await conn.write(enc.encode("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n\r\n"));
+  // Keep sending after the answer was written, as an uploading client does: closing with
+  // unread input resets the connection, and clients that see their upload fail on a reset
+  // report that instead of the answer. The server reads and drops what still comes.
+  const part = new Uint8Array(64 * 1024).fill(97);
+  await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 8; i++) {
+    await conn.write(part);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const raw = await readToEnd(conn, 5000);
+  assertEquals(statuses(raw), [413]);
+  assertMatch(raw, /exceeds the 1024-byte limit/);
+  conn.close();
+});
+
+Deno.test("http1 server: a client that stops reading is dropped and its stream cancelled", async () => {
+  let cancelled!: () => void;
+  const cancel = new Promise<void>((r) => cancelled = r);
+  await using s = start(() => ({
+    status: 200,
+    headers: [["content-type", "text/event-stream"]],
+    body: new ReadableStream<Uint8Array>({
+      pull: (c) => c.enqueue(new Uint8Array(256 * 1024).fill(100)),
+      cancel: () => cancelled(),
+    }, { highWaterMark: 0 }),
+  }), { writeTimeoutMs: 200, sweepMs: 50 });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  await cancel; // never read a byte: the writes stall, the deadline passes
+  conn.close();
 });
