@@ -372,3 +372,20 @@ Deno.test("http1 server: a client that stops reading is dropped and its stream c
   await cancel; // never read a byte: the writes stall, the deadline passes
   conn.close();
 });
+
+Deno.test("http1 server: requests split into single bytes parse the same", async () => {
+  await using s = start(echo);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  conn.setNoDelay(true);
+  const wire = "POST /a HTTP/1.1\r\nHost: x\r\nX-N: 1\r\nContent-Length: 5\r\n\r\nhello" +
+    "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n" +
+    "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const reading = readToEnd(conn, 10_000);
+  for (const byte of enc.encode(wire)) {
+    await conn.write(new Uint8Array([byte]));
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  const raw = await reading;
+  assertEquals(bodies(raw), ["POST /a 1 hello", "POST /b - ok", "GET /c - "]);
+  conn.close();
+});
