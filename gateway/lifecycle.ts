@@ -103,6 +103,8 @@ export class Lifecycle {
     entry: CatalogueEntry,
     exclude?: ReadonlySet<string>,
     onProgress?: (f: number) => void,
+    /** Stops the wait (not the load, which others may share) with the signal's reason. */
+    signal?: AbortSignal,
   ): Promise<{ neuron: NeuronState; cold: boolean }> {
     const holders = this.#holders(entry.id, exclude);
     if (holders.length) return { neuron: this.#fleet.get(holders[0].neuron)!, cold: false };
@@ -129,10 +131,18 @@ export class Lifecycle {
         this.#opts.loadTimeoutMs,
       );
     });
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      if (!signal) return;
+      onAbort = () => reject(signal.reason);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    });
     try {
-      return { neuron: await Promise.race([load, timeout]), cold: true };
+      return { neuron: await Promise.race([load, timeout, aborted]), cold: true };
     } finally {
       clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
       if (onProgress) this.#progress.get(entry.id)?.delete(onProgress);
     }
   }

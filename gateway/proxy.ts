@@ -134,7 +134,7 @@ export async function sendRouted(
 ): Promise<{ res: Answer; neuron: NeuronState; cold: boolean }> {
   const tried = new Set<string>();
   for (let attempt = 0; attempt < 2; attempt++) {
-    const { neuron, cold } = await deps.lifecycle.acquire(entry, tried);
+    const { neuron, cold } = await deps.lifecycle.acquire(entry, tried, undefined, signal);
     onRouted?.(neuron, cold);
     try {
       const res = await send(neuron, path, body, clientHeaders, signal);
@@ -260,7 +260,8 @@ export class StreamWatch {
   }
 }
 
-export type StreamOutcome = "ok" | "upstream_failed" | "client_closed";
+/** How a proxied stream ended; "timeout": `[gateway] request_timeout` cut it. */
+export type StreamOutcome = "ok" | "upstream_failed" | "client_closed" | "timeout";
 
 /**
  * Passes an upstream body through in one stream hop (each hop costs a JS
@@ -276,7 +277,7 @@ export function guard(
   opts: {
     idleMs: number;
     watch?: (chunk: Uint8Array) => void;
-    errorFrame?: (message: string) => Uint8Array;
+    errorFrame?: (message: string, code?: string) => Uint8Array;
     onEnd?: (outcome: StreamOutcome) => void;
   },
 ): ReadableStream<Uint8Array> {
@@ -302,12 +303,20 @@ export function guard(
     c.enqueue(opts.errorFrame(`the neuron failed mid-stream: ${message}`));
     c.close();
   };
+  /** The request's own deadline passed (an HttpError 504 is the upstream abort's reason). */
+  const timedOut = (c: ReadableStreamDefaultController<Uint8Array>, e: HttpError) => {
+    end("timeout");
+    if (!opts.errorFrame) return c.error(e);
+    c.enqueue(opts.errorFrame(e.message, "timeout"));
+    c.close();
+  };
   return new ReadableStream<Uint8Array>({
     async pull(c) {
       let item: ReadableStreamReadResult<Uint8Array>;
       try {
         item = await reader.read();
       } catch (e) {
+        if (e instanceof HttpError && e.status === 504) return timedOut(c, e);
         return fail(c, (e as Error).message);
       }
       last = performance.now();
@@ -327,12 +336,10 @@ export function guard(
 }
 
 /** The OpenAI-dialect error frame for a stream that broke. */
-export function openaiErrorFrame(message: string): Uint8Array {
+export function openaiErrorFrame(message: string, code = "upstream_failed"): Uint8Array {
   return enc.encode(
     `data: ${
-      JSON.stringify({
-        error: { message, type: "server_error", param: null, code: "upstream_failed" },
-      })
+      JSON.stringify({ error: { message, type: "server_error", param: null, code } })
     }\n\ndata: [DONE]\n\n`,
   );
 }

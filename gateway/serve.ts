@@ -15,6 +15,7 @@ import { errorBody, HttpError } from "../core/errors.ts";
 import { createGatewayHandler } from "./app.ts";
 import { type Handler, type Http1Server, serveHttp1 } from "./http1/server.ts";
 import { Catalogue } from "./catalogue.ts";
+import { Deadlines } from "./deadlines.ts";
 import { Evictor } from "./evictor.ts";
 import { Fleet } from "./fleet.ts";
 import { Lifecycle } from "./lifecycle.ts";
@@ -83,6 +84,7 @@ export async function serveGateway(
       maxEntries: config.responses.max_entries,
       maxAgeMs: config.responses.max_age,
     }),
+    deadlines: g.request_timeout > 0 ? new Deadlines(g.request_timeout) : null,
     options: {
       maxBodyBytes: g.max_body_bytes,
       streamIdleMs: 60_000,

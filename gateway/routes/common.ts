@@ -6,6 +6,7 @@ import { parseJsonText } from "../../core/http_body.ts";
 import type { ResponseStore } from "../../core/responses/mod.ts";
 import type { Catalogue, CatalogueEntry } from "../catalogue.ts";
 import type { IncomingRequest } from "../http1/incoming.ts";
+import type { Deadlines } from "../deadlines.ts";
 import type { Fleet } from "../fleet.ts";
 import type { Lifecycle } from "../lifecycle.ts";
 import type { Endpoint, GatewayMetrics } from "../metrics.ts";
@@ -26,6 +27,8 @@ export interface Gateway {
   metrics: GatewayMetrics;
   responses: ResponseStore;
   options: GatewayOptions;
+  /** `[gateway] request_timeout`, when set. */
+  deadlines: Deadlines | null;
 }
 
 /** The request's whole body, under the gateway's size limit (413 beyond it). */

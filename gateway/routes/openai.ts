@@ -17,9 +17,11 @@ import {
   openaiErrorFrame,
   sendRouted,
   settlesWithin,
+  type StreamOutcome,
   StreamWatch,
   usageHeader,
 } from "../proxy.ts";
+import type { Deadline } from "../deadlines.ts";
 import { applyProfile, type Gateway, parseJsonBody, readBody, resolveModel } from "./common.ts";
 import type { IncomingRequest } from "../http1/incoming.ts";
 
@@ -41,7 +43,9 @@ export async function proxyOpenAI(
   let routed: Promise<Routed> | undefined;
   if (stream && gw.lifecycle.isCold(entry)) {
     const upstreamAbort = new AbortController();
-    req.signal.addEventListener("abort", () => upstreamAbort.abort(), { once: true });
+    ctx.signal.addEventListener("abort", () => upstreamAbort.abort(ctx.signal.reason), {
+      once: true,
+    });
     routed = sendRouted(gw, entry, path, payload, req.headers, upstreamAbort.signal, ctx.routed);
     // A refusal known at once (no room, the victims busy) keeps its status and Retry-After;
     // only a load that takes a while commits to a 200 stream with keepalives.
@@ -53,7 +57,7 @@ export async function proxyOpenAI(
   let res: Answer;
   try {
     ({ res } = await (routed ??
-      sendRouted(gw, entry, path, payload, req.headers, req.signal, ctx.routed)));
+      sendRouted(gw, entry, path, payload, req.headers, ctx.signal, ctx.routed)));
   } catch (e) {
     ctx.fail(e);
     throw e;
@@ -152,6 +156,9 @@ export class RequestContext {
   #releaseGauge: () => void;
   #ended = false;
   #firstByteAt = 0;
+  #deadline: Deadline | null;
+  /** Aborts when the client leaves or `[gateway] request_timeout` passes (a 504 reason). */
+  readonly signal: AbortSignal;
 
   constructor(
     readonly gw: Gateway,
@@ -162,6 +169,10 @@ export class RequestContext {
   ) {
     this.#releaseGauge = gw.metrics.trackInFlight(entry.id);
     observedRequests.add(req);
+    this.#deadline = gw.deadlines?.start() ?? null;
+    this.signal = this.#deadline
+      ? AbortSignal.any([req.signal, this.#deadline.signal])
+      : req.signal;
   }
 
   /** Called once the request has a neuron. */
@@ -177,10 +188,11 @@ export class RequestContext {
     usage?: { promptTokens: number; completionTokens: number } | null,
     upstreamTtftMs?: number,
     firstTokenAt?: number,
-    errorKind?: "upstream_error" | "client_closed",
+    errorKind?: "upstream_error" | "client_closed" | "timeout",
   ): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#deadline?.release();
     this.#release?.();
     this.#releaseGauge();
     const now = performance.now();
@@ -216,7 +228,7 @@ export class RequestContext {
     } else this.end(502);
   }
 
-  endStream(outcome: "ok" | "upstream_failed" | "client_closed", watch: StreamWatch): void {
+  endStream(outcome: StreamOutcome, watch: StreamWatch): void {
     const status = outcome === "client_closed" ? 499 : 200;
     this.end(
       status,
@@ -225,8 +237,8 @@ export class RequestContext {
       watch.firstTokenAt || undefined,
       outcome === "upstream_failed"
         ? "upstream_error"
-        : outcome === "client_closed"
-        ? "client_closed"
+        : outcome === "client_closed" || outcome === "timeout"
+        ? outcome
         : undefined,
     );
   }

@@ -53,7 +53,7 @@ export async function completeOnce(
       CHAT,
       payload,
       translatedHeaders(req.headers),
-      req.signal,
+      ctx.signal,
       ctx.routed,
     ));
   } catch (e) {
@@ -101,7 +101,9 @@ export async function streamTranslated(
   dialect: StreamDialect,
 ): Promise<Response> {
   const upstreamAbort = new AbortController();
-  req.signal.addEventListener("abort", () => upstreamAbort.abort(), { once: true });
+  ctx.signal.addEventListener("abort", () => upstreamAbort.abort(ctx.signal.reason), {
+    once: true,
+  });
   const routed = sendRouted(
     gw,
     entry,
