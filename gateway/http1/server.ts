@@ -265,7 +265,8 @@ class Connection {
   /** The next request's head; null when the client closed the connection between requests. */
   async #nextHead(): Promise<RequestHead | null> {
     this.#watching = false;
-    let scanned = this.#start;
+    /** Bytes after #start already searched for the head's end (offsets move when #fill compacts). */
+    let scanned = 0;
     this.idle = this.#start === this.#end;
     this.deadline = Date.now() + (this.idle ? this.s.idleTimeoutMs : this.s.headTimeoutMs);
     for (;;) {
@@ -273,9 +274,11 @@ class Connection {
       // Empty lines before a request line are ignored (RFC 9112 §2.2).
       while (
         this.#end - this.#start >= 2 && buf[this.#start] === 13 && buf[this.#start + 1] === 10
-      ) this.#start += 2;
-      if (scanned < this.#start) scanned = this.#start;
-      const end = headEnd(buf, Math.max(this.#start, scanned - 3), this.#end);
+      ) {
+        this.#start += 2;
+        scanned = Math.max(0, scanned - 2);
+      }
+      const end = headEnd(buf, this.#start + Math.max(0, scanned - 3), this.#end);
       if (end >= 0) {
         if (end - this.#start > this.s.maxHeadBytes) break;
         const head = parseRequestHead(buf.subarray(this.#start, end), this.s);
@@ -285,7 +288,7 @@ class Connection {
         return head;
       }
       if (this.#end - this.#start >= this.s.maxHeadBytes) break;
-      scanned = this.#end;
+      scanned = this.#end - this.#start;
       if (!await this.#fill()) {
         // The end of input mid-head is a client giving up, not a request to answer.
         return null;
@@ -338,6 +341,7 @@ class Connection {
    * arrive meanwhile (a pipelined request) are kept for later.
    */
   watch(): void {
+    if (this.#watching) return;
     this.#watching = true;
     const next = () => {
       if (!this.#watching || this.#end - this.#start >= READ_AHEAD) return;
