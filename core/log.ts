@@ -38,6 +38,11 @@ export function setLogLevel(level: LogLevel): void {
   threshold = ORDER[level];
 }
 
+/** The process-wide level now (what a new worker should start with). */
+export function logLevel(): LogLevel {
+  return (Object.keys(ORDER) as LogLevel[]).find((l) => ORDER[l] === threshold) ?? "info";
+}
+
 function format(v: unknown): string {
   if (typeof v === "string") return /[\s="]/.test(v) ? JSON.stringify(v) : v;
   if (v instanceof Error) return JSON.stringify(v.message);

@@ -47,6 +47,7 @@ function implicitProfile(id: string, source: string): ModelProfile {
     aliases: [],
     pinned_on: [],
     residency_priority: 0,
+    pinned: false,
     embeddings: false,
     sampling: {},
   };

@@ -165,6 +165,7 @@ export class Lifecycle {
           lastUsedMs: this.#usage.lastUsed(n.client.name, m.id),
           inFlight: this.#usage.inFlight(n.client.name, m.id),
           priority: profile?.residency_priority ?? 0,
+          pinned: profile?.pinned === true,
         });
       }
     }
@@ -373,6 +374,13 @@ export class Lifecycle {
       throw new HttpError(404, `no neuron named ${node}`, { param: "node", code: "not_found" });
     }
     if (!neuron.up) throw new HttpError(503, `neuron ${node} is down`, { code: "neuron_down" });
+    const pins = entry.profile.pinned_on;
+    if (pins.length && !pins.includes(node)) {
+      throw new HttpError(409, `${entry.id} is pinned_on ${pins.join(", ")}; ${node} is not one`, {
+        param: "node",
+        code: "pinned_elsewhere",
+      });
+    }
     if (neuron.models.some((m) => m.id === entry.id && m.state === "loaded")) return neuron;
     const file = neuron.models.find((m) =>
       m.state === "available" && sourceMatches(entry.profile.source, m.source)

@@ -25,6 +25,7 @@ const profile = (over: Partial<ModelProfile> = {}): ModelProfile => ({
   aliases: [],
   pinned_on: [],
   residency_priority: 0,
+  pinned: false,
   embeddings: false,
   sampling: {},
   ...over,

@@ -78,6 +78,11 @@ export const ModelProfileSchema = z.strictObject({
   pinned_on: z.array(neuronName(), { error: "an array of neuron names" }).default([]),
   /** Higher stays loaded longer when VRAM is needed. */
   residency_priority: integer().default(0),
+  /**
+   * Once loaded, never unloaded by the gateway: not to make room, not when idle
+   * (an explicit `cortex unload` still can).
+   */
+  pinned: z.boolean({ error: "true or false" }).default(false),
   /** VRAM estimate in MiB, used for placement before the model has been loaded once. */
   vram_mb: integer({ min: 1 }).optional(),
   /** Context tokens per request (per slot); absent = the neuron's `context`. */

@@ -21,6 +21,7 @@ Deno.test("models: defaults fill every optional key", () => {
     aliases: [],
     pinned_on: [],
     residency_priority: 0,
+    pinned: false,
     embeddings: false,
     sampling: {},
   }]);

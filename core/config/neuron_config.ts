@@ -29,7 +29,7 @@ export const NeuronConfigSchema = z.strictObject({
   model_dirs: z.array(pathString(), { error: "an array of directory paths" })
     .min(1, { error: "at least one directory" })
     .default(["./models"]),
-  /** Device names to use (e.g. "CUDA0", "CPU"); absent = all that are found. */
+  /** Device names to use (e.g. "CUDA0", "CPU"); absent = every GPU found, else the CPU. */
   devices: z.array(nonEmptyString("a device name"), { error: "an array of device names" })
     .min(1, { error: "at least one device name (leave devices out to use all)" })
     .optional(),
@@ -47,7 +47,7 @@ export const NeuronConfigSchema = z.strictObject({
   n_threads_batch: integer({ min: 1 }).optional(),
   /** Largest batch of tokens per llama_decode. */
   n_batch: integer({ min: 1 }).default(512),
-  /** Requests waiting for a slot before new ones are refused (429). */
+  /** Requests waiting for a slot before new ones are refused (503 with Retry-After). */
   max_queue: integer({ min: 0 }).default(64),
   /** Shared secret the gateway must send as a bearer token; absent = open. */
   token: nonEmptyString("a non-empty token").optional(),

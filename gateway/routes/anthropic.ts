@@ -61,7 +61,7 @@ export async function countTokens(gw: Gateway, req: IncomingRequest): Promise<Re
   const creq = parseCountTokensRequest(raw);
   const entry = resolveModel(gw, creq.model, "anthropic");
   const { request } = countTokensRequestToOpenAI(creq);
-  const { neuron } = await gw.lifecycle.acquire(entry);
+  const { neuron } = await gw.lifecycle.acquire(entry, undefined, undefined, req.signal);
   const count = await neuron.client.tokenize({
     model: entry.id,
     messages: request.messages,

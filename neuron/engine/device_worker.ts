@@ -4,7 +4,7 @@
  * gets an error; other devices are unaffected.
  */
 
-import { createLogger } from "../../core/log.ts";
+import { createLogger, logLevel } from "../../core/log.ts";
 import type { DeviceInfo } from "../llama/devices.ts";
 import type { EmbeddingResult } from "./embedder.ts";
 import type { Reply, Request, WorkerStats } from "./messages.ts";
@@ -81,7 +81,8 @@ export class DeviceWorker {
       dw.#worker.postMessage({
         deviceIndex: opts.deviceIndex,
         libraryDir: opts.libraryDir,
-        logLevel: opts.logLevel ?? "info",
+        // Unset: the worker logs as this thread does (CORTEX_LOG or --log-level).
+        logLevel: opts.logLevel ?? logLevel(),
         doorbell: dw.#doorbell.buffer,
       });
     });

@@ -221,3 +221,44 @@ idle.test("idle TTL: a model unused for idle_ttl is unloaded, never while in use
 });
 
 idle.stop();
+
+const pins = fleetTests({
+  neurons: [NEURON],
+  models: `
+[[models]]
+id = "kept"
+source = "plain.gguf"
+pinned = true
+
+[[models]]
+id = "other"
+source = "plain.gguf"
+
+[[models]]
+id = "third"
+source = "plain.gguf"
+`,
+  eviction: `strategy = "lru"\nidle_ttl = "1s"`,
+  gateway: { poll_interval: "200ms" },
+});
+
+pins.test("pinned: never the victim, though least recently used, and never unloaded idle", async (f) => {
+  await ask(f, "kept");
+  await ask(f, "other");
+  assertEquals(await f.loaded("n"), ["kept", "other"]);
+  // LRU would pick kept; the pin leaves other as the only victim.
+  await ask(f, "third");
+  assertEquals(await f.loaded("n"), ["kept", "third"]);
+  // Idle past the TTL: the unpinned model goes, the pinned one stays.
+  await waitFor("third's idle unload", async () => !(await f.loaded("n")).includes("third"), 5000);
+  await new Promise((r) => setTimeout(r, 1500));
+  assertEquals(await f.loaded("n"), ["kept"]);
+  const m = await f.metrics();
+  assertEquals(metricValue(m, "cortex_evictions_total", { model: "kept" }), 0);
+  assertEquals(metricValue(m, "cortex_evictions_total", { model: "other", reason: "capacity" }), 1);
+  // An explicit unload still can.
+  assertEquals((await f.post("/cortex/unload", { model: "kept" })).status, 200);
+  assertEquals(await f.loaded("n"), []);
+});
+
+pins.stop();

@@ -198,6 +198,13 @@ test("pinned_on: the model loads on its pinned neuron, not the roomier one", asy
   const wrong = await f.post("/v1/chat/completions", { model: "wrong-pin", messages: user("x") });
   assertEquals(wrong.status, 503);
   assert(!(await f.loaded("a")).includes("wrong-pin"));
+  // An explicit load elsewhere is refused too, naming the pins.
+  const elsewhere = await f.post("/cortex/load", { model: "pinned", node: "a" });
+  assertEquals(elsewhere.status, 409);
+  const err = (elsewhere.json as { error: { code: string; param: string; message: string } }).error;
+  assertEquals([err.code, err.param], ["pinned_elsewhere", "node"]);
+  assertMatch(err.message, /pinned_on b/);
+  assert(!(await f.loaded("a")).includes("pinned"));
 });
 
 /** A grammar that thinks a little, closes the block by token id, then answers. */
