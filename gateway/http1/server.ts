@@ -479,10 +479,10 @@ class Connection {
    */
   async #lingerClose(): Promise<void> {
     if (this.#closed || this.#eof) return;
+    this.deadline = Date.now() + LINGER_MS;
     try {
       await this.conn.closeWrite();
       if (this.#reading) await this.#reading;
-      this.deadline = Date.now() + LINGER_MS;
       const scratch = new Uint8Array(16 * 1024);
       for (let total = 0; total < LINGER_BYTES && !this.#eof;) {
         const n = await this.conn.read(scratch);
@@ -595,7 +595,9 @@ class BodyReader {
     await this.#goAhead();
     const c = this.c;
     const decoder = new ChunkedDecoder(true);
-    const parts: Uint8Array[] = [];
+    // One growing buffer, not a list of pieces: a body of one-byte chunks would otherwise
+    // cost an object per byte.
+    let body = new Uint8Array(Math.min(maxBytes, 16 * 1024));
     let size = 0;
     try {
       for (;;) {
@@ -608,13 +610,20 @@ class BodyReader {
         }
         c.consume(used);
         for (const p of out) {
-          size += p.length;
-          if (size > maxBytes) {
+          if (size + p.length > maxBytes) {
             throw new HttpError(413, `request body exceeds the ${maxBytes}-byte limit`, {
               code: "request_too_large",
             });
           }
-          parts.push(p.slice());
+          if (size + p.length > body.length) {
+            const bigger = new Uint8Array(
+              Math.min(maxBytes, Math.max(body.length * 2, size + p.length)),
+            );
+            bigger.set(body.subarray(0, size));
+            body = bigger;
+          }
+          body.set(p, size);
+          size += p.length;
         }
         if (decoder.ended) break;
         c.setDeadline(c.s.bodyTimeoutMs);
@@ -623,13 +632,7 @@ class BodyReader {
     } finally {
       c.setDeadline(0);
     }
-    const body = new Uint8Array(size);
-    let off = 0;
-    for (const p of parts) {
-      body.set(p, off);
-      off += p.length;
-    }
-    return body;
+    return body.slice(0, size);
   }
 
   /** `Expect: 100-continue`: the client sends the body once told to. */
