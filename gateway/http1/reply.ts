@@ -99,7 +99,7 @@ export function encodeHead(
   let s = `HTTP/1.1 ${status} ${reason}\r\ndate: ${httpDate()}\r\n`;
   for (let i = 0; i < fields.length; i++) {
     const [k, v] = fields[i];
-    if (FRAMING.has(k) || !TOKEN.test(k) || UNSAFE.test(v)) continue;
+    if (!TOKEN.test(k) || FRAMING.has(k.toLowerCase()) || UNSAFE.test(v)) continue;
     s += `${k}: ${v}\r\n`;
   }
   if (framing.kind === "length") s += `content-length: ${framing.length}\r\n`;

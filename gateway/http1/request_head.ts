@@ -149,7 +149,8 @@ export function parseRequestHead(bytes: Uint8Array, limits: HeadLimits): Request
     length: chunked ? -1 : Math.max(length, 0),
     chunked,
     keepAlive,
-    expectContinue: expect === "100-continue",
+    // HTTP/1.0 clients cannot mean it (RFC 9110 §10.1.1).
+    expectContinue: minor === 1 && expect === "100-continue",
   };
 }
 

@@ -37,6 +37,8 @@ Deno.test("parseRequestHead: method, target, fields, framing and keep-alive", ()
   // HTTP/1.0 closes unless it asks to keep the connection; it needs no host.
   assertEquals(parse("GET / HTTP/1.0\r\n\r\n").keepAlive, false);
   assertEquals(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keepAlive, true);
+  // HTTP/1.0 clients cannot mean 100-continue (RFC 9110 §10.1.1).
+  assertEquals(parse("POST / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n").expectContinue, false);
   assertEquals(parse("OPTIONS * HTTP/1.1\r\nhost: a\r\n\r\n").target, "*");
   assertEquals(parse("GET http://gw:1/v1/models HTTP/1.1\r\nhost: a\r\n\r\n").minor, 1);
   // Equal repeats of content-length are one length.

@@ -38,7 +38,6 @@ import {
   headEnd,
   isConnectionLoss,
   safeClose,
-  writeAll,
 } from "./wire.ts";
 
 const log = createLogger("gateway.http1");
@@ -105,6 +104,10 @@ const LINGER_MS = 2000;
 const LINGER_BYTES = 1024 * 1024;
 /** A body left unread up to this size is read and dropped to keep the connection. */
 const DRAIN_MAX = 64 * 1024;
+/** The write timeout applies to each piece this large. */
+const WRITE_PIECE = 64 * 1024;
+/** A request body must arrive within this many body timeouts in all (and never stall for one). */
+const BODY_TIMEOUTS_IN_ALL = 5;
 
 export function serveHttp1(opts: ServerOptions, handler: Handler): Http1Server {
   const listener = Deno.listen({ hostname: opts.hostname, port: opts.port, transport: "tcp" });
@@ -322,7 +325,10 @@ class Connection {
     }
     // A body the handler left unread (a refusal before reading it): drop a small one,
     // else close after answering rather than read megabytes nobody wants.
-    const unread = body.state === "unread" ? head.chunked || head.length > DRAIN_MAX : false;
+    // With `Expect: 100-continue` and no go-ahead sent, whether the body follows is the
+    // client's guess: close rather than read the next request from the middle of it.
+    const unread = body.state === "unread" &&
+      (head.chunked || head.length > DRAIN_MAX || (head.expectContinue && head.length > 0));
     if (unread || body.state === "failed") this.#linger = true;
     let keepAlive = head.keepAlive && !this.s.draining && !this.#linger;
     keepAlive = await this.#write(reply, head, keepAlive, abort);
@@ -393,13 +399,13 @@ class Connection {
       const out = new Uint8Array(text.length * 3 + (bytes?.length ?? 0));
       const { written } = enc.encodeInto(text, out);
       if (bytes) out.set(bytes, written);
-      await this.#send(out.subarray(0, written + (bytes?.length ?? 0)));
+      await this.send(out.subarray(0, written + (bytes?.length ?? 0)));
       return keepAlive;
     }
     const stream = body as ReadableStream<Uint8Array>;
     if (framing.kind === "none") {
       stream.cancel().catch(() => {});
-      await this.#send(enc.encode(text));
+      await this.send(enc.encode(text));
       return keepAlive;
     }
     return await this.#pipe(stream, enc.encode(text), framing, keepAlive, abort);
@@ -419,7 +425,7 @@ class Connection {
     abort.signal.addEventListener("abort", onAbort, { once: true });
     let left = framing.kind === "length" ? framing.length : Infinity;
     try {
-      await this.#send(headBytes);
+      await this.send(headBytes);
       for (;;) {
         let piece: ReadableStreamReadResult<Uint8Array>;
         try {
@@ -437,9 +443,9 @@ class Connection {
           return false;
         }
         left -= data.length;
-        await this.#send(framing.kind === "chunked" ? chunk(data) : data);
+        await this.send(framing.kind === "chunked" ? chunk(data) : data);
       }
-      if (framing.kind === "chunked") await this.#send(LAST_CHUNK);
+      if (framing.kind === "chunked") await this.send(LAST_CHUNK);
       return keepAlive && (framing.kind !== "length" || left === 0);
     } catch (e) {
       // Writing failed: the client is gone.
@@ -461,13 +467,19 @@ class Connection {
       1,
     );
     const out = r.body instanceof Uint8Array ? concat(enc.encode(text), r.body) : enc.encode(text);
-    await this.#send(out).catch(() => {});
+    await this.send(out).catch(() => {});
   }
 
-  /** Writes all of `bytes`; a client that takes none of them for a while is dropped. */
-  async #send(bytes: Uint8Array): Promise<void> {
-    this.deadline = Date.now() + this.s.writeTimeoutMs;
-    await writeAll(this.conn, bytes);
+  /**
+   * Writes all of `bytes`. The deadline is for progress: each piece of at
+   * most 64 KiB must be taken within the write timeout, so a slow reader of
+   * a large answer is served and a client that stopped reading is dropped.
+   */
+  async send(bytes: Uint8Array): Promise<void> {
+    for (let off = 0; off < bytes.length;) {
+      this.deadline = Date.now() + this.s.writeTimeoutMs;
+      off += await this.conn.write(bytes.subarray(off, off + WRITE_PIECE));
+    }
     this.deadline = 0;
   }
 
@@ -508,8 +520,12 @@ class Connection {
   fill(): Promise<boolean> {
     return this.#fill();
   }
-  setDeadline(ms: number): void {
-    this.deadline = ms ? Date.now() + ms : 0;
+  /** Waiting for body bytes: until the next one is due, but never past `hard`. */
+  bodyDeadline(hard: number): void {
+    this.deadline = Math.min(Date.now() + this.s.bodyTimeoutMs, hard);
+  }
+  clearDeadline(): void {
+    this.deadline = 0;
   }
   markEnded(): void {
     this.#eof = true;
@@ -556,6 +572,7 @@ class BodyReader {
     if (!length) return out;
     await this.#goAhead();
     const c = this.c;
+    const hard = Date.now() + BODY_TIMEOUTS_IN_ALL * c.s.bodyTimeoutMs;
     let got = 0;
     try {
       while (got < length) {
@@ -567,7 +584,7 @@ class BodyReader {
           got += take;
           continue;
         }
-        c.setDeadline(c.s.bodyTimeoutMs);
+        c.bodyDeadline(hard);
         if (c.readPending) {
           if (!await c.fill()) throw this.#short();
           continue;
@@ -587,13 +604,14 @@ class BodyReader {
       }
       return out;
     } finally {
-      c.setDeadline(0);
+      c.clearDeadline();
     }
   }
 
   async #chunked(maxBytes: number): Promise<Bytes> {
     await this.#goAhead();
     const c = this.c;
+    const hard = Date.now() + BODY_TIMEOUTS_IN_ALL * c.s.bodyTimeoutMs;
     const decoder = new ChunkedDecoder(true);
     // One growing buffer, not a list of pieces: a body of one-byte chunks would otherwise
     // cost an object per byte.
@@ -626,11 +644,11 @@ class BodyReader {
           size += p.length;
         }
         if (decoder.ended) break;
-        c.setDeadline(c.s.bodyTimeoutMs);
+        c.bodyDeadline(hard);
         if (!await c.fill()) throw this.#short();
       }
     } finally {
-      c.setDeadline(0);
+      c.clearDeadline();
     }
     return body.slice(0, size);
   }
@@ -639,7 +657,7 @@ class BodyReader {
   async #goAhead(): Promise<void> {
     if (!this.head.expectContinue || this.#continued || this.c.buffered.length) return;
     this.#continued = true;
-    await writeAll(this.c.conn, CONTINUE);
+    await this.c.send(CONTINUE);
   }
 
   #short(): HttpError {

@@ -310,12 +310,14 @@ Deno.test("http1 server: answer fields that would split the head are dropped", a
       ["x-bad", "a\r\nset-cookie: evil"],
       ["x-evil: 1\r\nx-name", "v"],
       ["content-length", "999"],
+      ["Transfer-Encoding", "chunked"],
     ],
     body: enc.encode("hi"),
   }));
   const raw = await exchange(s.port, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   assertMatch(raw, /x-ok: 1\r\n/);
   assert(!raw.includes("evil") && !raw.includes("999"), raw);
+  assert(!/transfer-encoding/i.test(raw), "framing fields are the server's, in any case");
   assertMatch(raw, /content-length: 2\r\n/);
 });
 
@@ -388,4 +390,76 @@ Deno.test("http1 server: requests split into single bytes parse the same", async
   const raw = await reading;
   assertEquals(bodies(raw), ["POST /a 1 hello", "POST /b - ok", "GET /c - "]);
   conn.close();
+});
+
+Deno.test("http1 server: chunk lines and trailers outside RFC 9112 are refused", async () => {
+  await using s = start(echo);
+  const post = (chunks: string) =>
+    exchange(s.port, `POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}`);
+  for (
+    const bad of [
+      " 3\r\nabc\r\n0\r\n\r\n", // whitespace before the size
+      "3 \r\nabc\r\n0\r\n\r\n", // after it, with no extension
+      "3;a\rb\r\nabc\r\n0\r\n\r\n", // a bare CR in an extension
+      "3;\x01\r\nabc\r\n0\r\n\r\n", // a control character
+      "3\r\nabc\r\n0\r\nGET /smuggled HTTP/1.1\r\n\r\n", // a trailer that is no field
+      "3\r\nabc\r\n0\r\nX\rY: z\r\n\r\n",
+    ]
+  ) {
+    assertEquals(statuses(await post(bad)), [400], JSON.stringify(bad));
+  }
+  const fine = await post("3 ;ext=1\r\nabc\r\n0\r\nx-sum: 1\r\n\r\n");
+  assertEquals(bodies(fine), ["POST / - abc"]);
+});
+
+Deno.test("http1 server: a body trickling in is cut at its total deadline", async () => {
+  await using s = start(echo, { bodyTimeoutMs: 200, sweepMs: 20 });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  await conn.write(enc.encode("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"));
+  const t0 = performance.now();
+  // One byte every 100 ms never stalls for the 200 ms per-read timeout; the total (5 × 200
+  // ms) ends it anyway.
+  let closed = false;
+  for (let i = 0; i < 40 && !closed; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    closed = await conn.write(enc.encode("a")).then(() => false, () => true);
+  }
+  if (!closed) closed = (await readToEnd(conn, 1000)).length >= 0;
+  const took = performance.now() - t0;
+  assert(closed && took < 3000, `still open after ${took} ms`);
+  conn.close();
+});
+
+Deno.test("http1 server: a large answer to a slow but steady reader is not cut", async () => {
+  // Past what the kernel's socket buffers absorb, so the server's writes do wait on the reader.
+  const big = new Uint8Array(16 * 1024 * 1024).fill(120);
+  await using s = start(() => ({ status: 200, headers: [], body: big }), {
+    writeTimeoutMs: 300,
+    sweepMs: 20,
+  });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  const buf = new Uint8Array(128 * 1024);
+  let got = 0;
+  const t0 = performance.now();
+  for (;;) {
+    const n = await conn.read(buf).catch(() => null);
+    if (n === null) break;
+    got += n;
+    await new Promise((r) => setTimeout(r, 15)); // about 8 MB/s at most: 2 s in all
+  }
+  const head = 80; // status line, date, content-length, connection
+  assert(performance.now() - t0 > 1000, "the answer took far longer than the write timeout");
+  assert(got > big.length && got < big.length + head + 100, `read ${got} bytes`);
+  conn.close();
+});
+
+Deno.test("http1 server: an unread body after Expect: 100-continue closes the connection", async () => {
+  await using s = start(() => text("no", 401));
+  const raw = await exchange(
+    s.port,
+    "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
+  );
+  assertEquals(statuses(raw), [401]);
+  assertMatch(raw, /connection: close\r\n/);
 });

@@ -56,9 +56,11 @@ const MAX_TRAILERS = 16 * 1024;
  * and says how much it used; the caller keeps the rest (an incomplete line)
  * and calls again with more bytes after it. Trailers are dropped.
  *
- * `strict` (the server side) takes only CRLF line ends: a bare LF is read
- * differently by different parsers, which is how requests get smuggled.
- * The client side also takes a bare LF, as browsers do.
+ * `strict` (the server side) takes only what RFC 9112 allows, because lines
+ * that parsers read differently are how requests get smuggled: CRLF line
+ * ends, no whitespace before the size or after it unless an extension
+ * follows, no control characters in extensions, trailers that are field
+ * lines. The client side is lenient (bare LF, whitespace), as browsers are.
  */
 export class ChunkedDecoder {
   /** Data bytes left in the current chunk; -1 = a size line is next; -2 = trailers; -3 = the CRLF after data. */
@@ -95,16 +97,53 @@ export class ChunkedDecoder {
         if (line.length !== 0) throw new Error("malformed chunked body: no CRLF after chunk data");
         this.#left = -1;
       } else if (this.#left === -1) {
+        if (this.strict && !strictSizeLine(line)) {
+          throw new Error("malformed chunked body: a chunk-size line outside RFC 9112");
+        }
         this.#left = chunkSize(line);
         if (this.#left === 0) this.#left = -2;
       } else if (line.length === 0) {
         this.ended = true; // the end of the trailer section
       } else if ((this.#trailerBytes += line.length) > MAX_TRAILERS) {
         throw new Error("malformed chunked body: trailers too large");
+      } else if (this.strict && !fieldLine(line)) {
+        throw new Error("malformed chunked body: a trailer that is not a field line");
       }
     }
     return at;
   }
+}
+
+/** HTAB, SP, visible ASCII or obs-text: what a field value or an extension may hold. */
+function textByte(b: number): boolean {
+  return b === 9 || (b >= 0x20 && b !== 0x7f);
+}
+
+/** tchar (RFC 9110 §5.6.2). */
+function tokenByte(b: number): boolean {
+  return (b >= 0x30 && b <= 0x39) || ((b | 0x20) >= 0x61 && (b | 0x20) <= 0x7a) ||
+    "!#$%&'*+-.^_`|~".includes(String.fromCharCode(b));
+}
+
+/** `1*HEXDIG [ BWS ";" extension-text ]`. */
+function strictSizeLine(line: Uint8Array): boolean {
+  let i = 0;
+  while (i < line.length && hexDigit(line[i]) >= 0) i++;
+  if (i === 0) return false;
+  while (i < line.length && (line[i] === 32 || line[i] === 9)) i++;
+  if (i === line.length) return line[i - 1] !== 32 && line[i - 1] !== 9;
+  if (line[i] !== 59 /* ; */) return false;
+  for (i++; i < line.length; i++) if (!textByte(line[i])) return false;
+  return true;
+}
+
+/** `token ":" field-text` (a trailer field). */
+function fieldLine(line: Uint8Array): boolean {
+  let i = 0;
+  while (i < line.length && tokenByte(line[i])) i++;
+  if (i === 0 || line[i] !== 58 /* : */) return false;
+  for (i++; i < line.length; i++) if (!textByte(line[i])) return false;
+  return true;
 }
 
 export function concat(a: Uint8Array, b: Uint8Array): Bytes {
