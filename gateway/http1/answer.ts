@@ -70,21 +70,8 @@ export class Answer {
     if (this.#used) throw new TypeError("the answer's body was already read");
     this.#used = true;
     if (this.#whole) return this.#whole;
-    const stream = this.#stream;
-    if (!stream) return new Uint8Array(0);
-    const parts: Uint8Array[] = [];
-    let size = 0;
-    for await (const p of stream) {
-      parts.push(p);
-      size += p.length;
-    }
-    const out = new Uint8Array(size);
-    let off = 0;
-    for (const p of parts) {
-      out.set(p, off);
-      off += p.length;
-    }
-    return out;
+    // A body that streams in is read whole (rare: error answers, translated completions).
+    return this.#stream ? await new Response(this.#stream).bytes() : new Uint8Array(0);
   }
 
   async arrayBuffer(): Promise<ArrayBuffer> {
