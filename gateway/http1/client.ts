@@ -127,12 +127,9 @@ export class Http1Pool {
     if (payload) head += `content-length: ${payload.length}\r\n`;
     head += "\r\n";
     // Built once for every attempt: one write when the body is small, else head then body.
-    const headBytes = enc.encode(head);
-    const parts = !payload
-      ? [headBytes]
-      : payload.length <= COALESCE_MAX
-      ? [concat(headBytes, payload)]
-      : [headBytes, payload];
+    const parts = !payload || payload.length > COALESCE_MAX
+      ? [enc.encode(head), ...(payload ? [payload] : [])]
+      : [withBody(head, payload)];
 
     for (let attempt = 0;; attempt++) {
       // A retry never takes another idle connection: if one was stale, so may all be.
@@ -278,6 +275,14 @@ interface Head {
 
 async function writeParts(conn: Deno.Conn, parts: Bytes[]): Promise<void> {
   for (const p of parts) await writeAll(conn, p);
+}
+
+/** `head` encoded with `body` after it, in one buffer (one allocation, one write). */
+function withBody(head: string, body: Uint8Array): Bytes {
+  const out = new Uint8Array(head.length * 3 + body.length);
+  const { written } = enc.encodeInto(head, out);
+  out.set(body, written);
+  return out.subarray(0, written + body.length);
 }
 
 /** Reads and parses the answer's head (skipping 1xx heads); null if the connection closed first. */

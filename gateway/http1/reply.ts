@@ -110,10 +110,14 @@ export function encodeHead(
   return s + "\r\n";
 }
 
-/** One piece of chunked data, framed (size line, data, CRLF) in one buffer. */
-export function chunk(data: Uint8Array): Bytes {
+/**
+ * One piece of chunked data, framed (size line, data, CRLF) in one buffer:
+ * `into` when it is large enough, else a new one.
+ */
+export function chunk(data: Uint8Array, into?: Bytes): Bytes {
   const size = data.length.toString(16);
-  const out = new Uint8Array(size.length + 4 + data.length);
+  const length = size.length + 4 + data.length;
+  const out = into && into.length >= length ? into.subarray(0, length) : new Uint8Array(length);
   for (let i = 0; i < size.length; i++) out[i] = size.charCodeAt(i);
   out[size.length] = 13;
   out[size.length + 1] = 10;

@@ -104,6 +104,8 @@ const LINGER_MS = 2000;
 const LINGER_BYTES = 1024 * 1024;
 /** A body left unread up to this size is read and dropped to keep the connection. */
 const DRAIN_MAX = 64 * 1024;
+/** Answers up to this size are put together in the connection's own buffer. */
+const SCRATCH = 16 * 1024;
 /** The write timeout applies to each piece this large. */
 const WRITE_PIECE = 64 * 1024;
 /** A request body must arrive within this many body timeouts in all (and never stall for one). */
@@ -193,6 +195,8 @@ class Connection {
   /** While an answer is pending: keep a read going so a disconnect is noticed. */
   #watching = false;
   #abort: AbortController | null = null;
+  /** Where answers are put together before their write (reused: each write ends before the next). */
+  #out: Bytes | null = null;
   /** Close gently: the client may still be sending what we did not read. */
   #linger = false;
   /** When the current wait gives up (ms since the epoch); 0 = no deadline. */
@@ -230,6 +234,12 @@ class Connection {
     this.#closed = true;
     this.#abort?.abort();
     safeClose(this.conn);
+  }
+
+  /** A buffer of at least `size` bytes: the connection's own when that is big enough. */
+  #scratch(size: number): Bytes {
+    if (size > SCRATCH) return new Uint8Array(size);
+    return this.#out ??= new Uint8Array(SCRATCH);
   }
 
   /** Reads more input into the buffer (or joins the read in progress); false at its end. */
@@ -396,7 +406,7 @@ class Connection {
     ) {
       // Head and body in one write.
       const bytes = body && framing.kind === "length" ? body : null;
-      const out = new Uint8Array(text.length * 3 + (bytes?.length ?? 0));
+      const out = this.#scratch(text.length * 3 + (bytes?.length ?? 0));
       const { written } = enc.encodeInto(text, out);
       if (bytes) out.set(bytes, written);
       await this.send(out.subarray(0, written + (bytes?.length ?? 0)));
@@ -443,7 +453,7 @@ class Connection {
           return false;
         }
         left -= data.length;
-        await this.send(framing.kind === "chunked" ? chunk(data) : data);
+        await this.send(framing.kind === "chunked" ? chunk(data, this.#scratch(0)) : data);
       }
       if (framing.kind === "chunked") await this.send(LAST_CHUNK);
       return keepAlive && (framing.kind !== "length" || left === 0);
