@@ -7,6 +7,7 @@
 import { Command } from "commander";
 import { formatConfigError, loadNeuronConfig } from "../core/config/mod.ts";
 import { createLogger, parseLevel, setLogLevel } from "../core/log.ts";
+import { UnknownBudgetDeviceError } from "../neuron/node.ts";
 import { serveNeuron } from "../neuron/serve.ts";
 import { onShutdownSignal } from "./signals.ts";
 
@@ -19,7 +20,14 @@ export async function neuronServe(opts: { config?: string; listen?: string }): P
     Deno.exit(2);
   }
   if (config.log_level) setLogLevel(parseLevel(config.log_level));
-  const running = await serveNeuron(config, { listen: opts.listen });
+  let running;
+  try {
+    running = await serveNeuron(config, { listen: opts.listen });
+  } catch (e) {
+    if (!(e instanceof UnknownBudgetDeviceError)) throw e;
+    console.error(`${opts.config ?? "neuron.toml"}: ${e.message}`);
+    Deno.exit(2);
+  }
   // Machine-readable for supervisors and tests.
   console.log(`neuron listening on ${running.url}`);
   onShutdownSignal(async () => {

@@ -66,6 +66,18 @@ export class LoadRefusedError extends Error {
 
 const MiB = 1024 * 1024;
 
+/** `memory_budget_mb` names a device this neuron does not use (a typo, usually). */
+export class UnknownBudgetDeviceError extends Error {
+  override name = "UnknownBudgetDeviceError";
+  constructor(readonly device: string, readonly devices: string[]) {
+    super(
+      `memory_budget_mb.${device}: expected one of this neuron's devices (${
+        devices.join(", ")
+      }), found "${device}"`,
+    );
+  }
+}
+
 export class Neuron {
   readonly settings: NeuronSettings;
   readonly engine: Engine;
@@ -90,6 +102,14 @@ export class Neuron {
       devices: settings.devices,
       logLevel: settings.logLevel,
     });
+    // Device names are known only now: a budget for a name that is not here would be
+    // silently ignored, and the neuron would use memory the operator meant to cap.
+    const names = engine.workers.map((w) => w.device.name);
+    const unknown = Object.keys(settings.memoryBudgets).find((k) => !names.includes(k));
+    if (unknown !== undefined) {
+      await engine.close();
+      throw new UnknownBudgetDeviceError(unknown, names);
+    }
     return new Neuron(settings, engine);
   }
 

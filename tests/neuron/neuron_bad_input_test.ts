@@ -214,3 +214,24 @@ Deno.test({
     server = undefined;
   },
 });
+
+Deno.test("a memory budget for a device this neuron does not have: exit 2, naming file and key", async () => {
+  const store = await Deno.makeTempDir({ prefix: "cortex-store-" });
+  const config = await writeConfig(
+    "neuron.toml",
+    `listen = "127.0.0.1:0"\nmodel_dirs = ["${store}"]\nmemory_budget_mb = { cuda0 = 100 }\n`,
+  );
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "cli/neuron.ts", "serve", "--config", config],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assertEquals(out.code, 2, stderr);
+  assertMatch(
+    stderr,
+    /neuron\.toml: memory_budget_mb\.cuda0: expected one of this neuron's devices \(CPU\), found "cuda0"/,
+  );
+  await Deno.remove(store, { recursive: true });
+  await Deno.remove(config.slice(0, config.lastIndexOf("/")), { recursive: true });
+});
