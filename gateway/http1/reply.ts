@@ -141,3 +141,17 @@ export function httpDate(now = Date.now()): string {
   }
   return dateText;
 }
+
+/** A standard Response as a Reply. Its body is read whole unless it is an event stream. */
+export async function fromResponse(res: Response): Promise<Reply> {
+  const headers: [string, string][] = [];
+  res.headers.forEach((v, k) => headers.push([k, v]));
+  let body: Reply["body"] = null;
+  if (res.body) {
+    // Event streams pass through piece by piece; anything else this gateway answers is
+    // one JSON document or text, sent whole with its length.
+    const sse = res.headers.get("content-type")?.startsWith("text/event-stream");
+    body = sse ? res.body : new Uint8Array(await res.arrayBuffer());
+  }
+  return { status: res.status, statusText: res.statusText, headers, body };
+}

@@ -14,35 +14,29 @@
  * answers, a client's disconnect seen while its answer is pending (its
  * signal aborts, its answer stream is cancelled), limits on head size and
  * field count, timeouts for idle connections, slow heads and stalled bodies,
- * and graceful shutdown. The strict parsing is in request_head.ts. What it
+ * and graceful shutdown. Heads are parsed in request_head.ts, bodies read in
+ * body.ts. What it
  * does not do: TLS, HTTP/2, upgrades, compression (a reverse proxy in front
  * does those, as for `deno task gateway` today).
  */
 
-import { HttpError } from "../../core/errors.ts";
 import { createLogger } from "../../core/log.ts";
+import { type BodyConnection, BodyReader, DRAIN_MAX } from "./body.ts";
 import { Fields, IncomingRequest } from "./incoming.ts";
 import {
   chunk,
   encodeHead,
   type Framing,
+  fromResponse,
   LAST_CHUNK,
   type Reply,
   statusHasNoBody,
 } from "./reply.ts";
 import { parseRequestHead, type RequestHead, RequestHeadError } from "./request_head.ts";
-import {
-  type Bytes,
-  ChunkedDecoder,
-  concat,
-  headEnd,
-  isConnectionLoss,
-  safeClose,
-} from "./wire.ts";
+import { type Bytes, concat, headEnd, isConnectionLoss, safeClose } from "./wire.ts";
 
 const log = createLogger("gateway.http1");
 const enc = new TextEncoder();
-const CONTINUE = enc.encode("HTTP/1.1 100 Continue\r\n\r\n");
 
 export type Handler = (req: IncomingRequest) => Promise<Reply | Response> | Reply | Response;
 
@@ -102,14 +96,10 @@ const READ_AHEAD = 64 * 1024;
 /** After a refusal, what the client still sends is read and dropped for this long, at most. */
 const LINGER_MS = 2000;
 const LINGER_BYTES = 1024 * 1024;
-/** A body left unread up to this size is read and dropped to keep the connection. */
-const DRAIN_MAX = 64 * 1024;
 /** Answers up to this size are put together in the connection's own buffer. */
 const SCRATCH = 16 * 1024;
 /** The write timeout applies to each piece this large. */
 const WRITE_PIECE = 64 * 1024;
-/** A request body must arrive within this many body timeouts in all (and never stall for one). */
-const BODY_TIMEOUTS_IN_ALL = 5;
 
 export function serveHttp1(opts: ServerOptions, handler: Handler): Http1Server {
   const listener = Deno.listen({ hostname: opts.hostname, port: opts.port, transport: "tcp" });
@@ -183,7 +173,7 @@ export function serveHttp1(opts: ServerOptions, handler: Handler): Http1Server {
 }
 
 /** One client connection: reads requests one at a time, writes their answers in order. */
-class Connection {
+class Connection implements BodyConnection {
   #buf: Bytes = new Uint8Array(8 * 1024);
   /** Unconsumed bytes are #buf[#start, #end). */
   #start = 0;
@@ -516,8 +506,11 @@ class Connection {
     }
   }
 
-  // --- for BodyReader
+  // --- BodyConnection, for BodyReader
 
+  get bodyTimeoutMs(): number {
+    return this.s.bodyTimeoutMs;
+  }
   get buffered(): Bytes {
     return this.#buf.subarray(this.#start, this.#end);
   }
@@ -530,7 +523,6 @@ class Connection {
   fill(): Promise<boolean> {
     return this.#fill();
   }
-  /** Waiting for body bytes: until the next one is due, but never past `hard`. */
   bodyDeadline(hard: number): void {
     this.deadline = Math.min(Date.now() + this.s.bodyTimeoutMs, hard);
   }
@@ -540,153 +532,4 @@ class Connection {
   markEnded(): void {
     this.#eof = true;
   }
-}
-
-/** Reads one request's body from its connection, once. */
-class BodyReader {
-  state: "unread" | "read" | "failed" = "unread";
-  #continued = false;
-
-  constructor(readonly c: Connection, readonly head: RequestHead) {}
-
-  async read(maxBytes: number): Promise<Bytes> {
-    if (this.state !== "unread") throw new Error("the request body was already read");
-    const { head } = this;
-    if (head.length > maxBytes) {
-      throw new HttpError(
-        413,
-        `request body of ${head.length} bytes exceeds the ${maxBytes}-byte limit`,
-        { code: "request_too_large" },
-      );
-    }
-    this.state = "failed";
-    const out = head.chunked ? await this.#chunked(maxBytes) : await this.#sized(head.length);
-    this.state = "read";
-    this.c.watch();
-    return out;
-  }
-
-  /** Reads and drops a small unread body; whether the connection stays usable. */
-  async drain(): Promise<boolean> {
-    if (this.head.expectContinue) return false; // never sent a go-ahead: the client may not send it
-    try {
-      await this.read(DRAIN_MAX);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  async #sized(length: number): Promise<Bytes> {
-    const out = new Uint8Array(length);
-    if (!length) return out;
-    await this.#goAhead();
-    const c = this.c;
-    const hard = Date.now() + BODY_TIMEOUTS_IN_ALL * c.s.bodyTimeoutMs;
-    let got = 0;
-    try {
-      while (got < length) {
-        const buffered = c.buffered;
-        if (buffered.length) {
-          const take = Math.min(buffered.length, length - got);
-          out.set(buffered.subarray(0, take), got);
-          c.consume(take);
-          got += take;
-          continue;
-        }
-        c.bodyDeadline(hard);
-        if (c.readPending) {
-          if (!await c.fill()) throw this.#short();
-          continue;
-        }
-        // Nothing buffered and no read going: read straight into the body.
-        let n: number | null;
-        try {
-          n = await c.conn.read(out.subarray(got));
-        } catch {
-          n = null;
-        }
-        if (n === null) {
-          c.markEnded();
-          throw this.#short();
-        }
-        got += n;
-      }
-      return out;
-    } finally {
-      c.clearDeadline();
-    }
-  }
-
-  async #chunked(maxBytes: number): Promise<Bytes> {
-    await this.#goAhead();
-    const c = this.c;
-    const hard = Date.now() + BODY_TIMEOUTS_IN_ALL * c.s.bodyTimeoutMs;
-    const decoder = new ChunkedDecoder(true);
-    // One growing buffer, not a list of pieces: a body of one-byte chunks would otherwise
-    // cost an object per byte.
-    let body = new Uint8Array(Math.min(maxBytes, 16 * 1024));
-    let size = 0;
-    try {
-      for (;;) {
-        const out: Uint8Array[] = [];
-        let used: number;
-        try {
-          used = decoder.decode(c.buffered, out);
-        } catch (e) {
-          throw new HttpError(400, (e as Error).message, { code: "invalid_request" });
-        }
-        c.consume(used);
-        for (const p of out) {
-          if (size + p.length > maxBytes) {
-            throw new HttpError(413, `request body exceeds the ${maxBytes}-byte limit`, {
-              code: "request_too_large",
-            });
-          }
-          if (size + p.length > body.length) {
-            const bigger = new Uint8Array(
-              Math.min(maxBytes, Math.max(body.length * 2, size + p.length)),
-            );
-            bigger.set(body.subarray(0, size));
-            body = bigger;
-          }
-          body.set(p, size);
-          size += p.length;
-        }
-        if (decoder.ended) break;
-        c.bodyDeadline(hard);
-        if (!await c.fill()) throw this.#short();
-      }
-    } finally {
-      c.clearDeadline();
-    }
-    return body.slice(0, size);
-  }
-
-  /** `Expect: 100-continue`: the client sends the body once told to. */
-  async #goAhead(): Promise<void> {
-    if (!this.head.expectContinue || this.#continued || this.c.buffered.length) return;
-    this.#continued = true;
-    await this.c.send(CONTINUE);
-  }
-
-  #short(): HttpError {
-    return new HttpError(400, "the client stopped sending before the request body was complete", {
-      code: "invalid_request",
-    });
-  }
-}
-
-/** A standard Response as a Reply. Its body is read whole unless it is an event stream. */
-async function fromResponse(res: Response): Promise<Reply> {
-  const headers: [string, string][] = [];
-  res.headers.forEach((v, k) => headers.push([k, v]));
-  let body: Reply["body"] = null;
-  if (res.body) {
-    // Event streams pass through piece by piece; anything else this gateway answers is
-    // one JSON document or text, sent whole with its length.
-    const sse = res.headers.get("content-type")?.startsWith("text/event-stream");
-    body = sse ? res.body : new Uint8Array(await res.arrayBuffer());
-  }
-  return { status: res.status, statusText: res.statusText, headers, body };
 }
