@@ -15,9 +15,8 @@
  * signal aborts, its answer stream is cancelled), limits on head size and
  * field count, timeouts for idle connections, slow heads and stalled bodies,
  * and graceful shutdown. Heads are parsed in request_head.ts, bodies read in
- * body.ts. What it
- * does not do: TLS, HTTP/2, upgrades, compression (a reverse proxy in front
- * does those, as for `deno task gateway` today).
+ * body.ts. What it does not do: TLS, HTTP/2, upgrades, compression (a
+ * reverse proxy in front does those).
  */
 
 import { createLogger } from "../../core/log.ts";
