@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { register as defaultRegistry } from "prom-client";
 import type { Device, NeuronModel } from "../core/neuron/mod.ts";
+import { neuronModel } from "../tests/helpers/neuron_model.ts";
 import { errorKindOf, GatewayMetrics, statusLabel } from "./metrics.ts";
 import type { NeuronSnapshot } from "./placement.ts";
 
@@ -249,28 +250,18 @@ function device(name: string, total: number, free: number, used: number): Device
 }
 
 function loaded(id: string, queued: number): NeuronModel {
-  return {
+  return neuronModel({
     id,
-    source: id,
-    state: "loaded",
     device: "GPU0",
     size_bytes: 1,
     memory_bytes: 1,
     context_length: null,
     context: null,
-    slots: 1,
-    kv_bytes_per_token: null,
-    reasoning: null,
-    chat_template: true,
-    tool_format: null,
-    embeddings: false,
     in_flight: 1 + queued,
     queued,
-    progress: null,
-    error: null,
     loaded_at: 1,
     last_used: 1,
-  };
+  });
 }
 
 Deno.test("metrics: in-flight, queued and fleet gauges are read at scrape time", async () => {
