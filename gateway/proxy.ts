@@ -138,10 +138,9 @@ export async function sendRouted(
     onRouted?.(neuron, cold);
     try {
       const res = await send(neuron, path, body, clientHeaders, signal);
-      if (res.status === 404 && attempt === 0 && modelGone(res)) {
+      if (res.status === 404 && attempt === 0 && await modelGone(res)) {
         // Unloaded behind the gateway's back (directly on the neuron) since the last poll:
         // refresh that view and route again, which cold-loads it if need be.
-        await res.body?.cancel();
         await deps.fleet.refresh(neuron.client.name);
         continue;
       }
@@ -164,11 +163,10 @@ export async function sendRouted(
   throw new HttpError(502, "unreachable");
 }
 
-/** A 404 saying the model is not there (its small body comes whole with the head). */
-function modelGone(res: Answer): boolean {
-  const body = res.peek();
-  if (!body) return false;
+/** A 404 saying the model is not there (its body stays readable for the client either way). */
+async function modelGone(res: Answer): Promise<boolean> {
   try {
+    const body = await res.settle();
     return JSON.parse(new TextDecoder().decode(body))?.error?.code === "model_not_found";
   } catch {
     return false;

@@ -61,9 +61,17 @@ export class Answer {
     return this.#stream;
   }
 
-  /** The body when it came whole with the head and nothing read it yet, else null. */
-  peek(): Bytes | null {
-    return this.#used ? null : this.#whole;
+  /**
+   * The whole body, read in first if it is still streaming, without using it
+   * up: `bytes()`, `body` and `reply()` still give it afterwards.
+   */
+  async settle(): Promise<Bytes> {
+    if (this.#used) throw new TypeError("the answer's body was already read");
+    if (!this.#whole) {
+      this.#whole = this.#stream ? await new Response(this.#stream).bytes() : new Uint8Array(0);
+      this.#stream = null;
+    }
+    return this.#whole;
   }
 
   async bytes(): Promise<Bytes> {

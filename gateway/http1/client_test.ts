@@ -70,10 +70,30 @@ Deno.test("an answer's fields: read from the parsed head, repeats joined; reply(
     const reply = res.reply();
     assertEquals([reply.status, new TextDecoder().decode(reply.body as Uint8Array)], [200, "ok"]);
     assertEquals(reply.headers, res.fields);
-    assertEquals(res.peek() !== null, true);
-    assertEquals(await res.text(), "ok");
-    assertEquals(res.peek(), null, "a body that was read is not peeked at");
+    assertEquals(new TextDecoder().decode(await res.settle()), "ok");
+    assertEquals(await res.text(), "ok", "settle() leaves the body to read");
+    await assertRejects(() => res.settle(), /already read/);
     await assertRejects(() => res.text(), /already read/);
+  } finally {
+    pool.close();
+    await raw.close();
+  }
+});
+
+Deno.test("settle() reads a streamed body in and still passes it on whole", async () => {
+  const raw = rawServer(async (conn) => {
+    await write(conn, 'HTTP/1.1 404 Not Found\r\ntransfer-encoding: chunked\r\n\r\n3\r\n{"a\r\n');
+    await new Promise((r) => setTimeout(r, 20));
+    await write(conn, '3\r\n":1\r\n1\r\n}\r\n0\r\n\r\n');
+    conn.close();
+  });
+  const pool = new Http1Pool(raw.url);
+  try {
+    const res = await pool.request("GET", "/", {}, null);
+    assertEquals(new TextDecoder().decode(await res.settle()), '{"a":1}');
+    const reply = res.reply();
+    assertEquals(new TextDecoder().decode(reply.body as Uint8Array), '{"a":1}');
+    assertEquals(await res.json(), { a: 1 });
   } finally {
     pool.close();
     await raw.close();
