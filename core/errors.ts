@@ -84,12 +84,50 @@ export function statusForAnthropicErrorType(type: string): number {
 }
 
 /**
- * The OpenAI `error.type` for an HTTP status. Same names as the Anthropic table, except
- * that a plain 5xx is `server_error`, the name OpenAI's own API uses for its failures.
+ * The OpenAI `error.type` for an HTTP status, as OpenAI's own API sets it (clients key on
+ * it together with `code`): every refusal of the request, an unknown model (404, code
+ * `model_not_found`) and a bad or missing key (401, code `invalid_api_key`) included, is
+ * `invalid_request_error`; a rate limit is `requests` (code `rate_limit_exceeded`); every
+ * 5xx (failures, 503 "overloaded or not ready") is `server_error`. The Anthropic words
+ * (`not_found_error`, `authentication_error`, `overloaded_error`) are that dialect's only.
  */
 export function openAIErrorType(status: number): string {
-  const type = anthropicErrorType(status);
-  return type === "api_error" ? "server_error" : type;
+  if (status === 429) return "requests";
+  return status >= 500 ? "server_error" : "invalid_request_error";
+}
+
+/** The OpenAI `error.code` when the error names none: 429s carry `rate_limit_exceeded`. */
+function openAIErrorCode(err: HttpError): string | null {
+  return err.code ?? (err.status === 429 ? "rate_limit_exceeded" : null);
+}
+
+/** What a too-long request blames: a chat's `messages`, a completion's `prompt`, an embedding's `input`. */
+export type ContextField = "messages" | "prompt" | "input";
+
+/**
+ * The refusal of a request longer than the context, in OpenAI's words (agents match "maximum
+ * context length is N tokens" to trigger compaction); code `context_length_exceeded`.
+ */
+export function contextLengthMessage(max: number, tokens: number, field: ContextField): string {
+  // A prompt exactly as long as the context is refused too: no token could follow it.
+  const room = tokens === max ? ", which leaves no room for the completion" : "";
+  return `This model's maximum context length is ${max} tokens. However, your ${field} ` +
+    `resulted in ${tokens} tokens${room}. Please reduce the length of the ${field}.`;
+}
+
+const CONTEXT_LENGTH =
+  /maximum context length is (\d+) tokens\. However, your \w+ resulted in (\d+) tokens/;
+
+/**
+ * The message an error carries in the Anthropic dialect. A context-length refusal (OpenAI's
+ * wording, from a neuron) reads as Anthropic's own: "prompt is too long: M tokens > N maximum".
+ */
+export function anthropicErrorMessage(err: { message: string; code?: string | null }): string {
+  const m = CONTEXT_LENGTH.exec(err.message);
+  if (m && (err.code == null || err.code === "context_length_exceeded")) {
+    return `prompt is too long: ${m[2]} tokens > ${m[1]} maximum`;
+  }
+  return err.message;
 }
 
 export interface OpenAIErrorBody {
@@ -107,13 +145,16 @@ export function toOpenAIErrorBody(err: HttpError): OpenAIErrorBody {
       message: err.message,
       type: openAIErrorType(err.status),
       param: err.param,
-      code: err.code,
+      code: openAIErrorCode(err),
     },
   };
 }
 
 export function toAnthropicErrorBody(err: HttpError): AnthropicErrorBody {
-  return { type: "error", error: { type: anthropicErrorType(err.status), message: err.message } };
+  return {
+    type: "error",
+    error: { type: anthropicErrorType(err.status), message: anthropicErrorMessage(err) },
+  };
 }
 
 /** Renders an error in the given dialect. */
@@ -213,6 +254,8 @@ interface Issue {
   minimum?: number | bigint;
   maximum?: number | bigint;
   inclusive?: boolean;
+  /** Custom issues: `params.code` is the error code to report. */
+  params?: { code?: unknown };
 }
 
 function pickIssue(
@@ -287,6 +330,11 @@ function explain(issue: Issue, base: PropertyKey[], input: unknown): ZodProblem 
         code: "invalid_value",
       };
     }
+    case "custom":
+      if (typeof issue.params?.code === "string") {
+        return { path, message: lowerFirst(issue.message), code: issue.params.code };
+      }
+      break;
     case "unrecognized_keys":
       return { path, message: issue.message, code: "unknown_parameter" };
     case "invalid_value":

@@ -3,7 +3,9 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { z } from "zod";
 import {
+  anthropicErrorMessage,
   anthropicErrorType,
+  contextLengthMessage,
   describeZodError,
   errorResponse,
   formatPath,
@@ -40,11 +42,75 @@ Deno.test("Anthropic error type → status inverts the table", () => {
   assert.equal(statusForAnthropicErrorType("no_such_type"), 500);
 });
 
-Deno.test("OpenAI error types: same names, but server_error for a plain 5xx", () => {
-  assert.equal(openAIErrorType(400), "invalid_request_error");
-  assert.equal(openAIErrorType(404), "not_found_error");
-  assert.equal(openAIErrorType(500), "server_error");
-  assert.equal(openAIErrorType(503), "overloaded_error");
+Deno.test("OpenAI error types are OpenAI's own, not Anthropic's", () => {
+  const table: [number, string][] = [
+    [400, "invalid_request_error"],
+    [401, "invalid_request_error"], // OpenAI: bad key → invalid_request_error + invalid_api_key
+    [403, "invalid_request_error"],
+    [404, "invalid_request_error"], // OpenAI: unknown model → invalid_request_error + model_not_found
+    [405, "invalid_request_error"],
+    [413, "invalid_request_error"],
+    [422, "invalid_request_error"],
+    [429, "requests"],
+    [500, "server_error"],
+    [502, "server_error"],
+    [503, "server_error"],
+    [504, "server_error"],
+    [507, "server_error"],
+  ];
+  for (const [status, type] of table) assert.equal(openAIErrorType(status), type, `${status}`);
+});
+
+Deno.test("OpenAI envelopes for an unknown model, a bad key and a rate limit read as OpenAI's", () => {
+  const notFound = toOpenAIErrorBody(
+    new HttpError(404, "The model `x` does not exist", { code: "model_not_found", param: "model" }),
+  );
+  assert.deepEqual(notFound.error, {
+    message: "The model `x` does not exist",
+    type: "invalid_request_error",
+    param: "model",
+    code: "model_not_found",
+  });
+  const badKey = toOpenAIErrorBody(new HttpError(401, "bad key", { code: "invalid_api_key" }));
+  assert.equal(badKey.error.type, "invalid_request_error");
+  assert.equal(badKey.error.code, "invalid_api_key");
+  const limited = toOpenAIErrorBody(new HttpError(429, "slow down"));
+  assert.equal(limited.error.type, "requests");
+  assert.equal(limited.error.code, "rate_limit_exceeded");
+  // The Anthropic dialect keeps its own words for the same errors.
+  assert.equal(toAnthropicErrorBody(new HttpError(404, "x")).error.type, "not_found_error");
+  assert.equal(toAnthropicErrorBody(new HttpError(401, "x")).error.type, "authentication_error");
+});
+
+Deno.test("context length: OpenAI's wording, and Anthropic's in the Anthropic dialect", () => {
+  const message = contextLengthMessage(256, 400, "messages");
+  assert.equal(
+    message,
+    "This model's maximum context length is 256 tokens. However, your messages resulted in " +
+      "400 tokens. Please reduce the length of the messages.",
+  );
+  assert.match(contextLengthMessage(256, 256, "messages"), /256 tokens, which leaves no room/);
+  assert.match(contextLengthMessage(4096, 5000, "prompt"), /maximum context length is 4096 tokens/);
+  const err = new HttpError(400, message, { code: "context_length_exceeded", param: "messages" });
+  assert.deepEqual(toOpenAIErrorBody(err).error, {
+    message,
+    type: "invalid_request_error",
+    param: "messages",
+    code: "context_length_exceeded",
+  });
+  assert.deepEqual(toAnthropicErrorBody(err), {
+    type: "error",
+    error: {
+      type: "invalid_request_error",
+      message: "prompt is too long: 400 tokens > 256 maximum",
+    },
+  });
+  // The gateway passes a neuron's message on without its code: the text alone is enough.
+  assert.equal(
+    toAnthropicErrorBody(new HttpError(400, message)).error.message,
+    "prompt is too long: 400 tokens > 256 maximum",
+  );
+  assert.equal(anthropicErrorMessage({ message: "other", code: null }), "other");
 });
 
 Deno.test("envelopes carry message, type, param and code", () => {
@@ -55,7 +121,7 @@ Deno.test("envelopes carry message, type, param and code", () => {
   assert.deepEqual(toOpenAIErrorBody(err), {
     error: {
       message: "model 'x' is not known",
-      type: "not_found_error",
+      type: "invalid_request_error",
       param: "model",
       code: "model_not_found",
     },

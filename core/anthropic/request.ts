@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { httpErrorFromZod } from "../errors.ts";
+import { checkJsonSchema } from "../grammar/check_schema.ts";
 
 /** Prompt-cache hints; accepted everywhere the API allows them and otherwise ignored. */
 const CacheControlSchema = z.looseObject({ type: z.string() }).nullish();
@@ -99,7 +100,10 @@ export const ToolSchema = z
     type: z.string().nullish(),
     name: z.string().min(1).max(128),
     description: z.string().optional(),
-    input_schema: z.looseObject({ type: z.string().optional() }).optional(),
+    input_schema: z.looseObject({ type: z.string().optional() }).superRefine((schema, ctx) => {
+      const problem = checkJsonSchema(schema, { object: true });
+      if (problem) ctx.addIssue({ code: "custom", message: problem.message });
+    }).optional(),
     cache_control: CacheControlSchema,
   })
   .superRefine((tool, ctx) => {

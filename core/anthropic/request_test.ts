@@ -211,3 +211,20 @@ Deno.test("count_tokens needs no max_tokens but validates the prompt", () => {
     /messages\.0\.content: expected string or array/,
   );
 });
+
+Deno.test("a tool's input_schema must be a schema, nested within the bound", () => {
+  let deep: Record<string, unknown> = { type: "string" };
+  for (let i = 0; i < 1_000; i++) deep = { type: "object", properties: { a: deep } };
+  const body = (input_schema: unknown) => ({
+    model: "m",
+    max_tokens: 5,
+    messages: hi,
+    tools: [{ name: "t", input_schema }],
+  });
+  assert.match(messageFor(body(deep)) ?? "", /^tools\.0\.input_schema: is nested more than 64/);
+  assert.match(
+    messageFor(body({ type: "object", properties: { x: { type: "banana" } } })) ?? "",
+    /^tools\.0\.input_schema: unknown type "banana" at \/properties\/x/,
+  );
+  assert.equal(messageFor(body({ type: "object", properties: { x: { type: "string" } } })), null);
+});

@@ -27,3 +27,21 @@ export class UnsupportedSchemaError extends Error {
     return new UnsupportedSchemaError(this.keyword, prefix + this.path, this.reason);
   }
 }
+
+/**
+ * A schema nested deeper than the converter goes (subschemas inside subschemas). Requests
+ * are refused earlier for nesting (see `checkJsonSchema`); this keeps the converter itself
+ * from overflowing the stack whatever it is given.
+ */
+export class SchemaTooDeepError extends UnsupportedSchemaError {
+  constructor(path: string, readonly limit: number) {
+    super("$depth", path, `subschemas nest more than ${limit} levels deep`);
+    this.message = `JSON Schema at ${
+      path === "" ? "the root" : path
+    }: subschemas nest more than ${limit} levels deep`;
+  }
+
+  override under(prefix: string): UnsupportedSchemaError {
+    return new SchemaTooDeepError(prefix + this.path, this.limit);
+  }
+}

@@ -16,7 +16,8 @@
  * (keyword + JSON Pointer) instead of being skipped. Annotations are ignored, and so are
  * unknown keywords, which JSON Schema defines to have no effect.
  */
-import { pointerToken, UnsupportedSchemaError } from "./errors.ts";
+import { MAX_JSON_DEPTH } from "../json_depth.ts";
+import { pointerToken, SchemaTooDeepError, UnsupportedSchemaError } from "./errors.ts";
 import { GbnfBuilder, gbnfCharClass, gbnfLiteral, RepetitionLimitError } from "./gbnf.ts";
 import { type Bound, integerRange, numberRange } from "./ranges.ts";
 import { PatternError, patternToGbnf } from "./regex.ts";
@@ -137,6 +138,8 @@ export class SchemaConverter {
   readonly #refNames = new Map<string, string>();
   /** refs being converted with no character consumed since they started (left recursion) */
   #head = new Set<string>();
+  /** Schemas being converted, one inside the other: bounded so the stack never overflows. */
+  #depth = 0;
 
   constructor(
     private readonly b: GbnfBuilder,
@@ -178,6 +181,16 @@ export class SchemaConverter {
   }
 
   #visit(schema: unknown, path: string, hint: string): string {
+    if (this.#depth >= MAX_JSON_DEPTH) throw new SchemaTooDeepError(path, MAX_JSON_DEPTH);
+    this.#depth++;
+    try {
+      return this.#visitSchema(schema, path, hint);
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  #visitSchema(schema: unknown, path: string, hint: string): string {
     if (schema === true) return primitive(this.b, "value");
     if (schema === false) throw this.#err("false", path, "this schema accepts no value");
     if (!isObject(schema)) throw this.#err("type", path, "a schema must be an object or a boolean");

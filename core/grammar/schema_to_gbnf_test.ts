@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UnsupportedSchemaError } from "./errors.ts";
+import { SchemaTooDeepError, UnsupportedSchemaError } from "./errors.ts";
 import { jsonObjectGbnf, jsonSchemaToGbnf } from "./schema_to_gbnf.ts";
 import { Grammar, seededRandom } from "./testing/gbnf_interpreter.ts";
 import { GRAMMAR_TEST_SCHEMAS } from "./testing/schemas.ts";
@@ -220,4 +220,28 @@ Deno.test("integer and number formats", () => {
   assert.ok(i32.matches("-2147483648"));
   const dbl = new Grammar(jsonSchemaToGbnf({ type: "number", format: "double" }));
   assert.ok(dbl.matches("1.5e10"));
+});
+
+Deno.test("unknown types are refused, never taken for any value", () => {
+  assert.throws(
+    () => jsonSchemaToGbnf({ type: "banana" }),
+    (e) => e instanceof UnsupportedSchemaError && /unknown type "banana"/.test(e.message),
+  );
+  assert.throws(
+    () => jsonSchemaToGbnf({ type: "object", properties: { a: { type: ["string", "x"] } } }),
+    (e) => e instanceof UnsupportedSchemaError && e.path === "/properties/a",
+  );
+});
+
+Deno.test("a schema nested thousands of levels deep is refused, not a stack overflow", () => {
+  let s: Record<string, unknown> = { type: "string" };
+  for (let i = 0; i < 5_000; i++) s = { type: "object", properties: { a: s }, required: ["a"] };
+  assert.throws(
+    () => jsonSchemaToGbnf(s),
+    (e) => e instanceof SchemaTooDeepError && e instanceof UnsupportedSchemaError,
+  );
+  // Nesting within the bound converts.
+  let ok: Record<string, unknown> = { type: "string" };
+  for (let i = 0; i < 60; i++) ok = { type: "object", properties: { a: ok }, required: ["a"] };
+  assert.match(jsonSchemaToGbnf(ok), /root ::=/);
 });

@@ -6,6 +6,7 @@
  */
 
 import { z } from "zod";
+import { BoundedRecordSchema } from "../openai/common.ts";
 
 export const ModelKeySchema = z.string().min(1).max(200).regex(
   /^[A-Za-z0-9._:+\/-]+$/,
@@ -124,7 +125,7 @@ export const TokenizeRequestSchema = z.looseObject({
   prompt: z.string().optional(),
   messages: z.array(z.unknown()).optional(),
   tools: z.array(z.unknown()).nullish(),
-  chat_template_kwargs: z.record(z.string(), z.unknown()).nullish(),
+  chat_template_kwargs: BoundedRecordSchema.nullish(),
   add_generation_prompt: z.boolean().optional(),
   /** Also return the token ids. */
   return_tokens: z.boolean().optional(),

@@ -4,7 +4,14 @@
  * requests into it.
  */
 import { z } from "zod";
-import { samplingFields, StopReasonSchema, UsageSchema } from "./common.ts";
+import {
+  BoundedJsonTextSchema,
+  BoundedRecordSchema,
+  jsonSchemaObject,
+  samplingFields,
+  StopReasonSchema,
+  UsageSchema,
+} from "./common.ts";
 
 // ---------------------------------------------------------------------------------------
 // Request
@@ -31,7 +38,8 @@ const UserContent = z.union([
 export const ToolCallSchema = z.object({
   id: z.string(),
   type: z.literal("function"),
-  function: z.object({ name: z.string(), arguments: z.string() }),
+  /** `arguments` is JSON text; templates get it parsed, so its nesting is bounded too. */
+  function: z.object({ name: z.string(), arguments: BoundedJsonTextSchema }),
 });
 export type ToolCall = z.infer<typeof ToolCallSchema>;
 
@@ -90,8 +98,8 @@ export const FunctionToolSchema = z.looseObject({
   function: z.looseObject({
     name: z.string().min(1).max(128),
     description: z.string().nullish(),
-    /** JSON Schema of the arguments; absent means no parameters. */
-    parameters: z.record(z.string(), z.unknown()).nullish(),
+    /** JSON Schema of the arguments (an object schema); absent means no parameters. */
+    parameters: jsonSchemaObject({ object: true, code: "invalid_function_parameters" }).nullish(),
     strict: z.boolean().nullish(),
   }),
 });
@@ -111,7 +119,11 @@ export const ResponseFormatSchema = z.discriminatedUnion("type", [
     json_schema: z.object({
       name: z.string().min(1).max(64),
       description: z.string().nullish(),
-      schema: z.record(z.string(), z.unknown()).nullish(),
+      /**
+       * Required here, though OpenAI's SDK types it optional: a json_schema format without a
+       * schema would constrain nothing, which a caller asking for one does not expect.
+       */
+      schema: jsonSchemaObject({ code: "invalid_json_schema" }),
       strict: z.boolean().nullish(),
     }),
   }),
@@ -146,9 +158,26 @@ export const ChatCompletionRequestSchema = z.looseObject({
   metadata: z.record(z.string(), z.string()).nullish(),
   store: z.boolean().nullish(),
   /** Extra variables for the chat template, e.g. `{enable_thinking: false}`. */
-  chat_template_kwargs: z.record(z.string(), z.unknown()).nullish(),
+  chat_template_kwargs: BoundedRecordSchema.nullish(),
   /** cortex extension: how hard a reasoning model should think. */
   reasoning_effort: ReasoningEffortSchema.nullish(),
+  /** Recognised so that the neuron can refuse `true` by name (it computes no logprobs). */
+  logprobs: z.boolean().nullish(),
+  top_logprobs: z.int().min(0).max(20).nullish(),
+}).superRefine((r, ctx) => {
+  // OpenAI: "tool_choice is only allowed when tools are specified". "auto" and "none" ask
+  // for nothing without tools and stay accepted; a call that must happen cannot.
+  const choice = r.tool_choice;
+  if ((choice === "required" || typeof choice === "object" && choice) && !r.tools?.length) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["tool_choice"],
+      message: `${
+        typeof choice === "object" ? "a named function" : '"required"'
+      } forces a tool call, but the request has no tools`,
+      params: { code: "invalid_value" },
+    });
+  }
 });
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequestSchema>;
 

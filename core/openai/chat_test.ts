@@ -321,3 +321,106 @@ Deno.test("streaming chunks: content, reasoning, tool call pieces, stop_reason, 
   });
   assert.ok(!bad.success);
 });
+
+/** An object schema `n` levels of `properties` deep. */
+function nestedSchema(n: number): Record<string, unknown> {
+  let s: Record<string, unknown> = { type: "string" };
+  for (let i = 0; i < n; i++) s = { type: "object", properties: { a: s } };
+  return s;
+}
+
+Deno.test("JSON Schemas nested too deep are refused naming the field", () => {
+  const deep = nestedSchema(1_000);
+  const rf = errorFor({
+    model: "m",
+    messages: user,
+    response_format: { type: "json_schema", json_schema: { name: "x", schema: deep } },
+  });
+  assert.equal(rf?.param, "response_format.json_schema.schema");
+  assert.equal(rf?.type, "invalid_request_error");
+  assert.equal(rf?.code, "invalid_json_schema");
+  assert.match(rf!.message, /nested more than 64 levels deep/);
+  const tool = errorFor({
+    model: "m",
+    messages: user,
+    tools: [
+      { type: "function", function: { name: "ok", parameters: { type: "object" } } },
+      { type: "function", function: { name: "f", parameters: deep } },
+    ],
+  });
+  assert.equal(tool?.param, "tools[1].function.parameters");
+  assert.equal(tool?.code, "invalid_function_parameters");
+  assert.match(tool!.message, /^tools\[1\]\.function\.parameters: is nested more than 64/);
+  const kwargs = errorFor({ model: "m", messages: user, chat_template_kwargs: { x: deep } });
+  assert.equal(kwargs?.param, "chat_template_kwargs");
+  const args = errorFor({
+    model: "m",
+    messages: [...user, {
+      role: "assistant",
+      tool_calls: [{
+        id: "c",
+        type: "function",
+        function: { name: "f", arguments: "[".repeat(100_000) + "]".repeat(100_000) },
+      }],
+    }],
+  });
+  assert.equal(args?.param, "messages[1].tool_calls[0].function.arguments");
+});
+
+Deno.test("tool parameters must be an object schema with JSON Schema types", () => {
+  const banana = errorFor({
+    model: "m",
+    messages: user,
+    tools: [{ type: "function", function: { name: "f", parameters: { type: "banana" } } }],
+  });
+  assert.equal(banana?.param, "tools[0].function.parameters");
+  assert.match(banana!.message, /unknown type "banana"/);
+  const inner = errorFor({
+    model: "m",
+    messages: user,
+    tools: [{
+      type: "function",
+      function: { name: "f", parameters: { type: "object", properties: { x: { type: "str" } } } },
+    }],
+  });
+  assert.equal(inner?.param, "tools[0].function.parameters");
+  assert.match(inner!.message, /unknown type "str" at \/properties\/x/);
+  const scalar = errorFor({
+    model: "m",
+    messages: user,
+    tools: [{ type: "function", function: { name: "f", parameters: { type: "string" } } }],
+  });
+  assert.match(scalar!.message, /must describe an object/);
+});
+
+Deno.test("json_schema without a schema is refused naming response_format.json_schema.schema", () => {
+  const e = errorFor({
+    model: "m",
+    messages: user,
+    response_format: { type: "json_schema", json_schema: { name: "x" } },
+  });
+  assert.equal(e?.param, "response_format.json_schema.schema");
+  assert.equal(e?.code, "missing_required_parameter");
+});
+
+Deno.test("tool_choice that forces a call needs tools", () => {
+  for (
+    const tool_choice of ["required", { type: "function", function: { name: "f" } }] as const
+  ) {
+    for (const tools of [undefined, []]) {
+      const e = errorFor({ model: "m", messages: user, tool_choice, tools });
+      assert.equal(e?.param, "tool_choice", JSON.stringify({ tool_choice, tools }));
+      assert.match(e!.message, /no tools/);
+    }
+  }
+  for (const tool_choice of ["auto", "none"]) {
+    assert.equal(errorFor({ model: "m", messages: user, tool_choice }), null);
+  }
+});
+
+Deno.test("logprobs and top_logprobs are typed, so a wrong type is refused by name", () => {
+  assert.equal(errorFor({ model: "m", messages: user, logprobs: "yes" })?.param, "logprobs");
+  assert.equal(errorFor({ model: "m", messages: user, top_logprobs: "3" })?.param, "top_logprobs");
+  assert.equal(errorFor({ model: "m", messages: user, top_logprobs: 21 })?.param, "top_logprobs");
+  assert.equal(errorFor({ model: "m", messages: user, logprobs: false }), null);
+});

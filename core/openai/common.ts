@@ -1,5 +1,32 @@
 /** Schemas shared by the OpenAI chat, text-completion and embedding endpoints. */
 import { z } from "zod";
+import { checkJsonSchema } from "../grammar/check_schema.ts";
+import { jsonDepth, jsonTextDepth, MAX_JSON_DEPTH, tooDeepMessage } from "../json_depth.ts";
+
+/**
+ * A JSON Schema given in a request (`response_format.json_schema.schema`, a tool's
+ * `parameters`): an object, nested within `MAX_JSON_DEPTH`, whose subschemas are schemas and
+ * whose `type`s are JSON Schema's. `object`: it describes a tool's arguments, so its `type`,
+ * if any, must include "object". `code` is the error code a bad one gets.
+ */
+export function jsonSchemaObject(opts: { object?: boolean; code: string }) {
+  return z.record(z.string(), z.unknown()).superRefine((schema, ctx) => {
+    const problem = checkJsonSchema(schema, { object: opts.object });
+    if (problem) ctx.addIssue({ code: "custom", message: problem.message, params: opts });
+  });
+}
+
+/** Free-form JSON (template variables, tool-call arguments) within `MAX_JSON_DEPTH`. */
+export const BoundedRecordSchema = z.record(z.string(), z.unknown()).refine(
+  (v) => jsonDepth(v, MAX_JSON_DEPTH) <= MAX_JSON_DEPTH,
+  tooDeepMessage(),
+);
+
+/** JSON text (tool-call arguments) whose objects and arrays nest within `MAX_JSON_DEPTH`. */
+export const BoundedJsonTextSchema = z.string().refine(
+  (v) => jsonTextDepth(v, MAX_JSON_DEPTH) <= MAX_JSON_DEPTH,
+  tooDeepMessage(),
+);
 
 /** Token counts as OpenAI reports them (`usage`). */
 export const UsageSchema = z.object({

@@ -21,6 +21,7 @@
 import { z } from "zod";
 import { httpErrorFromZod } from "../errors.ts";
 import { ReasoningEffortSchema } from "../openai/chat.ts";
+import { jsonSchemaObject } from "../openai/common.ts";
 
 // ---------------------------------------------------------------------------------------
 // Content parts
@@ -160,8 +161,8 @@ export const FunctionToolSchema = z.looseObject({
   type: z.literal("function"),
   name: z.string().min(1).max(128),
   description: z.string().nullish(),
-  /** JSON Schema of the arguments; null or absent means no parameters. */
-  parameters: z.record(z.string(), z.unknown()).nullish(),
+  /** JSON Schema of the arguments (an object schema); null or absent means no parameters. */
+  parameters: jsonSchemaObject({ object: true, code: "invalid_function_parameters" }).nullish(),
   strict: z.boolean().nullish(),
 });
 export type FunctionTool = z.infer<typeof FunctionToolSchema>;
@@ -246,7 +247,7 @@ export const TextFormatSchema = z.discriminatedUnion("type", [
   z.looseObject({
     type: z.literal("json_schema"),
     name: z.string().min(1).max(64),
-    schema: z.record(z.string(), z.unknown()),
+    schema: jsonSchemaObject({ code: "invalid_json_schema" }),
     description: z.string().nullish(),
     strict: z.boolean().nullish(),
   }),

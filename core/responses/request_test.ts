@@ -384,3 +384,27 @@ Deno.test("findImageInput names the first image by its Responses path", () => {
     "input[1].output[0]",
   );
 });
+
+Deno.test("JSON Schemas in tools and text.format are checked and bounded", () => {
+  let deep: Record<string, unknown> = { type: "string" };
+  for (let i = 0; i < 1_000; i++) deep = { type: "object", properties: { a: deep } };
+  const tool = errorFor({
+    model: "m",
+    input: "hi",
+    tools: [{ type: "function", name: "f", parameters: deep }],
+  });
+  assert.equal(tool?.param, "tools[0].parameters");
+  assert.equal(tool?.status, 400);
+  const banana = errorFor({
+    model: "m",
+    input: "hi",
+    tools: [{ type: "function", name: "f", parameters: { type: "banana" } }],
+  });
+  assert.equal(banana?.param, "tools[0].parameters");
+  const format = errorFor({
+    model: "m",
+    input: "hi",
+    text: { format: { type: "json_schema", name: "x", schema: deep } },
+  });
+  assert.equal(format?.param, "text.format.schema");
+});

@@ -112,7 +112,7 @@ Deno.test("chain: an unknown or expired link is a typed 404 naming the ids", () 
       error: {
         message:
           'previous_response_id: no response with id "resp_nope" (unknown, expired or evicted from cortex\'s in-memory store)',
-        type: "not_found_error",
+        type: "invalid_request_error",
         param: "previous_response_id",
         code: "previous_response_not_found",
       },

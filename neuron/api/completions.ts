@@ -27,7 +27,8 @@ export async function completions(
       code: "unsupported_parameter",
     });
   }
-  if (r.logprobs) {
+  // Any number asks for them (0: the sampled tokens' own log probabilities only).
+  if (r.logprobs != null) {
     throw new HttpError(400, "logprobs are not supported", {
       param: "logprobs",
       code: "unsupported_parameter",

@@ -52,7 +52,7 @@ export async function embeddings(neuron: Neuron, body: unknown): Promise<Respons
       usage: { prompt_tokens: res.promptTokens, total_tokens: res.promptTokens },
     });
   } catch (e) {
-    if (e instanceof EngineError) throw engineHttpError(e, r.model);
+    if (e instanceof EngineError) throw engineHttpError(e, r.model, "input");
     throw e;
   } finally {
     rec.inFlight--;

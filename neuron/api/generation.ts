@@ -92,7 +92,11 @@ export async function startRun(
   const first = await run.next();
   if (first === null || first === "idle") throw new HttpError(500, "generation ended unexpectedly");
   if (first.type === "error") {
-    throw engineHttpError(new EngineError(first.code, first.message), rec.key);
+    throw engineHttpError(
+      new EngineError(first.code, first.message, first.limit),
+      rec.key,
+      endpoint === "chat" ? "messages" : "prompt",
+    );
   }
   return run;
 }

@@ -100,8 +100,7 @@ function derivedGrammar(r: ChatCompletionRequest, rec: ModelRecord): string | un
   const f = r.response_format;
   if (!f || f.type === "text") return undefined;
   if (f.type === "json_object") return jsonObjectGbnf();
-  const schema = f.json_schema.schema ?? {};
-  return guard("response_format.json_schema.schema", () => jsonSchemaToGbnf(schema));
+  return guard("response_format.json_schema.schema", () => jsonSchemaToGbnf(f.json_schema.schema));
 }
 
 /** llama.cpp's own `grammar` extension: GBNF given by the caller. */
@@ -123,7 +122,12 @@ function guard(param: string, make: () => string): string {
   } catch (e) {
     if (e instanceof UnsupportedSchemaError) {
       // The message already names the keyword and its place: `JSON Schema keyword "not" at …`.
-      throw new HttpError(400, e.message, { param, code: "unsupported_schema" });
+      // A tool's schema is named by its index (its path starts /tools/<i>/function/parameters).
+      const tool = /^\/tools\/(\d+)\/function\/parameters/.exec(e.path);
+      throw new HttpError(400, e.message, {
+        param: tool ? `tools[${tool[1]}].function.parameters` : param,
+        code: "unsupported_schema",
+      });
     }
     throw e;
   }

@@ -110,7 +110,7 @@ export class DeviceWorker {
         p?.reject(
           m.code === "load_failed" || m.code === "load_cancelled"
             ? new LoadError(m.code, m.message)
-            : new EngineError(m.code, m.message),
+            : new EngineError(m.code, m.message, m.limit),
         );
         return;
       }

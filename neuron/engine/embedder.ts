@@ -61,6 +61,7 @@ export class Embedder {
         throw new EngineError(
           "context_exceeded",
           `input[${i}] has ${tokens.length} tokens; the embedding context is ${this.#batch.capacity}`,
+          { tokens: tokens.length, max: this.#batch.capacity },
         );
       }
       promptTokens += tokens.length;

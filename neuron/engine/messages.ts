@@ -6,6 +6,7 @@
 import type { DeviceInfo } from "../llama/devices.ts";
 import type { EmbeddingResult } from "./embedder.ts";
 import type {
+  ContextLimit,
   EngineErrorCode,
   EngineEvent,
   GenerateParams,
@@ -58,6 +59,7 @@ export type Reply =
     id: number;
     code: EngineErrorCode | "load_failed" | "load_cancelled";
     message: string;
+    limit?: ContextLimit;
   }
   | { op: "progress"; key: string; fraction: number }
   /** Events of many requests, batched per scheduler step. */

@@ -161,6 +161,7 @@ export class Scheduler {
       throw new EngineError(
         "context_exceeded",
         `prompt has ${prompt.length} tokens; the context per request is ${this.#opts.contextPerSlot}`,
+        { tokens: prompt.length, max: this.#opts.contextPerSlot },
       );
     }
     let chains: { chain: SamplerChain; reasoningChain: SamplerChain | null };
@@ -317,10 +318,12 @@ export class Scheduler {
         workerState.loads === 0
       ) {
         rc = this.#ctx.decodeSync(this.#batch);
-        // Messages waiting (a cancel, a new request): a real event-loop turn delivers them.
+        // Messages waiting (a cancel, a new request): real event-loop turns deliver them, all
+        // of them before the next step (one turn may bring only some of several sent at once).
         // Otherwise a cheap task yield now and then keeps other work (embeddings) moving.
-        if (messagesWaiting()) await this.#lib.llama.llama_time_us_async();
-        else if (++this.#syncSteps % YIELD_EVERY === 0) await this.#yielder.next();
+        if (messagesWaiting()) {
+          while (messagesWaiting()) await this.#lib.llama.llama_time_us_async();
+        } else if (++this.#syncSteps % YIELD_EVERY === 0) await this.#yielder.next();
       } else {
         rc = await this.#ctx.decode(this.#batch);
       }

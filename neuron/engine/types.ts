@@ -62,7 +62,14 @@ export type EngineEvent =
     usage: Usage;
     timings: Timings;
   }
-  | { type: "error"; code: EngineErrorCode; message: string };
+  | { type: "error"; code: EngineErrorCode; message: string; limit?: ContextLimit };
+
+/** What a `context_exceeded` refusal measured: the tokens given and the most allowed. */
+export interface ContextLimit {
+  tokens: number;
+  /** The context a request may fill (per slot, or the embedding batch). */
+  max: number;
+}
 
 export type EngineErrorCode =
   | "queue_full"
@@ -75,7 +82,12 @@ export type EngineErrorCode =
 
 export class EngineError extends Error {
   override name = "EngineError";
-  constructor(readonly code: EngineErrorCode, message: string) {
+  constructor(
+    readonly code: EngineErrorCode,
+    message: string,
+    /** Set on `context_exceeded`, so the API can word the refusal as its dialect does. */
+    readonly limit?: ContextLimit,
+  ) {
     super(message);
   }
 }

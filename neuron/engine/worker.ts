@@ -58,7 +58,8 @@ self.onmessage = (e: MessageEvent<WorkerInit>) => {
       : e instanceof LoadCancelledError
       ? "load_cancelled"
       : "load_failed";
-    post({ op: "err", id, code, message: e.message });
+    const limit = e instanceof EngineError ? e.limit : undefined;
+    post({ op: "err", id, code, message: e.message, ...(limit ? { limit } : {}) });
   };
 
   const handlers = async (m: Request): Promise<void> => {
@@ -117,6 +118,7 @@ self.onmessage = (e: MessageEvent<WorkerInit>) => {
             type: "error",
             code: e instanceof EngineError ? e.code : "bad_request",
             message: e.message,
+            ...(e instanceof EngineError && e.limit ? { limit: e.limit } : {}),
           });
           flush();
         }
@@ -159,6 +161,7 @@ self.onmessage = (e: MessageEvent<WorkerInit>) => {
   };
 
   self.onmessage = (ev: MessageEvent<Request>) => {
+    workerState.received++;
     const m = ev.data;
     handlers(m).catch((err) => {
       if ("id" in m) fail(m.id, err);

@@ -5,8 +5,10 @@
  * Generation steps may decode on the worker's own thread (see scheduler.ts).
  * A worker busy that way takes its messages late — Deno polls a worker's
  * incoming messages behind its own tasks (30 ms lag measured) — so the main
- * thread rings a shared doorbell with every message, and a ringing doorbell
- * makes the scheduler yield through a real event-loop turn.
+ * thread rings a shared doorbell with every message, and while the rings
+ * outnumber the messages received the scheduler yields through a real
+ * event-loop turn. Counting what arrived, not what was seen ringing, matters:
+ * one turn may deliver only some of several messages sent together.
  */
 export const workerState = {
   /** Schedulers with requests: a blocking decode would stall the others. */
@@ -14,15 +16,12 @@ export const workerState = {
   /** Model loads in progress: their progress callbacks need the event loop. */
   loads: 0,
   doorbell: null as Int32Array | null,
-  seen: 0,
+  /** Messages the worker's handler has taken (each rang once). */
+  received: 0,
 };
 
-/** True (once per ring) when the main thread has sent messages since the last check. */
+/** True while the main thread has sent messages this worker has not taken yet. */
 export function messagesWaiting(): boolean {
   const d = workerState.doorbell;
-  if (!d) return false;
-  const v = Atomics.load(d, 0);
-  if (v === workerState.seen) return false;
-  workerState.seen = v;
-  return true;
+  return d !== null && Atomics.load(d, 0) !== workerState.received;
 }

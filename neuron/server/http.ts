@@ -1,6 +1,6 @@
 /** Small HTTP helpers for the neuron's handlers. */
 
-import { HttpError } from "../../core/errors.ts";
+import { type ContextField, contextLengthMessage, HttpError } from "../../core/errors.ts";
 import { parseJsonText, readBodyLimited } from "../../core/http_body.ts";
 import { EngineError } from "../engine/types.ts";
 
@@ -16,15 +16,28 @@ export async function readJson(req: Request, maxBytes: number): Promise<unknown>
   return parseJsonText(new TextDecoder().decode(await readBodyLimited(req, maxBytes)));
 }
 
-/** Maps engine failures to HTTP statuses (a 5xx only for node failures, never client input). */
-export function engineHttpError(e: EngineError, model?: string): HttpError {
+/**
+ * Maps engine failures to HTTP statuses (a 5xx only for node failures, never client input).
+ * `field`: what a too-long refusal blames (`messages` of a chat, a completion's `prompt`,
+ * an embedding's `input`).
+ */
+export function engineHttpError(
+  e: EngineError,
+  model?: string,
+  field: ContextField = "messages",
+): HttpError {
   switch (e.code) {
     case "not_loaded":
       return new HttpError(404, e.message, { code: "model_not_found", param: "model" });
     case "queue_full":
       return new HttpError(503, e.message, { code: "overloaded" });
     case "context_exceeded":
-      return new HttpError(400, e.message, { code: "context_length_exceeded", param: "messages" });
+      // OpenAI's wording: agents match "maximum context length is N tokens" to compact.
+      return new HttpError(
+        400,
+        e.limit ? contextLengthMessage(e.limit.max, e.limit.tokens, field) : e.message,
+        { code: "context_length_exceeded", param: field },
+      );
     case "grammar":
       return new HttpError(400, `grammar rejected: ${e.message}`, {
         code: "invalid_grammar",

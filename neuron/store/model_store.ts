@@ -5,6 +5,9 @@
  * directory, without `.gguf`. An id can never name a file outside the
  * store: ids with `..`, absolute paths or backslashes are refused, and the
  * resolved real path (symlinks followed) must lie inside the directory.
+ * Listing follows the same rule: a symlink whose target lies outside its store
+ * directory is not listed (its size and header are not the store's to show);
+ * one that stays inside is listed like the file it points to.
  */
 
 import { type GgufHeader, readGgufHeader } from "./gguf_header.ts";
@@ -50,7 +53,13 @@ export class ModelStore {
   async list(): Promise<StoreEntry[]> {
     const out = new Map<string, StoreEntry>();
     for (const dir of this.dirs) {
-      for await (const e of walk(dir, "", 2)) {
+      let root: string;
+      try {
+        root = await Deno.realPath(dir);
+      } catch {
+        continue; // a missing store dir lists nothing; pulls create it
+      }
+      for await (const e of walk(dir, root, "", 2)) {
         if (!out.has(e.id)) out.set(e.id, e);
       }
     }
@@ -101,7 +110,13 @@ export class ModelStore {
   }
 }
 
-async function* walk(root: string, rel: string, depth: number): AsyncGenerator<StoreEntry> {
+/** `realRoot`: the store dir with symlinks resolved, which every listed file must lie in. */
+async function* walk(
+  root: string,
+  realRoot: string,
+  rel: string,
+  depth: number,
+): AsyncGenerator<StoreEntry> {
   let entries: Deno.DirEntry[];
   try {
     entries = await Array.fromAsync(Deno.readDir(rel ? `${root}/${rel}` : root));
@@ -112,19 +127,21 @@ async function* walk(root: string, rel: string, depth: number): AsyncGenerator<S
     const relPath = rel ? `${rel}/${ent.name}` : ent.name;
     const full = `${root}/${relPath}`;
     if (ent.isDirectory && depth > 1) {
-      yield* walk(root, relPath, depth - 1);
+      yield* walk(root, realRoot, relPath, depth - 1);
     } else if (
       (ent.isFile || ent.isSymlink) && ent.name.endsWith(".gguf") && !SKIP.test(ent.name)
     ) {
       const id = relPath.slice(0, -".gguf".length);
       if (!ID.test(id)) continue;
+      let st: Deno.FileInfo;
       try {
-        const st = await Deno.stat(full);
-        if (!st.isFile) continue;
-        yield { id, path: full, dir: root, sizeBytes: st.size, mtimeMs: st.mtime?.getTime() ?? 0 };
+        if (ent.isSymlink && !(await Deno.realPath(full)).startsWith(realRoot + "/")) continue;
+        st = await Deno.stat(full);
       } catch {
-        // dangling symlink: skip
+        continue; // dangling symlink
       }
+      if (!st.isFile) continue;
+      yield { id, path: full, dir: root, sizeBytes: st.size, mtimeMs: st.mtime?.getTime() ?? 0 };
     }
   }
 }

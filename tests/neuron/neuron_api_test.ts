@@ -487,7 +487,10 @@ itest("auth: token required except on /health and /version", async () => {
   assertEquals((await v.json()).name, "neuron");
   const no = await fetch(`${neuron.url}/models`);
   assertEquals(no.status, 401);
-  assertEquals((await no.json()).error.code, "invalid_api_key");
+  // OpenAI's words for a bad key (not Anthropic's authentication_error).
+  const refused = (await no.json()).error;
+  assertEquals(refused.code, "invalid_api_key");
+  assertEquals(refused.type, "invalid_request_error");
   const wrong = await fetch(`${neuron.url}/v1/models`, {
     headers: { authorization: "Bearer nope" },
   });

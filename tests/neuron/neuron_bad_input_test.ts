@@ -40,17 +40,38 @@ interface Case {
   status: number;
   param?: string | null;
   message?: RegExp;
+  /** OpenAI's `error.type`; every 4xx here is `invalid_request_error` unless said. */
+  type?: string;
+  code?: string;
 }
 
 const msgs = [{ role: "user", content: "hi" }];
 const chat = (extra: Record<string, unknown>) => ({ model: "plain", messages: msgs, ...extra });
+
+/** An object schema `n` levels of `properties` deep: 1000 overflowed the converter's stack. */
+function deepSchema(n: number): Record<string, unknown> {
+  let s: Record<string, unknown> = { type: "string" };
+  for (let i = 0; i < n; i++) s = { type: "object", properties: { a: s }, required: ["a"] };
+  return s;
+}
+const tool = (parameters: unknown, name = "f") => ({
+  type: "function",
+  function: { name, parameters },
+});
 
 const CASES: Case[] = [
   { name: "malformed JSON", raw: "{not json", status: 400, message: /not valid JSON/ },
   { name: "empty body", raw: "", status: 400, message: /empty/ },
   { name: "missing model", body: { messages: msgs }, status: 400, param: "model" },
   { name: "model of wrong type", body: chat({ model: 42 }), status: 400, param: "model" },
-  { name: "unknown model", body: chat({ model: "nope" }), status: 404, param: "model" },
+  {
+    name: "unknown model",
+    body: chat({ model: "nope" }),
+    status: 404,
+    param: "model",
+    type: "invalid_request_error",
+    code: "model_not_found",
+  },
   { name: "messages missing", body: { model: "plain" }, status: 400, param: "messages" },
   { name: "messages empty", body: chat({ messages: [] }), status: 400, param: "messages" },
   {
@@ -106,6 +127,134 @@ const CASES: Case[] = [
     body: chat({ messages: [{ role: "user", content: "word ".repeat(400) }] }),
     status: 400,
     param: "messages",
+    code: "context_length_exceeded",
+    message:
+      /^This model's maximum context length is 256 tokens\. However, your messages resulted in \d+ tokens\. Please reduce the length of the messages\.$/,
+  },
+  {
+    name: "completions: prompt longer than the context",
+    path: "/v1/completions",
+    body: { model: "plain", prompt: "word ".repeat(400) },
+    status: 400,
+    param: "prompt",
+    code: "context_length_exceeded",
+    message:
+      /^This model's maximum context length is 256 tokens\. However, your prompt resulted in/,
+  },
+  {
+    name: "response_format schema nested 1000 levels deep",
+    body: chat({
+      response_format: {
+        type: "json_schema",
+        json_schema: { name: "x", schema: deepSchema(1000) },
+      },
+    }),
+    status: 400,
+    param: "response_format.json_schema.schema",
+    message: /nested more than 64 levels deep/,
+  },
+  {
+    name: "tool parameters nested 1000 levels deep (tool_choice auto)",
+    body: chat({ tools: [tool(deepSchema(1000))] }),
+    status: 400,
+    param: "tools[0].function.parameters",
+    message: /nested more than 64 levels deep/,
+  },
+  {
+    name: "tool parameters nested 1000 levels deep (tool_choice required)",
+    body: chat({
+      tools: [tool({ type: "object" }, "g"), tool(deepSchema(1000))],
+      tool_choice: "required",
+    }),
+    status: 400,
+    param: "tools[1].function.parameters",
+    message: /nested more than 64 levels deep/,
+  },
+  {
+    name: "chat_template_kwargs nested 1000 levels deep",
+    body: chat({ chat_template_kwargs: { x: deepSchema(1000) } }),
+    status: 400,
+    param: "chat_template_kwargs",
+  },
+  {
+    name: "tool-call arguments nested 5000 levels deep",
+    body: chat({
+      messages: [...msgs, {
+        role: "assistant",
+        tool_calls: [{
+          id: "c1",
+          type: "function",
+          function: { name: "f", arguments: "[".repeat(5000) + "]".repeat(5000) },
+        }],
+      }, { role: "tool", tool_call_id: "c1", content: "ok" }],
+    }),
+    status: 400,
+    param: "messages[1].tool_calls[0].function.arguments",
+  },
+  {
+    name: "tokenize: chat_template_kwargs nested 1000 levels deep",
+    path: "/tokenize",
+    body: { model: "plain", messages: msgs, chat_template_kwargs: { x: deepSchema(1000) } },
+    status: 400,
+    param: "chat_template_kwargs",
+  },
+  {
+    name: "tool parameters of an unknown type",
+    body: chat({ tools: [tool({ type: "banana" })] }),
+    status: 400,
+    param: "tools[0].function.parameters",
+    message: /unknown type "banana"/,
+  },
+  {
+    name: "tool parameter property of an unknown type",
+    body: chat({ tools: [tool({ type: "object", properties: { x: { type: "text" } } })] }),
+    status: 400,
+    param: "tools[0].function.parameters",
+    message: /unknown type "text" at \/properties\/x/,
+  },
+  {
+    name: "json_schema without a schema",
+    body: chat({ response_format: { type: "json_schema", json_schema: { name: "x" } } }),
+    status: 400,
+    param: "response_format.json_schema.schema",
+  },
+  {
+    name: "tool_choice required without tools",
+    body: chat({ tool_choice: "required" }),
+    status: 400,
+    param: "tool_choice",
+  },
+  {
+    name: "tool_choice naming a function without tools",
+    body: chat({ tool_choice: { type: "function", function: { name: "f" } }, tools: [] }),
+    status: 400,
+    param: "tool_choice",
+  },
+  {
+    name: "logprobs: true",
+    body: chat({ logprobs: true }),
+    status: 400,
+    param: "logprobs",
+    code: "unsupported_parameter",
+  },
+  {
+    name: "logprobs of wrong type",
+    body: chat({ logprobs: "yes" }),
+    status: 400,
+    param: "logprobs",
+  },
+  {
+    name: "top_logprobs",
+    body: chat({ top_logprobs: 3 }),
+    status: 400,
+    param: "top_logprobs",
+  },
+  {
+    name: "completions: logprobs 0",
+    path: "/v1/completions",
+    body: { model: "plain", prompt: "a", logprobs: 0 },
+    status: 400,
+    param: "logprobs",
   },
   { name: "bad grammar", body: chat({ grammar: "root ::= (" }), status: 400, param: "grammar" },
   {
@@ -194,6 +343,9 @@ for (const c of CASES) {
       assertEquals("type" in body.error && "param" in body.error && "code" in body.error, true);
       if (c.param !== undefined) assertEquals(body.error.param, c.param);
       if (c.message) assertMatch(body.error.message, c.message);
+      if (c.code) assertEquals(body.error.code, c.code);
+      const type = c.type ?? (c.status >= 500 ? "server_error" : "invalid_request_error");
+      assertEquals(body.error.type, type);
     },
   });
 }
@@ -204,9 +356,10 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const s = await start();
+    // logprobs false and top_logprobs 0 ask for nothing: still served.
     const res = await fetch(`${s.url}/v1/chat/completions`, {
       method: "POST",
-      body: JSON.stringify(chat({ max_tokens: 2 })),
+      body: JSON.stringify(chat({ max_tokens: 2, logprobs: false, top_logprobs: 0 })),
     });
     assertEquals(res.status, 200);
     assertEquals((await res.json()).usage.completion_tokens, 2);
