@@ -23,9 +23,9 @@ export async function cortexServe(opts: { config?: string }): Promise<void> {
   }
   let running;
   try {
-    running = await serveGateway(config, models, { env });
+    running = await serveGateway(config, models, { env, configFile: opts.config });
   } catch (e) {
-    // A bad embedded neuron.toml is still a configuration error.
+    // A bad embedded neuron.toml, or a TLS file that cannot be read, is still a configuration error.
     if ((e as Error).name === "ConfigError") {
       console.error(formatConfigError(e));
       Deno.exit(2);

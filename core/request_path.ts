@@ -23,16 +23,3 @@ export function requestPath(url: string): string {
   const path = url.slice(start, end);
   return PLAIN.test(path) ? path : new URL(url).pathname;
 }
-
-/**
- * The path of a request target as it came on the wire (RFC 9112 §3.2): the
- * origin form `/path?query` read as `requestPath` reads the URL a server
- * would build from it, or the absolute form `http://host/path` that clients
- * may send to a proxy.
- */
-export function targetPath(target: string): string {
-  if (target[0] !== "/") return new URL(target).pathname;
-  const q = target.indexOf("?");
-  const path = q < 0 ? target : target.slice(0, q);
-  return PLAIN.test(path) ? path : new URL(`http://h${path}`).pathname;
-}

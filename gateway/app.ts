@@ -7,9 +7,9 @@
 import { bearerToken, matchesAnyKey } from "../core/auth.ts";
 import { type ErrorDialect, errorResponse, HttpError } from "../core/errors.ts";
 import { createLogger } from "../core/log.ts";
-import type { IncomingRequest } from "./http1/incoming.ts";
-import type { Reply } from "./http1/reply.ts";
+import { requestPath } from "../core/request_path.ts";
 import { RetryLaterError } from "./lifecycle.ts";
+import { clientPeer } from "./proxy.ts";
 import * as admin from "./routes/admin.ts";
 import { countTokens, messages } from "./routes/anthropic.ts";
 import type { Gateway } from "./routes/common.ts";
@@ -24,7 +24,7 @@ function dialectOf(path: string): ErrorDialect {
   return path.startsWith("/v1/messages") ? "anthropic" : "openai";
 }
 
-function authorized(gw: Gateway, req: IncomingRequest): boolean {
+function authorized(gw: Gateway, req: Request): boolean {
   const keys = gw.options.apiKeys;
   if (!keys.length) return true;
   const given = bearerToken(req.headers) ?? req.headers.get("x-api-key");
@@ -43,12 +43,15 @@ const ENDPOINT_OF: Record<string, Endpoint> = {
 
 export function createGatewayHandler(
   gw: Gateway,
-): (req: IncomingRequest) => Promise<Response | Reply> {
-  return async (req) => {
+): (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Response> {
+  return async (req, info) => {
     const t0 = performance.now();
-    const path = req.path; // the query string (e.g. ?beta=true) never changes the route
     const method = req.method;
+    let path = "/";
     try {
+      path = pathOf(req.url); // the query string (e.g. ?beta=true) never changes the route
+      const peer = (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname;
+      if (peer) clientPeer.set(req.headers, peer);
       if (path === "/health" && method === "GET") {
         return Response.json({
           status: "ok",
@@ -88,9 +91,9 @@ export function createGatewayHandler(
         }
       } else if (method === "GET") {
         if (path === "/v1/models") return listModels(gw, req);
-        if (path.startsWith("/v1/models/")) return getModel(gw, decodeURIComponent(path.slice(11)));
+        if (path.startsWith("/v1/models/")) return getModel(gw, pathParam(path, 11, "model"));
         if (path.startsWith("/v1/responses/")) {
-          return getResponse(gw, decodeURIComponent(path.slice(14)));
+          return getResponse(gw, pathParam(path, 14, "response_id"));
         }
         if (path === "/cortex/status") return admin.status(gw);
       }
@@ -125,6 +128,27 @@ export function createGatewayHandler(
       return res;
     }
   };
+}
+
+/** The request's path; a URL no parser accepts is the client's fault. */
+function pathOf(url: string): string {
+  try {
+    return requestPath(url);
+  } catch {
+    throw new HttpError(400, "the request target is not a valid URL", { code: "invalid_path" });
+  }
+}
+
+/** The percent-decoded rest of `path` from `start`, or a 400 naming `param`. */
+function pathParam(path: string, start: number, param: string): string {
+  try {
+    return decodeURIComponent(path.slice(start));
+  } catch {
+    throw new HttpError(400, `${param} in the path is not valid percent-encoded UTF-8`, {
+      param,
+      code: "invalid_path",
+    });
+  }
 }
 
 function renderError(e: unknown, dialect: ErrorDialect, path: string): Response {

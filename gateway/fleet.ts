@@ -86,7 +86,7 @@ export class Fleet {
   /** Stops polling and closes the proxy's pooled connections. */
   close(): void {
     this.stop();
-    for (const n of this.neurons) n.client.upstream.close();
+    for (const n of this.neurons) n.client.close();
   }
 
   async pollAll(): Promise<void> {

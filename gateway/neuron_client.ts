@@ -15,7 +15,6 @@ import {
 } from "../core/neuron/schemas.ts";
 import { z as zod } from "zod";
 import { createSseParserStream } from "../core/sse.ts";
-import { Http1Pool } from "./http1/client.ts";
 
 export class NeuronCallError extends Error {
   override name = "NeuronCallError";
@@ -34,20 +33,32 @@ export interface NeuronTarget {
   name: string;
   endpoint: string;
   token?: string;
+  /** PEM CA certificates to trust for an https endpoint. */
+  caCerts?: string[];
 }
 
 const LoadAnswer = zod.object({ model: NeuronModelSchema });
 
 export class NeuronClient {
   readonly target: NeuronTarget;
-  /** Keep-alive connections for proxied requests (the hot path; see http1/client.ts). */
-  readonly upstream: Http1Pool;
+  /** This neuron's own connection pool, for every call to it. */
+  readonly http: Deno.HttpClient;
   readonly #auth: Record<string, string>;
 
   constructor(target: NeuronTarget) {
     this.target = target;
-    this.upstream = new Http1Pool(target.endpoint);
+    this.http = Deno.createHttpClient({
+      // Neurons speak HTTP/1.1 on a private network; a long stream holds its connection.
+      http2: false,
+      poolIdleTimeout: 60_000,
+      ...(target.caCerts ? { caCerts: target.caCerts } : {}),
+    });
     this.#auth = target.token ? { authorization: `Bearer ${target.token}` } : {};
+  }
+
+  /** Closes the pool (idle connections; requests in flight finish). */
+  close(): void {
+    this.http.close();
   }
 
   get name(): string {
@@ -88,6 +99,7 @@ export class NeuronClient {
         signal,
         headers: { ...this.#auth, "content-type": "application/json" },
         body: JSON.stringify({ ...req, stream: true }),
+        client: this.http,
       });
     } catch (e) {
       throw new NeuronCallError(this.name, 0, `${this.name} unreachable: ${(e as Error).message}`);
@@ -127,6 +139,7 @@ export class NeuronClient {
       signal,
       headers: { ...this.#auth, "content-type": "application/json" },
       body: JSON.stringify(body),
+      client: this.http,
     });
   }
 
@@ -154,6 +167,7 @@ export class NeuronClient {
           ? this.#auth
           : { ...this.#auth, "content-type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
+        client: this.http,
       });
     } catch (e) {
       throw new NeuronCallError(this.name, 0, `${this.name} unreachable: ${(e as Error).message}`);

@@ -9,10 +9,8 @@
 import { HttpError } from "../core/errors.ts";
 import type { CatalogueEntry } from "./catalogue.ts";
 import type { Fleet, NeuronState } from "./fleet.ts";
-import type { Answer } from "./http1/answer.ts";
-import { ConnectFailedError } from "./http1/client.ts";
-import type { HeaderReader } from "./http1/incoming.ts";
 import type { Lifecycle } from "./lifecycle.ts";
+import type { Usage } from "./stream_watch.ts";
 
 /** Headers that describe one connection, not the request (RFC 9110 §7.6.1), plus our own auth. */
 const DROP_REQUEST = new Set([
@@ -42,15 +40,31 @@ export class UpstreamConnectError extends Error {
   }
 }
 
-/** A plain object, not `Headers`: this runs per request and the object is half the cost. */
-export function upstreamHeaders(client: HeaderReader, neuron: NeuronState): Record<string, string> {
-  const h: Record<string, string> = {};
+/** The address each request's headers came from (a served request's headers are immutable). */
+export const clientPeer = new WeakMap<Headers, string>();
+
+/**
+ * The headers a neuron gets: the client's, less those that describe the
+ * client's connection (the fixed hop-by-hop set and any its `Connection`
+ * field names, RFC 9110 §7.6.1) and its credentials, plus the neuron's token
+ * and `X-Forwarded-For`.
+ */
+export function upstreamHeaders(client: Headers, neuron: NeuronState): Headers {
+  const h = new Headers();
+  const named = client.get("connection")?.toLowerCase().split(",").map((t) => t.trim());
   client.forEach((v, k) => {
-    if (!DROP_REQUEST.has(k)) h[k] = v;
+    if (!DROP_REQUEST.has(k) && !named?.includes(k)) h.set(k, v);
   });
-  Object.assign(h, neuron.client.authHeaders());
-  h["content-type"] = "application/json";
-  h[USAGE_COMMENT_HEADER] = "1";
+  const peer = clientPeer.get(client);
+  if (peer) {
+    // The client's own value (which it may have forged) with the peer appended, as proxies
+    // do: the last entry is always one the gateway vouches for.
+    const prior = client.get("x-forwarded-for");
+    h.set("x-forwarded-for", prior ? `${prior}, ${peer}` : peer);
+  }
+  for (const [k, v] of Object.entries(neuron.client.authHeaders())) h.set(k, v);
+  h.set("content-type", "application/json");
+  h.set(USAGE_COMMENT_HEADER, "1");
   return h;
 }
 
@@ -59,8 +73,8 @@ export function upstreamHeaders(client: HeaderReader, neuron: NeuronState): Reco
  * `x-cortex-usage` header (`prompt=12;completion=5;ttft_ms=3.1`), so the
  * body passes through untouched.
  */
-export function usageHeader(res: Answer): { usage: Usage | null; ttftMs?: number } {
-  const v = res.header(USAGE_COMMENT_HEADER);
+export function usageHeader(res: Response): { usage: Usage | null; ttftMs?: number } {
+  const v = res.headers.get(USAGE_COMMENT_HEADER);
   if (!v) return { usage: null };
   const f: Record<string, number> = {};
   for (const part of v.split(";")) {
@@ -73,18 +87,44 @@ export function usageHeader(res: Answer): { usage: Usage | null; ttftMs?: number
   return { usage, ttftMs: Number.isFinite(f.ttft_ms) ? f.ttft_ms : undefined };
 }
 
+/** Fields of a neuron's answer that describe that connection, or are the gateway's own. */
+const DROP_RESPONSE = new Set([
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "content-length",
+  "date",
+  "trailer",
+  "upgrade",
+  USAGE_COMMENT_HEADER,
+]);
+
+/** A neuron's answer (status and end-to-end fields) for the client, with `body`. */
+export function relay(res: Response, body: BodyInit | null = res.body): Response {
+  const headers = new Headers();
+  res.headers.forEach((v, k) => {
+    if (!DROP_RESPONSE.has(k)) headers.set(k, v);
+  });
+  return new Response(body, { status: res.status, statusText: res.statusText, headers });
+}
+
 /**
  * Client headers for a translated request (Anthropic, Responses): thinking is
  * the dialect's own field there, so the OpenAI-side `x-include-thinking`
  * must not re-wrap reasoning into the text behind the translation's back.
  */
-export function translatedHeaders(client: HeaderReader): HeaderReader {
-  const hidden = (name: string) => name.toLowerCase() === "x-include-thinking";
-  return {
-    get: (name) => hidden(name) ? null : client.get(name),
-    has: (name) => !hidden(name) && client.has(name),
-    forEach: (fn) => client.forEach((v, k) => hidden(k) || fn(v, k)),
-  };
+export function translatedHeaders(client: Headers): Headers {
+  const h = new Headers(client);
+  h.delete("x-include-thinking");
+  const peer = clientPeer.get(client);
+  if (peer) clientPeer.set(h, peer);
+  return h;
+}
+
+/** Whether fetch failed before the request reached the neuron (connect, DNS, TLS). */
+function connectFailed(e: unknown): boolean {
+  const cause = (e as { cause?: unknown })?.cause;
+  return e instanceof TypeError && /\((Connect)\)|Connection refused/.test(String(cause ?? e));
 }
 
 /** One request to one neuron. Throws UpstreamConnectError when nothing came back. */
@@ -92,30 +132,24 @@ export async function send(
   neuron: NeuronState,
   path: string,
   body: string | Uint8Array<ArrayBuffer>,
-  clientHeaders: HeaderReader,
+  clientHeaders: Headers,
   signal: AbortSignal,
-): Promise<Answer> {
+): Promise<Response> {
   try {
-    return await neuron.client.upstream.request(
-      "POST",
-      path,
-      upstreamHeaders(clientHeaders, neuron),
+    return await fetch(neuron.client.url(path), {
+      method: "POST",
+      headers: upstreamHeaders(clientHeaders, neuron),
       body,
       signal,
-    );
+      client: neuron.client.http,
+    });
   } catch (e) {
     if (signal.aborted) throw e;
-    if (e instanceof ConnectFailedError) {
-      throw new UpstreamConnectError(neuron.client.name, e.message);
-    }
-    // An answer this client could not read (a malformed head, say) is the neuron's fault.
-    throw new HttpError(
-      502,
-      `neuron ${neuron.client.name} sent an unreadable answer: ${(e as Error).message}`,
-      {
-        code: "upstream_failed",
-      },
-    );
+    const why = String((e as { cause?: unknown })?.cause ?? (e as Error).message);
+    if (connectFailed(e)) throw new UpstreamConnectError(neuron.client.name, why);
+    throw new HttpError(502, `neuron ${neuron.client.name} failed to answer: ${why}`, {
+      code: "upstream_failed",
+    });
   }
 }
 
@@ -128,21 +162,25 @@ export async function sendRouted(
   entry: CatalogueEntry,
   path: string,
   body: string | Uint8Array<ArrayBuffer>,
-  clientHeaders: HeaderReader,
+  clientHeaders: Headers,
   signal: AbortSignal,
   onRouted?: (neuron: NeuronState, cold: boolean) => void,
-): Promise<{ res: Answer; neuron: NeuronState; cold: boolean }> {
+): Promise<{ res: Response; neuron: NeuronState; cold: boolean }> {
   const tried = new Set<string>();
   for (let attempt = 0; attempt < 2; attempt++) {
     const { neuron, cold } = await deps.lifecycle.acquire(entry, tried, undefined, signal);
     onRouted?.(neuron, cold);
     try {
-      const res = await send(neuron, path, body, clientHeaders, signal);
-      if (res.status === 404 && attempt === 0 && await modelGone(res)) {
-        // Unloaded behind the gateway's back (directly on the neuron) since the last poll:
-        // refresh that view and route again, which cold-loads it if need be.
-        await deps.fleet.refresh(neuron.client.name);
-        continue;
+      let res = await send(neuron, path, body, clientHeaders, signal);
+      if (res.status === 404 && attempt === 0) {
+        const text = await res.text();
+        if (modelGone(text)) {
+          // Unloaded behind the gateway's back (directly on the neuron) since the last poll:
+          // refresh that view and route again, which cold-loads it if need be.
+          await deps.fleet.refresh(neuron.client.name);
+          continue;
+        }
+        res = new Response(text, res); // read to check it: passed on whole
       }
       return { res, neuron, cold };
     } catch (e) {
@@ -163,11 +201,10 @@ export async function sendRouted(
   throw new HttpError(502, "unreachable");
 }
 
-/** A 404 saying the model is not there (its body stays readable for the client either way). */
-async function modelGone(res: Answer): Promise<boolean> {
+/** A 404 body saying the model is not there. */
+function modelGone(body: string): boolean {
   try {
-    const body = await res.settle();
-    return JSON.parse(new TextDecoder().decode(body))?.error?.code === "model_not_found";
+    return JSON.parse(body)?.error?.code === "model_not_found";
   } catch {
     return false;
   }
@@ -189,155 +226,4 @@ export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<bo
   } finally {
     clearTimeout(timer);
   }
-}
-
-// ---------------------------------------------------------------------------
-// Peeking at bytes without decoding every chunk
-
-/**
- * Where `needle` first occurs in `hay` at or after `from`, or -1. Candidates
- * are found by the needle's byte at `anchor`: pick a byte that is rare in the
- * haystack (a quote is in every JSON key, an underscore in few).
- */
-export function indexOfBytes(hay: Uint8Array, needle: Uint8Array, from = 0, anchor = 0): number {
-  const key = needle[anchor];
-  const last = hay.length - needle.length;
-  outer: for (
-    let a = hay.indexOf(key, from + anchor);
-    a !== -1 && a - anchor <= last;
-    a = hay.indexOf(key, a + 1)
-  ) {
-    const i = a - anchor;
-    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
-    return i;
-  }
-  return -1;
-}
-
-const enc = new TextEncoder();
-const FIRST_TOKEN = [
-  enc.encode(`"delta":{"content":"`),
-  enc.encode(`"delta":{"reasoning_content":"`),
-  enc.encode(`"delta":{"tool_calls":`),
-  enc.encode(`"text":"`),
-];
-const USAGE = enc.encode(`"prompt_tokens":`);
-/** The underscore: checked in every chunk, so candidates are found by a rare byte. */
-const USAGE_ANCHOR = 7;
-
-export interface Usage {
-  promptTokens: number;
-  completionTokens: number;
-}
-
-export function parseUsage(text: string): Usage | null {
-  const p = /"prompt_tokens":(\d+)/.exec(text);
-  const c = /"completion_tokens":(\d+)/.exec(text);
-  return p && c ? { promptTokens: Number(p[1]), completionTokens: Number(c[1]) } : null;
-}
-
-/** Watches an OpenAI stream go by: when the first token passed, and the usage at the end. */
-export class StreamWatch {
-  firstTokenAt = 0;
-  usage: Usage | null = null;
-
-  see(chunk: Uint8Array): void {
-    if (!this.firstTokenAt) {
-      for (const n of FIRST_TOKEN) {
-        const i = indexOfBytes(chunk, n);
-        // `"content":""` (the role chunk) is no token yet.
-        if (i >= 0 && chunk[i + n.length] !== 0x22) {
-          this.firstTokenAt = performance.now();
-          break;
-        }
-      }
-    }
-    if (indexOfBytes(chunk, USAGE, 0, USAGE_ANCHOR) >= 0) {
-      this.usage = parseUsage(new TextDecoder().decode(chunk)) ?? this.usage;
-    }
-  }
-}
-
-/** How a proxied stream ended; "timeout": `[gateway] request_timeout` cut it. */
-export type StreamOutcome = "ok" | "upstream_failed" | "client_closed" | "timeout";
-
-/**
- * Passes an upstream body through in one stream hop (each hop costs a JS
- * read and write per chunk), calling `watch` on each chunk. A neuron that
- * fails mid-stream, or goes silent past `idleMs` (a hung or partitioned
- * host; neurons send keepalives every 2 s), ends the stream: with
- * `errorFrame` the client gets that frame and a clean end, without it the
- * stream errors (for translators, which frame the failure themselves).
- * `onEnd` runs once with the outcome.
- */
-export function guard(
-  upstream: ReadableStream<Uint8Array>,
-  opts: {
-    idleMs: number;
-    watch?: (chunk: Uint8Array) => void;
-    errorFrame?: (message: string, code?: string) => Uint8Array;
-    onEnd?: (outcome: StreamOutcome) => void;
-  },
-): ReadableStream<Uint8Array> {
-  const reader = upstream.getReader();
-  let last = performance.now();
-  let idle = false;
-  let ended = false;
-  const dog = setInterval(() => {
-    if (performance.now() - last > opts.idleMs) {
-      idle = true;
-      reader.cancel().catch(() => {});
-    }
-  }, Math.min(opts.idleMs, 5000));
-  const end = (o: StreamOutcome) => {
-    clearInterval(dog);
-    if (ended) return;
-    ended = true;
-    opts.onEnd?.(o);
-  };
-  const fail = (c: ReadableStreamDefaultController<Uint8Array>, message: string) => {
-    end("upstream_failed");
-    if (!opts.errorFrame) return c.error(new Error(message));
-    c.enqueue(opts.errorFrame(`the neuron failed mid-stream: ${message}`));
-    c.close();
-  };
-  /** The request's own deadline passed (an HttpError 504 is the upstream abort's reason). */
-  const timedOut = (c: ReadableStreamDefaultController<Uint8Array>, e: HttpError) => {
-    end("timeout");
-    if (!opts.errorFrame) return c.error(e);
-    c.enqueue(opts.errorFrame(e.message, "timeout"));
-    c.close();
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(c) {
-      let item: ReadableStreamReadResult<Uint8Array>;
-      try {
-        item = await reader.read();
-      } catch (e) {
-        if (e instanceof HttpError && e.status === 504) return timedOut(c, e);
-        return fail(c, (e as Error).message);
-      }
-      last = performance.now();
-      if (item.done) {
-        if (idle) return fail(c, `no data for ${opts.idleMs / 1000} s`);
-        end("ok");
-        return c.close();
-      }
-      opts.watch?.(item.value);
-      c.enqueue(item.value);
-    },
-    cancel(reason) {
-      end("client_closed");
-      return reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
-}
-
-/** The OpenAI-dialect error frame for a stream that broke. */
-export function openaiErrorFrame(message: string, code = "upstream_failed"): Uint8Array {
-  return enc.encode(
-    `data: ${
-      JSON.stringify({ error: { message, type: "server_error", param: null, code } })
-    }\n\ndata: [DONE]\n\n`,
-  );
 }

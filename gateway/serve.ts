@@ -11,9 +11,8 @@ import { createLogger } from "../core/log.ts";
 import { requestPath } from "../core/request_path.ts";
 import { ResponseStore } from "../core/responses/mod.ts";
 import { type RunningNeuron, serveNeuron } from "../neuron/serve.ts";
-import { errorBody, HttpError } from "../core/errors.ts";
+import { errorResponse, HttpError } from "../core/errors.ts";
 import { createGatewayHandler } from "./app.ts";
-import { type Handler, type Http1Server, serveHttp1 } from "./http1/server.ts";
 import { Catalogue } from "./catalogue.ts";
 import { Deadlines } from "./deadlines.ts";
 import { Evictor } from "./evictor.ts";
@@ -22,6 +21,7 @@ import { Lifecycle } from "./lifecycle.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import type { NeuronTarget } from "./neuron_client.ts";
 import type { Gateway } from "./routes/common.ts";
+import { readPem, readTlsFiles, type TlsFiles } from "./tls.ts";
 import { UsageTracker } from "./usage.ts";
 
 export interface RunningGateway {
@@ -37,11 +37,26 @@ export const EMBEDDED_NEURON = "local";
 export async function serveGateway(
   config: CortexConfig,
   models: ModelsConfig,
-  opts: { env?: Record<string, string | undefined>; embeddedNeuron?: NeuronConfig } = {},
+  opts: {
+    env?: Record<string, string | undefined>;
+    embeddedNeuron?: NeuronConfig;
+    /** The cortex.toml the config came from, for errors about files it names. */
+    configFile?: string;
+  } = {},
 ): Promise<RunningGateway> {
   const log = createLogger("gateway");
+  const file = opts.configFile ?? "cortex.toml";
+  // Read before anything starts: a missing certificate stops the start (exit 2).
+  const tls = await readTlsFiles(config.gateway, file);
   let embedded: RunningNeuron | null = null;
-  let targets: NeuronTarget[] = config.neurons;
+  let targets: NeuronTarget[] = await Promise.all(config.neurons.map(async (n, i) => ({
+    name: n.name,
+    endpoint: n.endpoint,
+    token: n.token,
+    ...(n.ca_cert === undefined
+      ? {}
+      : { caCerts: [await readPem(file, `neurons[${i}].ca_cert`, n.ca_cert, "CERTIFICATE")] }),
+  })));
   if (!targets.length) {
     const ncfg = opts.embeddedNeuron ??
       await loadNeuronConfig(config.embedded.neuron_config, opts.env ?? {});
@@ -85,9 +100,10 @@ export async function serveGateway(
       maxAgeMs: config.responses.max_age,
     }),
     deadlines: g.request_timeout > 0 ? new Deadlines(g.request_timeout) : null,
+    closing: new AbortController(),
     options: {
       maxBodyBytes: g.max_body_bytes,
-      streamIdleMs: 60_000,
+      streamIdleMs: g.stream_idle_timeout,
       apiKeys: config.auth.api_keys,
     },
   };
@@ -100,7 +116,7 @@ export async function serveGateway(
   });
   evictor.start();
 
-  const api = serveApi(g.listen, createGatewayHandler(gateway));
+  const api = listen(g.listen, createGatewayHandler(gateway), tls);
   const met = listen(g.metrics_listen, async (req) => {
     if (requestPath(req.url) !== "/metrics") {
       return new Response("not found\n", { status: 404 });
@@ -108,8 +124,8 @@ export async function serveGateway(
     const { body, contentType } = await metrics.render();
     return new Response(body, { headers: { "content-type": contentType } });
   });
-  const apiUrl = urlOf(api.addr);
-  const metricsUrl = await met.url;
+  const apiUrl = urlOf(api.server.addr, tls ? "https" : "http");
+  const metricsUrl = urlOf(met.server.addr, "http");
   log.info("gateway listening", { api: apiUrl, metrics: metricsUrl, neurons: targets.length });
   return {
     gateway,
@@ -121,14 +137,16 @@ export async function serveGateway(
       fleet.stop();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<boolean>((r) => timer = setTimeout(() => r(false), deadlineMs));
-      const drained = await Promise.race([
-        Promise.all([api.shutdown(), met.server.shutdown()]).then(() => true),
-        deadline,
-      ]);
+      // New connections are refused at once; streams in flight may finish until the deadline.
+      const done = Promise.all([api.server.shutdown(), met.server.shutdown()]);
+      const drained = await Promise.race([done.then(() => true), deadline]);
       clearTimeout(timer);
       if (!drained) {
-        api.close();
-        met.abort.abort();
+        // Cut what is still running: each stream ends with an error event in its dialect.
+        gateway.closing.abort(
+          new HttpError(503, "the gateway is shutting down", { code: "shutting_down" }),
+        );
+        await done;
       }
       fleet.close();
       await embedded?.shutdown(Math.max(1000, deadlineMs / 2));
@@ -137,48 +155,35 @@ export async function serveGateway(
   };
 }
 
-/**
- * The API on the gateway's own HTTP/1.1 server (see http1/server.ts for why);
- * its refusals of malformed requests are OpenAI-style JSON errors.
- */
-function serveApi(address: string, handler: Handler): Http1Server {
-  const { hostname, port } = splitHostPort(address);
-  return serveHttp1({
-    hostname,
-    port,
-    refusal: (status, message) => ({
-      status,
-      headers: [["content-type", "application/json"]],
-      body: new TextEncoder().encode(
-        JSON.stringify(errorBody(new HttpError(status, message), "openai")),
-      ),
-    }),
-  }, handler);
-}
-
-function urlOf(addr: Deno.NetAddr): string {
-  const host = addr.hostname === "0.0.0.0"
+function urlOf(addr: Deno.Addr, scheme: "http" | "https"): string {
+  const a = addr as Deno.NetAddr;
+  const host = a.hostname === "0.0.0.0"
     ? "127.0.0.1"
-    : addr.hostname.includes(":")
-    ? `[${addr.hostname}]`
-    : addr.hostname;
-  return `http://${host}:${addr.port}`;
+    : a.hostname === "::"
+    ? "[::1]"
+    : a.hostname.includes(":")
+    ? `[${a.hostname}]`
+    : a.hostname;
+  return `${scheme}://${host}:${a.port}`;
 }
 
-/** The metrics listener: rare scrapes, so plain `Deno.serve`. */
-function listen(address: string, handler: (req: Request) => Response | Promise<Response>) {
+/** A listener on `Deno.serve` (hyper): HTTP/1.1, and HTTP/2 by ALPN when it has TLS. */
+function listen(
+  address: string,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+  tls?: TlsFiles | null,
+) {
   const { hostname, port } = splitHostPort(address);
-  const abort = new AbortController();
-  let resolve!: (u: string) => void;
-  const url = new Promise<string>((r) => resolve = r);
   const server = Deno.serve({
     hostname,
     port,
-    signal: abort.signal,
-    onListen: (a) => {
-      const addr = a as Deno.NetAddr;
-      resolve(`http://${addr.hostname === "0.0.0.0" ? "127.0.0.1" : addr.hostname}:${addr.port}`);
+    ...(tls ?? {}),
+    onListen: () => {},
+    onError: (e) => {
+      // A handler that throws is our bug: the client still gets an envelope, not a bare 500.
+      createLogger("gateway.http").error("unhandled", { error: String(e) });
+      return errorResponse(new HttpError(500, "internal error"), "openai");
     },
   }, handler);
-  return { server, abort, url };
+  return { server };
 }

@@ -42,10 +42,16 @@ export const GatewaySectionSchema = z.strictObject({
   load_timeout: duration({ min: 1 }).default(300_000),
   /** Longest a proxied request may take, in ms; 0 = no limit. */
   request_timeout: duration().default(0),
+  /** A stream from a neuron silent this long is a dead neuron (neurons send keepalives every 2 s), in ms. */
+  stream_idle_timeout: duration({ min: 1 }).default(60_000),
   /** Largest accepted request body, in bytes. */
   max_body_bytes: integer({ min: 1 }).default(8 * MiB),
   /** Path of models.toml, resolved against cortex.toml's directory; absent = no profiles. */
   models: pathString().optional(),
+  /** PEM certificate chain for HTTPS on `listen` (with `tls_key`); absent = plain HTTP. */
+  tls_cert: pathString().optional(),
+  /** PEM private key for `tls_cert`. */
+  tls_key: pathString().optional(),
 });
 
 export const EvictionSectionSchema = z.strictObject({
@@ -63,6 +69,8 @@ export const NeuronEntrySchema = z.strictObject({
   endpoint: httpUrl(),
   /** Shared secret sent as a bearer token to this neuron. */
   token: nonEmptyString("a non-empty token").optional(),
+  /** PEM file of a CA to trust for an `https` endpoint (beside the system's roots). */
+  ca_cert: pathString().optional(),
 });
 
 export const AuthSectionSchema = z.strictObject({
@@ -147,6 +155,15 @@ function crossCheck(doc: Record<string, unknown>): CrossIssue[] {
     }
   });
   const gw = isTable(doc.gateway) ? doc.gateway : {};
+  for (const [have, lack] of [["tls_cert", "tls_key"], ["tls_key", "tls_cert"]]) {
+    if (gw[have] !== undefined && gw[lack] === undefined) {
+      issues.push({
+        path: ["gateway", lack],
+        expected: `a PEM file path (HTTPS needs both tls_cert and tls_key)`,
+        found: `nothing, though gateway.${have} is set`,
+      });
+    }
+  }
   const listen = typeof gw.listen === "string" ? gw.listen : "127.0.0.1:31313";
   const metrics = typeof gw.metrics_listen === "string" ? gw.metrics_listen : "127.0.0.1:31314";
   try {
@@ -184,9 +201,13 @@ export function parseCortexConfig(
   const { config, overrides } = validateDocument(CORTEX_FILE, doc, { file: fileLabel, text, env });
   const baseDir = baseDirOf(fileLabel, options);
   const envPaths = overrides.map((o) => o.path);
-  const models = config.gateway.models === undefined
-    ? undefined
-    : resolveFromFile(config.gateway.models, ["gateway", "models"], baseDir, envPaths);
+  const resolve = (p: string | undefined, key: (string | number)[]) =>
+    p === undefined ? undefined : resolveFromFile(p, key, baseDir, envPaths);
+  const models = resolve(config.gateway.models, ["gateway", "models"]);
+  const tls = {
+    tls_cert: resolve(config.gateway.tls_cert, ["gateway", "tls_cert"]),
+    tls_key: resolve(config.gateway.tls_key, ["gateway", "tls_key"]),
+  };
   const neuronConfig = config.embedded.neuron_config === undefined ? undefined : resolveFromFile(
     config.embedded.neuron_config,
     ["embedded", "neuron_config"],
@@ -195,7 +216,14 @@ export function parseCortexConfig(
   );
   return {
     ...config,
-    gateway: { ...config.gateway, ...(models === undefined ? {} : { models }) },
+    gateway: {
+      ...config.gateway,
+      ...(models === undefined ? {} : { models }),
+      ...(tls.tls_cert === undefined ? {} : { tls_cert: tls.tls_cert, tls_key: tls.tls_key }),
+    },
+    neurons: config.neurons.map((n, i) =>
+      n.ca_cert === undefined ? n : { ...n, ca_cert: resolve(n.ca_cert, ["neurons", i, "ca_cert"]) }
+    ),
     embedded: neuronConfig === undefined ? {} : { neuron_config: neuronConfig },
   };
 }

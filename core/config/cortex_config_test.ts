@@ -22,6 +22,7 @@ Deno.test("cortex defaults: an empty file is a complete config", () => {
       down_after: 5_000,
       load_timeout: 300_000,
       request_timeout: 0,
+      stream_idle_timeout: 60_000,
       max_body_bytes: 8 * 1024 * 1024,
     },
     eviction: { strategy: "lru", defrag_after_cycles: 0, idle_ttl: 0 },
@@ -330,4 +331,20 @@ Deno.test("loadCortexConfig: reads the file and names a missing one", async () =
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("cortex: TLS files resolve next to the file; one without the other is refused", () => {
+  const c = parseCortexConfig(
+    `[gateway]\ntls_cert = "tls/cert.pem"\ntls_key = "/abs/key.pem"\n` +
+      `[[neurons]]\nname = "a"\nendpoint = "https://a:1"\nca_cert = "ca.pem"\n`,
+    "/etc/cortex/cortex.toml",
+  );
+  assert.equal(c.gateway.tls_cert, "/etc/cortex/tls/cert.pem");
+  assert.equal(c.gateway.tls_key, "/abs/key.pem");
+  assert.equal(c.neurons[0].ca_cert, "/etc/cortex/ca.pem");
+  assert.throws(
+    () => parseCortexConfig(`[gateway]\ntls_cert = "c.pem"\n`),
+    (e: Error) =>
+      e instanceof ConfigError && /gateway\.tls_key: expected a PEM file path/.test(e.message),
+  );
 });

@@ -1,5 +1,5 @@
 /** Public surface of the config package: schemas, types, loaders and errors for cortex.toml, models.toml and neuron.toml. */
-export { ConfigError, type ConfigIssue, formatConfigError } from "./config_error.ts";
+export { ConfigError, type ConfigIssue, formatConfigError, makeIssue } from "./config_error.ts";
 export {
   AuthSectionSchema,
   CORTEX_DEFAULTS_LABEL,

@@ -10,7 +10,6 @@ import { formatSseJson } from "../../core/sse.ts";
 import type { Status } from "../../core/gateway/schemas.ts";
 import type { Gateway } from "./common.ts";
 import { parseJsonBody, readBody } from "./common.ts";
-import type { IncomingRequest } from "../http1/incoming.ts";
 
 export function status(gw: Gateway): Response {
   const neurons = gw.fleet.neurons.map((n) => ({
@@ -85,7 +84,7 @@ function sse(run: (send: (event: string, data: unknown) => void) => Promise<void
   });
 }
 
-export async function load(gw: Gateway, req: IncomingRequest): Promise<Response> {
+export async function load(gw: Gateway, req: Request): Promise<Response> {
   const b = parseOpenAIBody(LoadBody, parseJsonBody(await readBody(req, gw.options.maxBodyBytes)));
   const entry = gw.catalogue.resolve(b.model);
   if (!entry) {
@@ -115,7 +114,7 @@ export async function load(gw: Gateway, req: IncomingRequest): Promise<Response>
 
 const UnloadBody = z.strictObject({ model: z.string().min(1), node: z.string().min(1).optional() });
 
-export async function unload(gw: Gateway, req: IncomingRequest): Promise<Response> {
+export async function unload(gw: Gateway, req: Request): Promise<Response> {
   const b = parseOpenAIBody(
     UnloadBody,
     parseJsonBody(await readBody(req, gw.options.maxBodyBytes)),
@@ -132,7 +131,7 @@ const PullBody = z.strictObject({
 });
 
 /** Relays a pull to one neuron (the named one, or the first up). */
-export async function pull(gw: Gateway, req: IncomingRequest): Promise<Response> {
+export async function pull(gw: Gateway, req: Request): Promise<Response> {
   const b = parseOpenAIBody(PullBody, parseJsonBody(await readBody(req, gw.options.maxBodyBytes)));
   const neuron = b.node ? gw.fleet.get(b.node) : gw.fleet.neurons.find((n) => n.up);
   if (!neuron) {

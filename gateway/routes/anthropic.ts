@@ -14,15 +14,14 @@ import {
   parseMessagesRequest,
   thinkingEnabled,
 } from "../../core/anthropic/mod.ts";
-import { HttpError } from "../../core/errors.ts";
+import { anthropicErrorMessage, HttpError } from "../../core/errors.ts";
 import { applyProfile, type Gateway, parseJsonBody, readBody, resolveModel } from "./common.ts";
 import { RequestContext } from "./openai.ts";
 import { completeOnce, streamTranslated } from "./translated.ts";
-import type { IncomingRequest } from "../http1/incoming.ts";
 
 const PING_MS = 5000;
 
-export async function messages(gw: Gateway, req: IncomingRequest): Promise<Response> {
+export async function messages(gw: Gateway, req: Request): Promise<Response> {
   const t0 = performance.now();
   const raw = parseJsonBody(await readBody(req, gw.options.maxBodyBytes));
   const areq = parseMessagesRequest(raw);
@@ -46,7 +45,7 @@ export async function messages(gw: Gateway, req: IncomingRequest): Promise<Respo
     // While a cold load (or a queue) holds the first token back, keep the client sure we live.
     keepalive: () => encodeAnthropicEvents(t.ping()),
     keepaliveMs: PING_MS,
-    fail: (status, message) => encodeAnthropicEvents(t.fail(errorType(status), message)),
+    fail: (err) => encodeAnthropicEvents(t.fail(errorType(err.status), anthropicErrorMessage(err))),
     translate: (upstream) => anthropicSseFromOpenAI(upstream, t),
     complete: () => t.complete,
   });
@@ -56,7 +55,7 @@ function errorType(status: number): "api_error" | "overloaded_error" {
   return status === 503 || status === 529 || status === 429 ? "overloaded_error" : "api_error";
 }
 
-export async function countTokens(gw: Gateway, req: IncomingRequest): Promise<Response> {
+export async function countTokens(gw: Gateway, req: Request): Promise<Response> {
   const raw = parseJsonBody(await readBody(req, gw.options.maxBodyBytes));
   const creq = parseCountTokensRequest(raw);
   const entry = resolveModel(gw, creq.model, "anthropic");

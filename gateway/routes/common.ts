@@ -2,10 +2,9 @@
 
 import type { ErrorDialect } from "../../core/errors.ts";
 import { HttpError } from "../../core/errors.ts";
-import { parseJsonText } from "../../core/http_body.ts";
+import { parseJsonText, readBodyLimited } from "../../core/http_body.ts";
 import type { ResponseStore } from "../../core/responses/mod.ts";
 import type { Catalogue, CatalogueEntry } from "../catalogue.ts";
-import type { IncomingRequest } from "../http1/incoming.ts";
 import type { Deadlines } from "../deadlines.ts";
 import type { Fleet } from "../fleet.ts";
 import type { Lifecycle } from "../lifecycle.ts";
@@ -29,12 +28,42 @@ export interface Gateway {
   options: GatewayOptions;
   /** `[gateway] request_timeout`, when set. */
   deadlines: Deadlines | null;
+  /** Aborted when a shutdown's grace period ends: cuts every request still running. */
+  closing: AbortController;
 }
 
-/** The request's whole body, under the gateway's size limit (413 beyond it). */
-export function readBody(req: IncomingRequest, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
-  return req.bytes(maxBytes);
+/**
+ * The request's whole body, under the gateway's size limit (413 beyond it,
+ * before reading when the length is declared), within `BODY_DEADLINE_MS`.
+ */
+export async function readBody(req: Request, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new HttpError(408, `the request body took longer than ${BODY_DEADLINE_MS / 1000} s`, {
+            code: "request_timeout",
+          }),
+        ),
+      BODY_DEADLINE_MS,
+    );
+  });
+  try {
+    return await Promise.race([readBodyLimited(req, maxBytes), late]);
+  } catch (e) {
+    if (e instanceof HttpError) throw e;
+    // The client stopped sending midway (or went away): its fault, not ours.
+    throw new HttpError(400, `the request body could not be read: ${(e as Error).message}`, {
+      code: "invalid_body",
+    });
+  } finally {
+    clearTimeout(timer);
+  }
 }
+
+/** Longest a client may take to send its body: a slow upload holds a request open. */
+export const BODY_DEADLINE_MS = 60_000;
 
 const decoder = new TextDecoder();
 

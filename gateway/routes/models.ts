@@ -6,7 +6,6 @@
 import { HttpError } from "../../core/errors.ts";
 import type { CatalogueEntry } from "../catalogue.ts";
 import type { Gateway } from "./common.ts";
-import type { IncomingRequest } from "../http1/incoming.ts";
 
 const CREATED = Math.floor(Date.now() / 1000);
 
@@ -27,7 +26,7 @@ function describe(gw: Gateway, e: CatalogueEntry) {
   };
 }
 
-export function listModels(gw: Gateway, req: IncomingRequest): Response {
+export function listModels(gw: Gateway, req: Request): Response {
   const entries = gw.catalogue.list();
   if (req.headers.has("anthropic-version")) {
     const data = entries.map((e) => ({

@@ -8,30 +8,20 @@ import { HttpError } from "../../core/errors.ts";
 import { encodeSseComment } from "../../core/sse.ts";
 import type { CatalogueEntry } from "../catalogue.ts";
 import type { NeuronState } from "../fleet.ts";
-import type { Answer } from "../http1/answer.ts";
-import type { Reply } from "../http1/reply.ts";
 import type { Endpoint } from "../metrics.ts";
-import {
-  COMMIT_STREAM_AFTER_MS,
-  guard,
-  openaiErrorFrame,
-  sendRouted,
-  settlesWithin,
-  type StreamOutcome,
-  StreamWatch,
-  usageHeader,
-} from "../proxy.ts";
+import { COMMIT_STREAM_AFTER_MS, relay, sendRouted, settlesWithin, usageHeader } from "../proxy.ts";
+import { guard, openaiErrorFrame, type StreamOutcome } from "../stream_guard.ts";
+import { StreamWatch } from "../stream_watch.ts";
 import type { Deadline } from "../deadlines.ts";
 import { applyProfile, type Gateway, parseJsonBody, readBody, resolveModel } from "./common.ts";
-import type { IncomingRequest } from "../http1/incoming.ts";
 
 export async function proxyOpenAI(
   gw: Gateway,
-  req: IncomingRequest,
+  req: Request,
   endpoint: Endpoint,
   path: string,
   t0 = performance.now(),
-): Promise<Response | Reply> {
+): Promise<Response> {
   const bytes = await readBody(req, gw.options.maxBodyBytes);
   const body = parseJsonBody(bytes);
   const entry = resolveModel(gw, body.model, "openai");
@@ -54,7 +44,7 @@ export async function proxyOpenAI(
     }
   }
 
-  let res: Answer;
+  let res: Response;
   try {
     ({ res } = await (routed ??
       sendRouted(gw, entry, path, payload, req.headers, ctx.signal, ctx.routed)));
@@ -68,7 +58,7 @@ export async function proxyOpenAI(
     // upstream client already left out the connection's own fields).
     const { usage, ttftMs } = usageHeader(res);
     ctx.end(res.status, usage, ttftMs);
-    return res.reply();
+    return relay(res);
   }
   const watch = new StreamWatch();
   const out = guard(res.body, {
@@ -77,7 +67,7 @@ export async function proxyOpenAI(
     errorFrame: openaiErrorFrame,
     onEnd: (outcome) => ctx.endStream(outcome, watch),
   });
-  return res.reply(out);
+  return relay(res, out);
 }
 
 type Routed = Awaited<ReturnType<typeof sendRouted>>;
@@ -147,7 +137,7 @@ function coldStream(
 }
 
 /** Requests whose outcome a RequestContext reports; the app reports the others (refusals). */
-export const observedRequests = new WeakSet<IncomingRequest>();
+export const observedRequests = new WeakSet<Request>();
 
 /** One request's bookkeeping: in-flight counts, metrics, speed. */
 export class RequestContext {
@@ -157,7 +147,10 @@ export class RequestContext {
   #ended = false;
   #firstByteAt = 0;
   #deadline: Deadline | null;
-  /** Aborts when the client leaves or `[gateway] request_timeout` passes (a 504 reason). */
+  /**
+   * Aborts when the client leaves, `[gateway] request_timeout` passes (a 504
+   * reason) or a shutdown's grace period ends (a 503 reason).
+   */
   readonly signal: AbortSignal;
 
   constructor(
@@ -165,14 +158,16 @@ export class RequestContext {
     readonly entry: CatalogueEntry,
     readonly endpoint: Endpoint,
     readonly t0: number,
-    req: IncomingRequest,
+    req: Request,
   ) {
     this.#releaseGauge = gw.metrics.trackInFlight(entry.id);
     observedRequests.add(req);
     this.#deadline = gw.deadlines?.start() ?? null;
-    this.signal = this.#deadline
-      ? AbortSignal.any([req.signal, this.#deadline.signal])
-      : req.signal;
+    this.signal = AbortSignal.any(
+      this.#deadline
+        ? [req.signal, this.#deadline.signal, gw.closing.signal]
+        : [req.signal, gw.closing.signal],
+    );
   }
 
   /** Called once the request has a neuron. */

@@ -20,9 +20,8 @@ import {
 import { applyProfile, type Gateway, parseJsonBody, readBody, resolveModel } from "./common.ts";
 import { RequestContext } from "./openai.ts";
 import { completeOnce, streamTranslated } from "./translated.ts";
-import type { IncomingRequest } from "../http1/incoming.ts";
 
-export async function createResponse(gw: Gateway, req: IncomingRequest): Promise<Response> {
+export async function createResponse(gw: Gateway, req: Request): Promise<Response> {
   const t0 = performance.now();
   const raw = parseJsonBody(await readBody(req, gw.options.maxBodyBytes));
   const rreq = parseResponsesRequest(raw);
@@ -60,7 +59,7 @@ export async function createResponse(gw: Gateway, req: IncomingRequest): Promise
     open: () => encodeResponsesEvents(t.start()),
     keepalive: () => comment,
     keepaliveMs: 2000,
-    fail: (_status, message) => encodeResponsesEvents(t.fail(message)),
+    fail: (err) => encodeResponsesEvents(t.fail(err.message)),
     translate: (upstream) => responsesSseFromOpenAI(upstream, t),
     complete: () => t.complete,
     onEnd: () => keep(t.response),

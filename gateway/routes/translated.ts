@@ -10,42 +10,42 @@ import type { ChatCompletion } from "../../core/openai/mod.ts";
 import type { CatalogueEntry } from "../catalogue.ts";
 import {
   COMMIT_STREAM_AFTER_MS,
-  guard,
   sendRouted,
   settlesWithin,
-  StreamWatch,
   translatedHeaders,
   usageHeader,
 } from "../proxy.ts";
+import { guard } from "../stream_guard.ts";
+import { StreamWatch } from "../stream_watch.ts";
 import type { Gateway } from "./common.ts";
 import type { RequestContext } from "./openai.ts";
-import type { Answer } from "../http1/answer.ts";
-import type { IncomingRequest } from "../http1/incoming.ts";
 
 const CHAT = "/v1/chat/completions";
 
 /** An upstream error body (OpenAI envelope) as an HttpError, for any dialect. */
-export async function upstreamError(res: Answer): Promise<HttpError> {
+export async function upstreamError(res: Response): Promise<HttpError> {
   const text = await res.text();
   let message = text || `neuron answered ${res.status}`;
   let param: string | null = null;
+  let code: string | null = null;
   try {
     const e = JSON.parse(text).error;
     message = e?.message ?? message;
     param = e?.param ?? null;
+    code = e?.code ?? null;
   } catch { /* not JSON */ }
-  return new HttpError(res.status, message, { param });
+  return new HttpError(res.status, message, { param, code });
 }
 
 /** Sends a non-streamed chat request and returns the completion (usage recorded). */
 export async function completeOnce(
   gw: Gateway,
-  req: IncomingRequest,
+  req: Request,
   ctx: RequestContext,
   entry: CatalogueEntry,
   payload: string,
 ): Promise<ChatCompletion> {
-  let res: Answer;
+  let res: Response;
   try {
     ({ res } = await sendRouted(
       gw,
@@ -78,7 +78,7 @@ export interface StreamDialect {
   keepalive(): Uint8Array;
   keepaliveMs: number;
   /** The dialect's terminal error event. */
-  fail(status: number, message: string): Uint8Array;
+  fail(err: HttpError): Uint8Array;
   /** The neuron's chat SSE bytes → the dialect's SSE bytes. */
   translate(upstream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array>;
   /** Whether the translated stream saw a complete answer. */
@@ -94,7 +94,7 @@ export interface StreamDialect {
  */
 export async function streamTranslated(
   gw: Gateway,
-  req: IncomingRequest,
+  req: Request,
   ctx: RequestContext,
   entry: CatalogueEntry,
   payload: string,
@@ -131,17 +131,16 @@ export async function streamTranslated(
     async start(c) {
       c.enqueue(dialect.open());
       timer = setInterval(() => c.enqueue(dialect.keepalive()), dialect.keepaliveMs);
-      const failWith = (status: number, message: string) => {
+      const failWith = (err: HttpError) => {
         stop();
-        c.enqueue(dialect.fail(status, message));
-        ctx.end(status);
+        c.enqueue(dialect.fail(err));
+        ctx.end(err.status);
         c.close();
       };
       try {
         const { res } = await routed;
         if (!res.ok || !res.body) {
-          const err = await upstreamError(res);
-          return failWith(err.status, err.message);
+          return failWith(await upstreamError(res));
         }
         const upstream = guard(res.body, {
           idleMs: gw.options.streamIdleMs,
@@ -153,7 +152,7 @@ export async function streamTranslated(
         reader = dialect.translate(upstream).getReader();
       } catch (e) {
         const err = e instanceof HttpError ? e : new HttpError(502, (e as Error).message);
-        failWith(err.status, err.message);
+        failWith(err);
       }
     },
     async pull(c) {

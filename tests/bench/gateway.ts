@@ -1,29 +1,41 @@
 /**
- * `deno task bench gateway`: what the gateway costs as a proxy. One backend (a canned
- * stand-in neuron, or a real one with `--backend neuron`) is measured direct, through the
- * gateway (`cli/cortex.ts serve` in its own process) and through nginx `proxy_pass` when
- * nginx is installed, in interleaved rounds so machine noise hits every peer alike: whole
- * answers and streams, at 1 client and under load.
+ * `deno task bench gateway`: what the gateway costs as a proxy of LLM traffic. A canned
+ * stand-in neuron streams one event every 20 ms, 500 per stream; N streams (1, 256, 1,024)
+ * are opened at once and read to the end, direct, through the gateway (`cli/cortex.ts serve`
+ * in its own process) and through nginx `proxy_pass`, in interleaved rounds so machine noise
+ * hits every peer alike. Per peer and N: TTFT, gaps between events, stalls, failures, the
+ * proxy's CPU per event and its RSS; whole-answer req/s by wrk as a short secondary table.
  */
 
 import { type Spawned, spawnServer, writeConfig } from "../helpers/processes.ts";
-import { type Backend, startCanned, startNeuron } from "./gateway/backend.ts";
-import { cpuMs } from "./gateway/cpu.ts";
-import { FetchLoad, type LoadGenerator, type LoadSpec, WrkLoad } from "./gateway/load.ts";
+import { type Backend, startCanned } from "./gateway/backend.ts";
+import { ClientPool } from "./gateway/client_pool.ts";
+import { cpuMs, cpuMsOf } from "./gateway/cpu.ts";
+import { FetchLoad, type LoadGenerator, WrkLoad } from "./gateway/load.ts";
 import { optionsOrExitCode } from "./common/options.ts";
-import { parseOptions } from "./gateway/options.ts";
+import { type GatewayBenchOptions, parseOptions } from "./gateway/options.ts";
 import { startNginx } from "./gateway/processes.ts";
-import { type PeerName, renderReport, type RoundFigures, summarize } from "./gateway/report.ts";
-import { measureStreams } from "./gateway/stream_client.ts";
+import {
+  type GatewayBenchResult,
+  ms,
+  type PeerName,
+  renderReport,
+  type StreamFigures,
+  streamFigures,
+  type WholeFigures,
+} from "./gateway/report.ts";
+import { rssKiB, sampleRssPeak } from "./gateway/rss.ts";
+import { median } from "./gateway/stats.ts";
 
 const progress = (line: string) => console.error(`bench gateway: ${line}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Peer {
   name: PeerName;
   url: string;
-  /** The proxy process whose CPU time is counted; null for direct. */
+  /** The proxy process whose CPU time and RSS are read; null for direct. */
   pid: number | null;
-  /** What its process logged, for a failing measurement. */
+  /** What its process logged so far. */
   log(): string;
 }
 
@@ -68,67 +80,134 @@ endpoint = "${backend.url}"
 
 const dirname = (path: string) => path.slice(0, path.lastIndexOf("/"));
 
-async function measure(
-  peer: Peer,
-  backend: Backend,
-  load: LoadGenerator,
-  clients: number,
-  seconds: number,
-): Promise<RoundFigures> {
-  try {
-    return await measureOnce(peer, backend, load, clients, seconds);
-  } catch (e) {
-    const log = peer.log().trim().split("\n").slice(-20).join("\n");
-    throw new Error(
-      `${peer.name}: ${(e as Error).message}${log ? `\n${peer.name} log:\n${log}` : ""}`,
-    );
-  }
+/** The soft limit on open files of this process (and so of the proxies it starts). */
+async function fdLimit(): Promise<number> {
+  const out = await new Deno.Command("sh", { args: ["-c", "ulimit -n"], stdout: "piped" })
+    .output();
+  const v = new TextDecoder().decode(out.stdout).trim();
+  return v === "unlimited" ? Infinity : Number(v);
 }
 
-async function measureOnce(
-  peer: Peer,
-  backend: Backend,
+interface Bench {
+  opts: GatewayBenchOptions;
+  backend: Backend;
+  clients: ClientPool;
+  load: LoadGenerator | null;
+  notes: string[];
+}
+
+/** N streams opened at once through `peer`, read to the end, with the processes' CPU and RSS. */
+async function measureStreams(b: Bench, peer: Peer, n: number): Promise<StreamFigures> {
+  const { opts } = b;
+  const largest = n === opts.concurrency.at(-1);
+  const cpu = () => Promise.all([cpuMs(peer.pid), cpuMs(b.backend.pid), cpuMsOf(b.clients.pids)]);
+  const rssBefore = await rssKiB(peer.pid);
+  const logBefore = peer.log().length;
+  const cpu0 = await cpu();
+  const peak = sampleRssPeak(peer.pid);
+  const tally = await b.clients.run({
+    url: `${peer.url}/v1/chat/completions`,
+    body: b.backend.body.stream,
+    streams: n,
+    minEvents: opts.events + 3, // role, content…, finish, [DONE]
+    stallMs: 100,
+    timeoutMs: opts.events * opts.intervalMs + 60_000,
+  });
+  const cpu1 = await cpu();
+  const rssPeak = await peak.stop();
+  const spent = (i: number) => cpu0[i] === null || cpu1[i] === null ? null : cpu1[i]! - cpu0[i]!;
+  let rssAfter = NaN;
+  if (largest && peer.pid !== null) {
+    await sleep(opts.settleS * 1000);
+    rssAfter = await rssKiB(peer.pid);
+  }
+  const logged = peer.log().slice(logBefore).trim();
+  if (logged) {
+    const lines = logged.split("\n");
+    b.notes.push(
+      `${peer.name}, N = ${n}: logged ${lines.length} line(s), first: ${lines[0].slice(0, 300)}`,
+    );
+  }
+  if (peer.pid !== null && await cpuMs(peer.pid) === null) {
+    b.notes.push(`${peer.name} process was gone after N = ${n}`);
+  }
+  return streamFigures(
+    tally,
+    { proxy: spent(0), backend: spent(1), clients: spent(2) },
+    { before: rssBefore, peak: rssPeak, after: rssAfter },
+  );
+}
+
+/** Whole answers by the load generator: 1 client, then `wrkClients` with the proxy's CPU. */
+async function measureWhole(
+  b: Bench,
   load: LoadGenerator,
-  clients: number,
+  peer: Peer,
   seconds: number,
-): Promise<RoundFigures> {
+): Promise<WholeFigures> {
   const url = `${peer.url}/v1/chat/completions`;
-  const { whole, stream } = backend.body;
-  const counted = async (spec: LoadSpec) => {
-    const before = await cpuMs(peer.pid);
-    const r = await load.run(spec);
-    const after = await cpuMs(peer.pid);
-    const cpuUs = before === null || after === null || !r.requests
-      ? NaN
-      : ((after - before) * 1000) / r.requests;
-    return { r, cpuUs };
-  };
-  const whole1 = await counted({ url, body: whole, clients: 1, seconds });
-  const wholeN = await counted({ url, body: whole, clients, seconds });
-  const streamN = await counted({ url, body: stream, clients, seconds });
-  return {
-    whole1: whole1.r,
-    wholeN: wholeN.r,
-    streamN: streamN.r,
-    stream1: await measureStreams({ url, body: stream, clients: 1, seconds }),
-    streamLatN: await measureStreams({ url, body: stream, clients, seconds }),
-    cpuUs: { whole1: whole1.cpuUs, wholeN: wholeN.cpuUs, streamN: streamN.cpuUs },
-  };
+  const body = b.backend.body.whole;
+  const one = await load.run({ url, body, clients: 1, seconds });
+  const before = await cpuMs(peer.pid);
+  const many = await load.run({ url, body, clients: b.opts.wrkClients, seconds });
+  const after = await cpuMs(peer.pid);
+  const cpuUs = before === null || after === null || !many.requests
+    ? NaN
+    : ((after - before) * 1000) / many.requests;
+  return { one, many, cpuUs };
+}
+
+const describe = (f: StreamFigures) =>
+  `${f.completed}/${f.streams} ok, TTFT p50 ${ms(f.ttftP50Ms)} p99 ${ms(f.ttftP99Ms)} ms, ` +
+  `gap p99 ${ms(f.gapP99Ms)} max ${ms(f.gapMaxMs)} ms, ${f.stalls} gaps ≥ 100 ms` +
+  (Number.isFinite(f.proxyCpuUs) ? `, ${f.proxyCpuUs.toFixed(1)} µs/event` : "") +
+  (Number.isFinite(f.rssMiB.peak) ? `, RSS peak ${f.rssMiB.peak.toFixed(0)} MiB` : "");
+
+/** Notes on what the tables leave out: failures by reason, where the other CPU went. */
+function figureNotes(r: GatewayBenchResult["streams"], notes: string[]): void {
+  for (const { n, peers } of r) {
+    for (const [name, rounds] of Object.entries(peers)) {
+      const reasons: Record<string, number> = {};
+      for (const f of rounds) {
+        for (const [k, v] of Object.entries(f.failures)) reasons[k] = (reasons[k] ?? 0) + v;
+      }
+      const list = Object.entries(reasons).map(([k, v]) => `${k}: ${v}`).join(", ");
+      if (list) notes.push(`${name}, N = ${n}: failed streams over all rounds: ${list}`);
+    }
+  }
+  const last = r.at(-1);
+  if (!last) return;
+  const per = (get: (f: StreamFigures) => number) =>
+    Object.entries(last.peers).map(([p, rounds]) => `${p} ${median(rounds.map(get)).toFixed(1)}`)
+      .join(", ");
+  notes.push(
+    `N = ${last.n}, CPU µs per event (medians): backend ${per((f) => f.backendCpuUs)}; ` +
+      `stream clients ${per((f) => f.clientCpuUs)}`,
+  );
 }
 
 export async function main(args: string[]): Promise<number> {
   const opts = optionsOrExitCode(() => parseOptions(args));
   if (typeof opts === "number") return opts;
+  const started = performance.now();
   const stops: (() => Promise<void>)[] = [];
   try {
-    const wrk = await WrkLoad.find();
-    if (wrk) stops.push(() => wrk.close());
-    const load: LoadGenerator = wrk ?? new FetchLoad();
-    progress(`load generator: ${load.name}`);
-
-    const backend = opts.backend === "canned"
-      ? await startCanned(opts.chunks, opts.delayMs)
-      : await startNeuron(opts.clients);
+    const notes: string[] = [];
+    const maxN = opts.concurrency.at(-1)!;
+    const limit = await fdLimit();
+    // A proxy holds two sockets per stream (client side, backend side).
+    if (limit < 2 * maxN + 256) {
+      progress(`open-file limit ${limit} is low for ${maxN} streams; raise it (ulimit -n 65536)`);
+      notes.push(`open-file limit ${limit}: proxies may run out of sockets at N = ${maxN}`);
+    }
+    let load: LoadGenerator | null = null;
+    if (!opts.skipWrk) {
+      const wrk = await WrkLoad.find();
+      if (wrk) stops.push(() => wrk.close());
+      load = wrk ?? new FetchLoad();
+      progress(`whole answers by: ${load.name}`);
+    }
+    const backend = await startCanned(opts.events, opts.intervalMs);
     stops.push(backend.stop);
     const { gw: gateway, stop: stopGateway } = await startGateway(backend);
     stops.push(stopGateway);
@@ -151,57 +230,63 @@ export async function main(args: string[]): Promise<number> {
         progress("nginx is not installed: measuring direct and gateway only");
       }
     }
+    const clients = await ClientPool.start(opts.clientProcesses);
+    stops.push(() => clients.close());
+    const b: Bench = { opts, backend, clients, load, notes };
 
-    const notes: string[] = [];
     const loadavg = () => Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
     notes.push(`load average before: ${loadavg()} (${navigator.hardwareConcurrency} CPUs)`);
-    progress("warm-up");
-    for (const p of peers) await measure(p, backend, load, opts.clients, 1);
+    if (load) {
+      progress("warm-up: 1 s of whole answers per peer");
+      for (const p of peers) await measureWhole(b, load, p, 1);
+    }
 
-    const figures: Partial<Record<PeerName, RoundFigures[]>> = {};
+    const streams: GatewayBenchResult["streams"] = opts.concurrency.map((n) => ({
+      n,
+      peers: {},
+    }));
+    const wholeFigures: GatewayBenchResult["wholeFigures"] = {};
     for (let round = 0; round < opts.rounds; round++) {
       // Rotate the order so no peer always runs first (or right after the same neighbour).
       const order = peers.map((_, i) => peers[(i + round) % peers.length]);
-      const parts: string[] = [];
-      for (const p of order) {
-        const f = await measure(p, backend, load, opts.clients, opts.seconds);
-        (figures[p.name] ??= []).push(f);
-        parts.push(
-          `${p.name} ${f.wholeN.rps.toFixed(0)} req/s, ${f.streamN.rps.toFixed(0)} streams/s`,
-        );
+      for (const s of streams) {
+        for (const p of order) {
+          const f = await measureStreams(b, p, s.n);
+          (s.peers[p.name] ??= []).push(f);
+          progress(`round ${round + 1}/${opts.rounds}, N = ${s.n}, ${p.name}: ${describe(f)}`);
+          await sleep(1000); // let closed connections drain before the next peer
+        }
       }
-      progress(`round ${round + 1}/${opts.rounds} at ${opts.clients} clients: ${parts.join("; ")}`);
+      if (load) {
+        const parts: string[] = [];
+        for (const p of order) {
+          const f = await measureWhole(b, load, p, opts.wrkSeconds);
+          (wholeFigures[p.name] ??= []).push(f);
+          parts.push(`${p.name} ${f.many.rps.toFixed(0)} req/s`);
+        }
+        progress(`round ${round + 1}/${opts.rounds}, whole answers: ${parts.join("; ")}`);
+      }
     }
     notes.push(`load average after: ${loadavg()}`);
-    for (const p of peers) {
-      const rounds = figures[p.name] ?? [];
-      const errors = rounds.reduce(
-        (n, f) =>
-          n + f.whole1.errors + f.wholeN.errors + f.streamN.errors + f.stream1.errors +
-          f.streamLatN.errors,
-        0,
-      );
-      if (errors) notes.push(`${p.name}: ${errors} failed requests or streams`);
-      const expected = backend.tokensPerStream;
-      const short = rounds.filter((f) =>
-        expected !== null && f.stream1.tokensPerStream !== expected
-      );
-      if (short.length) {
-        notes.push(`${p.name}: streams carried a token count other than ${expected}`);
-      }
-    }
+    figureNotes(streams, notes);
 
-    const result = summarize({
+    const result: GatewayBenchResult = {
+      command: ["deno task bench gateway", ...args].join(" "),
       backend: backend.describe,
-      loadGenerator: load.name,
+      client: `${opts.clientProcesses} processes of raw HTTP/1.1 sockets, all N streams opened ` +
+        "at once, events counted by their bytes; TTFT from request written to first content event",
       nginx: nginxLabel,
       nginxMissing,
       rounds: opts.rounds,
-      seconds: opts.seconds,
-      clients: opts.clients,
-      figures,
+      settleS: opts.settleS,
+      streams,
+      whole: load
+        ? { loadGenerator: load.name, clients: opts.wrkClients, seconds: opts.wrkSeconds }
+        : null,
+      wholeFigures,
       notes,
-    });
+      wallS: (performance.now() - started) / 1000,
+    };
     console.log(opts.json ? JSON.stringify(result, null, 2) : renderReport(result));
     return 0;
   } finally {

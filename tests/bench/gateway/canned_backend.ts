@@ -1,11 +1,11 @@
 /**
  * A stand-in neuron for measuring pure proxy cost: `/health` and `/models` report one loaded
  * model (so the gateway's poller routes to it), `/v1/chat/completions` answers from canned
- * bytes — a JSON completion, or an SSE stream of `chunks` content events `delayMs` apart.
- * Everything on the wire is encoded once at start, so the backend costs the same for every
- * peer in front of it.
+ * bytes — a JSON completion, or an SSE stream of `chunks` content events `delayMs` apart,
+ * shaped like a neuron's (role, content, finish, usage, `[DONE]`). Everything on the wire is
+ * encoded once at start, so the backend costs the same for every peer in front of it.
  *
- * Run as its own process: `deno run --allow-net canned_backend.ts --chunks 32 --delay-ms 1`
+ * Run as its own process: `deno run --allow-net canned_backend.ts --chunks 500 --delay-ms 20`
  * prints `canned backend listening on <url>`.
  */
 
@@ -21,7 +21,7 @@ export interface CannedOptions {
   delayMs: number;
 }
 
-export const CANNED_DEFAULTS: CannedOptions = { model: "canned", chunks: 32, delayMs: 1 };
+export const CANNED_DEFAULTS: CannedOptions = { model: "canned", chunks: 500, delayMs: 20 };
 
 const MiB = 1024 * 1024;
 
@@ -104,43 +104,82 @@ export function cannedBodies(opts: CannedOptions) {
   };
 }
 
+/**
+ * One timer for every open stream. An LLM server emits a token for each sequence of its batch
+ * at every decode step, so all streams tick together; and one shared timer keeps 1,024 streams
+ * cheap for the backend, which must cost the same behind every peer. It runs only while a
+ * stream is open.
+ */
+export class Ticker {
+  readonly #streams = new Set<() => void>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(readonly ms: number) {}
+
+  get size(): number {
+    return this.#streams.size;
+  }
+
+  add(tick: () => void): void {
+    this.#streams.add(tick);
+    this.#timer ??= setInterval(() => {
+      for (const t of this.#streams) t();
+    }, this.ms);
+  }
+
+  delete(tick: () => void): void {
+    this.#streams.delete(tick);
+    if (this.#streams.size === 0 && this.#timer !== undefined) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+}
+
+/**
+ * A stream: the role event and the first content event with the headers, then one content
+ * event per tick; the last one goes with the finish event, the usage comment (when the
+ * gateway asks for usage) and `[DONE]`.
+ */
 function streamBody(
   frames: ReturnType<typeof cannedBodies>,
   opts: CannedOptions,
   withUsage: boolean,
+  ticker: Ticker,
 ): ReadableStream<Uint8Array> {
   let sent = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  const tick = () => {
+    try {
+      if (sent < opts.chunks) {
+        sent++;
+        controller.enqueue(frames.content);
+      }
+      if (sent >= opts.chunks) {
+        controller.enqueue(frames.finish);
+        if (withUsage) controller.enqueue(frames.usageComment);
+        controller.enqueue(frames.done);
+        controller.close();
+        ticker.delete(tick);
+      }
+    } catch {
+      // The client left: the stream is closed already.
+      ticker.delete(tick);
+    }
+  };
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
   return new ReadableStream<Uint8Array>({
     start(c) {
+      controller = c;
       c.enqueue(frames.role);
-    },
-    pull(c) {
-      const emit = () => {
-        if (sent < opts.chunks) {
-          sent++;
-          c.enqueue(frames.content);
-          return;
-        }
-        c.enqueue(frames.finish);
-        if (withUsage) c.enqueue(frames.usageComment);
-        c.enqueue(frames.done);
-        c.close();
-      };
-      if (sent === 0 || opts.delayMs <= 0) return emit();
-      return new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          try {
-            emit();
-          } catch {
-            // The client left while we slept: the stream is closed already.
-          }
-          resolve();
-        }, opts.delayMs);
-      });
+      if (opts.delayMs <= 0) {
+        do tick(); while (sent < opts.chunks);
+        return;
+      }
+      tick();
+      if (sent < opts.chunks) ticker.add(tick);
     },
     cancel() {
-      clearTimeout(timer);
+      ticker.delete(tick);
     },
   }, { highWaterMark: 0 });
 }
@@ -149,6 +188,7 @@ function streamBody(
 export function cannedHandler(opts: CannedOptions): (req: Request) => Promise<Response> {
   const startedAt = Date.now();
   const frames = cannedBodies(opts);
+  const ticker = new Ticker(opts.delayMs);
   const sse = { "content-type": "text/event-stream", "cache-control": "no-cache" };
   // Usage in a header, as the neuron sends it, so the gateway does its token accounting.
   const json = {
@@ -176,7 +216,7 @@ export function cannedHandler(opts: CannedOptions): (req: Request) => Promise<Re
       }
       if (body.stream === true) {
         const withUsage = req.headers.has("x-cortex-usage");
-        return new Response(streamBody(frames, opts, withUsage), { headers: sse });
+        return new Response(streamBody(frames, opts, withUsage, ticker), { headers: sse });
       }
       return new Response(frames.whole, { headers: json });
     }

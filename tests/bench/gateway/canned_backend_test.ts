@@ -1,7 +1,7 @@
 import { HealthSchema, ModelsListSchema } from "../../../core/neuron/schemas.ts";
 import { assert, assertEquals } from "../../assert.ts";
-import { cannedHandler, cannedHealth } from "./canned_backend.ts";
-import { SseEventCounter } from "./stream_client.ts";
+import { cannedHandler, cannedHealth, Ticker } from "./canned_backend.ts";
+import { SseEventCounter } from "./events.ts";
 
 const opts = { model: "m", chunks: 5, delayMs: 0 };
 const post = (body: unknown, headers: Record<string, string> = {}) =>
@@ -46,8 +46,43 @@ Deno.test("a stream has the role event, `chunks` token events, finish, usage com
   assert(events[7].startsWith(": usage "));
   assertEquals(events[8], "data: [DONE]");
   const counter = new SseEventCounter();
-  assertEquals(counter.push(new TextEncoder().encode(text)), 5);
-  assert(counter.done);
+  assertEquals(counter.push(new TextEncoder().encode(text)), 9);
+  assert(counter.endedWithDone);
   const plain = await (await post({ model: "m", stream: true })).text();
   assert(!plain.includes(": usage"), "no usage comment unless the gateway asks");
+});
+
+Deno.test("streams with a pause share one ticker, which stops when the last one ends", async () => {
+  const handle = cannedHandler({ model: "m", chunks: 3, delayMs: 5 });
+  const open = () =>
+    handle(
+      new Request("http://x/v1/chat/completions", {
+        method: "POST",
+        body: JSON.stringify({ model: "m", stream: true }),
+      }),
+    );
+  const texts = await Promise.all([open(), open(), open()].map(async (r) => (await r).text()));
+  for (const t of texts) assertEquals(t.split("\n\n").filter(Boolean).length, 1 + 3 + 1 + 1);
+  // A client that leaves mid-stream takes its stream off the ticker (or the test leaks it).
+  const left = await open();
+  const reader = left.body!.getReader();
+  await reader.read();
+  await reader.cancel();
+});
+
+Deno.test("Ticker calls every member each tick and runs only while it has members", async () => {
+  const ticker = new Ticker(2);
+  let a = 0;
+  let b = 0;
+  const ta = () => a++;
+  const tb = () => {
+    if (++b === 3) ticker.delete(tb);
+  };
+  ticker.add(ta);
+  ticker.add(tb);
+  await new Promise((r) => setTimeout(r, 40));
+  assertEquals(b, 3);
+  assert(a > 3, `a ticked ${a} times`);
+  ticker.delete(ta);
+  assertEquals(ticker.size, 0);
 });

@@ -27,20 +27,32 @@ export function parseStatTicks(stat: string): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-/** CPU milliseconds the process used so far; null when it cannot be read (not Linux, gone). */
-export async function cpuMs(pid: number | null): Promise<number | null> {
-  if (pid === null) return null;
+/** The text of /proc/<pid>/<file>; null when it cannot be read (not Linux, gone). */
+export async function readProc(pid: number, file: string): Promise<string | null> {
   try {
     // Deno grants /proc only with --allow-all; `cat` needs just --allow-run.
     const out = await new Deno.Command("cat", {
-      args: [`/proc/${pid}/stat`],
+      args: [`/proc/${pid}/${file}`],
       stdout: "piped",
       stderr: "null",
     }).output();
-    if (!out.success) return null;
-    const ticks = parseStatTicks(new TextDecoder().decode(out.stdout));
-    return Number.isFinite(ticks) ? (ticks * 1000) / await clockTicks() : null;
+    return out.success ? new TextDecoder().decode(out.stdout) : null;
   } catch {
     return null;
   }
+}
+
+/** CPU milliseconds the process used so far; null when it cannot be read (not Linux, gone). */
+export async function cpuMs(pid: number | null): Promise<number | null> {
+  if (pid === null) return null;
+  const stat = await readProc(pid, "stat");
+  if (stat === null) return null;
+  const ticks = parseStatTicks(stat);
+  return Number.isFinite(ticks) ? (ticks * 1000) / await clockTicks() : null;
+}
+
+/** CPU milliseconds of several processes together; null when any cannot be read. */
+export async function cpuMsOf(pids: number[]): Promise<number | null> {
+  const each = await Promise.all(pids.map(cpuMs));
+  return each.some((v) => v === null) ? null : each.reduce((a, b) => a! + b!, 0);
 }

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../../assert.ts";
-import { cpuMs, parseStatTicks } from "./cpu.ts";
+import { cpuMs, cpuMsOf, parseStatTicks } from "./cpu.ts";
 
 Deno.test("parseStatTicks adds utime and stime past a command name with spaces", () => {
   const stat = "4242 (deno (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 731 52 0 0 20 0 9 0 " +
@@ -20,4 +20,11 @@ Deno.test("cpuMs grows while this process works, and is null without a process",
   }
   assert(after > before, `cpu ${before} → ${after} (${x > 0})`);
   assertEquals(await cpuMs(null), null);
+});
+
+Deno.test("cpuMsOf adds processes up, and is null when one cannot be read", async () => {
+  const one = (await cpuMs(Deno.pid))!;
+  const two = (await cpuMsOf([Deno.pid, Deno.pid]))!;
+  assert(two >= 2 * one, `${two} < 2 × ${one}`);
+  assertEquals(await cpuMsOf([Deno.pid, 0x7fffffff]), null);
 });

@@ -1,31 +1,43 @@
 /** Command-line flags of `deno task bench gateway`. */
 
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import { numberFlag, parseCommand } from "../common/options.ts";
 
 export interface GatewayBenchOptions {
   /** Interleaved rounds; the report gives their median. */
   rounds: number;
-  /** Seconds each measurement runs. */
-  seconds: number;
-  /** Concurrent clients of the loaded measurements (the other ones use 1). */
-  clients: number;
-  /** What answers behind the proxies. */
-  backend: "canned" | "neuron";
-  /** Canned backend: token events per stream and the pause between them. */
-  chunks: number;
-  delayMs: number;
+  /** Concurrent streams of each measurement, ascending. */
+  concurrency: number[];
+  /** Canned backend: content events per stream and the pause between them. */
+  events: number;
+  intervalMs: number;
+  /** Seconds after the largest measurement ends before the proxy's RSS is read again. */
+  settleS: number;
+  /** Processes the stream client runs in. */
+  clientProcesses: number;
+  /** Whole answers by wrk: seconds per measurement and concurrent clients. */
+  wrkSeconds: number;
+  wrkClients: number;
+  skipWrk: boolean;
   /** Leave nginx out even when installed. */
   skipNginx: boolean;
   nginxWorkers: number;
   json: boolean;
 }
 
+/** Parses `1,256,1024`: distinct integers from 1 to 4096, sorted. */
+export function concurrencyList(value: string): number[] {
+  const parse = numberFlag("--concurrency", 1, 4096);
+  const list = value.split(",").map((v) => parse(v.trim()));
+  if (!list.length) throw new InvalidArgumentError("--concurrency: expected a list like 1,256");
+  return [...new Set(list)].sort((a, b) => a - b);
+}
+
 function program(): Command {
   return new Command("bench gateway")
     .description(
-      "Proxy cost of the gateway: the same backend direct, through the gateway and through " +
-        "nginx, in interleaved rounds",
+      "What the gateway costs as a proxy of LLM streams: the same canned backend direct, " +
+        "through the gateway and through nginx, in interleaved rounds",
     )
     .option(
       "--rounds <n>",
@@ -34,28 +46,43 @@ function program(): Command {
       3,
     )
     .option(
-      "--seconds <s>",
-      "length of each measurement (whole seconds: wrk's unit)",
-      numberFlag("--seconds", 1, 600),
+      "--concurrency <list>",
+      "concurrent streams of each measurement, comma-separated",
+      concurrencyList,
+      [1, 256, 1024],
+    )
+    .option("--events <n>", "content events per stream", numberFlag("--events", 1, 100_000), 500)
+    .option(
+      "--interval-ms <ms>",
+      "pause between events",
+      numberFlag("--interval-ms", 1, 10_000, false),
+      20,
+    )
+    .option(
+      "--settle-s <s>",
+      "seconds after the largest measurement before reading RSS again",
+      numberFlag("--settle-s", 0, 600, false),
+      10,
+    )
+    .option(
+      "--client-processes <n>",
+      "processes the stream client runs in",
+      numberFlag("--client-processes", 1, 16),
       2,
     )
-    .option("--clients <n>", "concurrent clients under load", numberFlag("--clients", 2, 1024), 64)
-    .addOption(
-      new Option("--backend <kind>", "canned stand-in, or a real neuron on a tiny fixture")
-        .choices(["canned", "neuron"]).default("canned"),
+    .option(
+      "--wrk-seconds <s>",
+      "whole answers by wrk: length of each measurement",
+      numberFlag("--wrk-seconds", 1, 600),
+      2,
     )
     .option(
-      "--chunks <n>",
-      "canned: token events per stream",
-      numberFlag("--chunks", 1, 10_000),
-      32,
+      "--wrk-clients <n>",
+      "whole answers by wrk: concurrent clients",
+      numberFlag("--wrk-clients", 2, 1024),
+      64,
     )
-    .option(
-      "--delay-ms <ms>",
-      "canned: pause between token events",
-      numberFlag("--delay-ms", 0, 1000, false),
-      1,
-    )
+    .option("--skip-wrk", "leave the whole-answer table out", false)
     .option("--skip-nginx", "leave nginx out even when installed", false)
     .option(
       "--nginx-workers <n>",
@@ -73,11 +100,14 @@ export function parseOptions(args: string[]): GatewayBenchOptions {
   const o = parseCommand(program(), args);
   return {
     rounds: o.rounds,
-    seconds: o.seconds,
-    clients: o.clients,
-    backend: o.backend,
-    chunks: o.chunks,
-    delayMs: o.delayMs,
+    concurrency: o.concurrency,
+    events: o.events,
+    intervalMs: o.intervalMs,
+    settleS: o.settleS,
+    clientProcesses: o.clientProcesses,
+    wrkSeconds: o.wrkSeconds,
+    wrkClients: o.wrkClients,
+    skipWrk: o.skipWrk,
     skipNginx: o.skipNginx,
     nginxWorkers: o.nginxWorkers,
     json: o.json,

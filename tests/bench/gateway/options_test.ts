@@ -1,23 +1,49 @@
 import { assert, assertEquals, assertThrows } from "../../assert.ts";
 import { UsageError } from "../common/options.ts";
-import { parseOptions } from "./options.ts";
+import { concurrencyList, parseOptions } from "./options.ts";
 
-Deno.test("gateway bench options: defaults and flags", () => {
+Deno.test("gateway bench options: defaults are the issue's LLM streams", () => {
   const d = parseOptions([]);
-  assertEquals([d.rounds, d.seconds, d.clients, d.backend, d.skipNginx], [
-    3,
+  assertEquals(
+    [d.rounds, d.concurrency, d.events, d.intervalMs, d.settleS, d.clientProcesses],
+    [3, [1, 256, 1024], 500, 20, 10, 2],
+  );
+  assertEquals([d.wrkSeconds, d.wrkClients, d.skipWrk, d.skipNginx, d.json], [
     2,
     64,
-    "canned",
+    false,
+    false,
     false,
   ]);
-  const o = parseOptions(["--rounds", "5", "--backend", "neuron", "--delay-ms", "0.5", "--json"]);
-  assertEquals([o.rounds, o.backend, o.delayMs, o.json], [5, "neuron", 0.5, true]);
+  const o = parseOptions([
+    "--concurrency",
+    "64",
+    "--events",
+    "50",
+    "--interval-ms",
+    "2.5",
+    "--skip-wrk",
+    "--json",
+  ]);
+  assertEquals([o.concurrency, o.events, o.intervalMs, o.skipWrk, o.json], [
+    [64],
+    50,
+    2.5,
+    true,
+    true,
+  ]);
+});
+
+Deno.test("concurrencyList sorts and dedupes; a bad entry names the flag", () => {
+  assertEquals(concurrencyList("1024, 1,256,1"), [1, 256, 1024]);
+  assertThrows(() => concurrencyList("1,,2"), /--concurrency/);
+  assertThrows(() => concurrencyList("0"), /--concurrency: expected 1 to 4096/);
 });
 
 Deno.test("gateway bench options: a bad value names its flag", () => {
-  assertThrows(() => parseOptions(["--seconds", "1.5"]), /--seconds/);
-  assertThrows(() => parseOptions(["--backend", "vllm"]), /--backend/);
+  assertThrows(() => parseOptions(["--concurrency", "1,x"]), /--concurrency/);
+  assertThrows(() => parseOptions(["--events", "0"]), /--events/);
+  assertThrows(() => parseOptions(["--backend", "neuron"]), /unknown option '--backend'/);
   assertThrows(() => parseOptions(["extra"]), /too many arguments.*extra/);
   const help = assertThrows(() => parseOptions(["--help"]));
   assert(help instanceof UsageError && help.help);

@@ -1,6 +1,6 @@
 /**
  * The processes a proxy bench runs: the canned backend, nginx, and finding tools on PATH.
- * (The gateway and real neurons start through tests/helpers/processes.ts.)
+ * (The gateway starts through tests/helpers/processes.ts.)
  */
 
 import type { CannedOptions } from "./canned_backend.ts";

@@ -1,205 +1,223 @@
-/** The gateway bench's figures, their medians across rounds, the targets and the table. */
+/** The gateway bench's figures, their medians across rounds, and the markdown tables. */
 
 import type { LoadResult } from "./load.ts";
-import { fmt, median, ratio } from "./stats.ts";
-import type { StreamResult } from "./stream_client.ts";
+import { median, ratio } from "./stats.ts";
+import type { StreamTally } from "./stream_client.ts";
 
 export const PEERS = ["direct", "gateway", "nginx"] as const;
 export type PeerName = typeof PEERS[number];
 
-/** What one peer measured in one round. */
-export interface RoundFigures {
-  /** Whole (non-streamed) answers, 1 client and N clients, by the load generator. */
-  whole1: LoadResult;
-  wholeN: LoadResult;
-  /** Streams read to the end by the load generator, N clients. */
-  streamN: LoadResult;
-  /** Streams timed per event by the Deno client, 1 and N clients. */
-  stream1: StreamResult;
-  streamLatN: StreamResult;
-  /** CPU the proxy process spent per answer or stream (NaN: no proxy process, direct). */
-  cpuUs: { whole1: number; wholeN: number; streamN: number };
+/** What one peer's streams measured at one concurrency in one round. */
+export interface StreamFigures {
+  streams: number;
+  completed: number;
+  failures: Record<string, number>;
+  events: number;
+  connectP99Ms: number;
+  ttftP50Ms: number;
+  ttftP99Ms: number;
+  gapP99Ms: number;
+  gapMaxMs: number;
+  /** Gaps of 100 ms or more (five missed ticks at the default 20 ms). */
+  stalls: number;
+  /** CPU per event read by the clients, of the proxy (NaN for direct), backend and clients. */
+  proxyCpuUs: number;
+  backendCpuUs: number;
+  clientCpuUs: number;
+  /** The proxy's RSS in MiB; NaN where not read (direct; "after" only at the largest N). */
+  rssMiB: { before: number; peak: number; after: number };
 }
 
-interface Metric {
-  group: string;
-  label: string;
-  get(f: RoundFigures): number;
-  digits: number;
+/** CPU milliseconds spent over a measurement, per process kind (null: not readable). */
+export interface CpuSpent {
+  proxy: number | null;
+  backend: number | null;
+  clients: number | null;
 }
 
-function metrics(clients: number): Metric[] {
-  const c = (n: number) => `${n} client${n === 1 ? "" : "s"}`;
-  return [
-    { group: `whole, ${c(1)}`, label: "req/s", get: (f) => f.whole1.rps, digits: 0 },
-    { group: "", label: "p50 ms", get: (f) => f.whole1.p50Ms, digits: 3 },
-    { group: "", label: "p99 ms", get: (f) => f.whole1.p99Ms, digits: 3 },
-    { group: "", label: "proxy CPU µs/req", get: (f) => f.cpuUs.whole1, digits: 0 },
-    { group: `whole, ${c(clients)}`, label: "req/s", get: (f) => f.wholeN.rps, digits: 0 },
-    { group: "", label: "p50 ms", get: (f) => f.wholeN.p50Ms, digits: 2 },
-    { group: "", label: "p99 ms", get: (f) => f.wholeN.p99Ms, digits: 2 },
-    { group: "", label: "proxy CPU µs/req", get: (f) => f.cpuUs.wholeN, digits: 0 },
-    { group: `stream, ${c(clients)}`, label: "streams/s", get: (f) => f.streamN.rps, digits: 0 },
-    { group: "", label: "stream p50 ms", get: (f) => f.streamN.p50Ms, digits: 2 },
-    { group: "", label: "stream p99 ms", get: (f) => f.streamN.p99Ms, digits: 2 },
-    { group: "", label: "proxy CPU µs/stream", get: (f) => f.cpuUs.streamN, digits: 0 },
-    { group: `stream, ${c(1)}`, label: "TTFT p50 ms", get: (f) => f.stream1.ttftP50Ms, digits: 3 },
-    { group: "", label: "TTFT p99 ms", get: (f) => f.stream1.ttftP99Ms, digits: 3 },
-    { group: "", label: "gap p50 ms", get: (f) => f.stream1.gapP50Ms, digits: 3 },
-    { group: "", label: "gap p99 ms", get: (f) => f.stream1.gapP99Ms, digits: 3 },
-    {
-      group: `stream, ${c(clients)}`,
-      label: "TTFT p50 ms",
-      get: (f) => f.streamLatN.ttftP50Ms,
-      digits: 2,
-    },
-    { group: "", label: "TTFT p99 ms", get: (f) => f.streamLatN.ttftP99Ms, digits: 2 },
-    { group: "", label: "gap p50 ms", get: (f) => f.streamLatN.gapP50Ms, digits: 3 },
-    { group: "", label: "gap p99 ms", get: (f) => f.streamLatN.gapP99Ms, digits: 2 },
-    {
-      group: "",
-      label: "streams/s (deno client)",
-      get: (f) => f.streamLatN.streamsPerS,
-      digits: 0,
-    },
-  ];
+/** One round's figures from what the clients tallied, the CPU spent and the RSS read (KiB). */
+export function streamFigures(
+  t: StreamTally,
+  cpu: CpuSpent,
+  rssKiB: { before: number; peak: number; after: number },
+): StreamFigures {
+  const perEvent = (ms: number | null) => (ms === null || !t.events ? NaN : (ms * 1000) / t.events);
+  const mib = (kib: number) => kib / 1024;
+  return {
+    streams: t.streams,
+    completed: t.completed,
+    failures: t.failures,
+    events: t.events,
+    connectP99Ms: t.connect.percentile(99),
+    ttftP50Ms: t.ttft.percentile(50),
+    ttftP99Ms: t.ttft.percentile(99),
+    gapP99Ms: t.gaps.percentile(99),
+    gapMaxMs: t.gaps.max,
+    stalls: t.stalls,
+    proxyCpuUs: perEvent(cpu.proxy),
+    backendCpuUs: perEvent(cpu.backend),
+    clientCpuUs: perEvent(cpu.clients),
+    rssMiB: { before: mib(rssKiB.before), peak: mib(rssKiB.peak), after: mib(rssKiB.after) },
+  };
 }
 
-export interface Target {
-  name: string;
-  value: number;
-  unit: "ms" | "×";
-  limit: number;
-  /** "max": the value must stay under the limit; "min": reach it. */
-  kind: "max" | "min";
-  /** Why there is no value (a peer is missing). */
-  missing?: string;
-}
-
-export function verdict(t: Target): "PASS" | "FAIL" | "n/a" {
-  if (!Number.isFinite(t.value)) return "n/a";
-  return (t.kind === "max" ? t.value < t.limit : t.value >= t.limit) ? "PASS" : "FAIL";
+/** Whole answers by wrk in one round: 1 client, and `wrkClients` clients. */
+export interface WholeFigures {
+  one: LoadResult;
+  many: LoadResult;
+  /** Proxy CPU per answer under `wrkClients` clients (NaN for direct). */
+  cpuUs: number;
 }
 
 export interface GatewayBenchResult {
+  command: string;
   backend: string;
-  loadGenerator: string;
+  client: string;
   /** nginx as measured, or null with the reason in `nginxMissing`. */
   nginx: string | null;
   nginxMissing: string | null;
   rounds: number;
-  seconds: number;
-  clients: number;
-  /** Per peer, per round. */
-  figures: Partial<Record<PeerName, RoundFigures[]>>;
-  /** Per peer, per metric label (group + label): the median across rounds. */
-  medians: Partial<Record<PeerName, Record<string, number>>>;
-  targets: Target[];
+  settleS: number;
+  /** Per concurrency, per peer, per round. */
+  streams: { n: number; peers: Partial<Record<PeerName, StreamFigures[]>> }[];
+  /** Whole answers per peer, per round; null when skipped. */
+  whole: { loadGenerator: string; clients: number; seconds: number } | null;
+  wholeFigures: Partial<Record<PeerName, WholeFigures[]>>;
   notes: string[];
+  wallS: number;
 }
 
-/** Per-round differences `a - b` of a figure, then their median (noise hits both alike). */
-function medianDelta(a: RoundFigures[], b: RoundFigures[], get: (f: RoundFigures) => number) {
-  return median(a.map((f, i) => (b[i] ? get(f) - get(b[i]) : NaN)));
+/** Milliseconds to a precision that fits their size. */
+export function ms(v: number): string {
+  if (!Number.isFinite(v)) return "–";
+  return v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0);
 }
 
-export function summarize(
-  base: Omit<GatewayBenchResult, "medians" | "targets">,
-): GatewayBenchResult {
-  const ms = metrics(base.clients);
-  const medians: GatewayBenchResult["medians"] = {};
-  for (const p of PEERS) {
-    const rounds = base.figures[p];
-    if (!rounds) continue;
-    medians[p] = Object.fromEntries(ms.map((m, i) => [key(ms, i), median(rounds.map(m.get))]));
+const num = (v: number, digits = 0) => (Number.isFinite(v) ? v.toFixed(digits) : "–");
+const times = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : "–");
+
+/** A markdown table with padded columns (as `deno fmt` lays it out). */
+export function markdownTable(head: string[], rows: string[][]): string {
+  const widths = head.map((_, c) =>
+    Math.max(3, ...[head, ...rows].map((row) => (row[c] ?? "").length))
+  );
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, c) => (cell ?? "").padEnd(widths[c])).join(" | ")} |`;
+  return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+const medianOf = <T>(rounds: T[] | undefined, get: (f: T) => number) =>
+  rounds?.length ? median(rounds.map(get)) : NaN;
+
+interface Row<T> {
+  label: string;
+  get(f: T): number;
+  show(v: number): string;
+  /** Whether gateway/nginx means something for this figure. */
+  ratio: boolean;
+}
+
+const STREAM_ROWS: Row<StreamFigures>[] = [
+  { label: "TTFT p50 ms", get: (f) => f.ttftP50Ms, show: ms, ratio: true },
+  { label: "TTFT p99 ms", get: (f) => f.ttftP99Ms, show: ms, ratio: true },
+  { label: "gap p99 ms", get: (f) => f.gapP99Ms, show: ms, ratio: true },
+  { label: "gap max ms", get: (f) => f.gapMaxMs, show: ms, ratio: true },
+  { label: "gaps ≥ 100 ms", get: (f) => f.stalls, show: (v) => num(v), ratio: false },
+  { label: "connect p99 ms", get: (f) => f.connectP99Ms, show: ms, ratio: false },
+  { label: "proxy CPU µs/event", get: (f) => f.proxyCpuUs, show: (v) => num(v, 1), ratio: true },
+];
+
+function peersOf(r: GatewayBenchResult): PeerName[] {
+  return PEERS.filter((p) => r.streams.some((s) => s.peers[p]) || r.wholeFigures[p]);
+}
+
+function streamTable(r: GatewayBenchResult, peers: PeerName[], withRatio: boolean): string {
+  const label = (p: PeerName) => (p === "nginx" && r.nginx ? r.nginx.split(",")[0] : p);
+  const head = ["N", "figure", ...peers.map(label), ...(withRatio ? ["gateway/nginx"] : [])];
+  const rows: string[][] = [];
+  for (const { n, peers: figs } of r.streams) {
+    STREAM_ROWS.forEach((row, i) => {
+      const v = (p: PeerName) => medianOf(figs[p], row.get);
+      rows.push([
+        i === 0 ? String(n) : "",
+        row.label,
+        ...peers.map((p) => row.show(v(p))),
+        ...(withRatio ? [row.ratio ? times(ratio(v("gateway"), v("nginx"))) : ""] : []),
+      ]);
+    });
+    const total = (p: PeerName, get: (f: StreamFigures) => number) =>
+      (figs[p] ?? []).reduce((a, f) => a + get(f), 0);
+    rows.push([
+      "",
+      `completed / failed (${r.rounds} rounds)`,
+      ...peers.map((p) =>
+        figs[p]
+          ? `${total(p, (f) => f.completed)} / ${total(p, (f) => f.streams - f.completed)}`
+          : "–"
+      ),
+      ...(withRatio ? [""] : []),
+    ]);
   }
-  const gw = base.figures.gateway ?? [];
-  const direct = base.figures.direct ?? [];
-  const nginx = base.figures.nginx;
-  const noNginx = base.nginx === null ? `nginx ${base.nginxMissing ?? "not measured"}` : undefined;
-  const targets: Target[] = [
+  return markdownTable(head, rows);
+}
+
+function rssTable(r: GatewayBenchResult): string | null {
+  const last = r.streams.at(-1);
+  const proxies = (["gateway", "nginx"] as const).filter((p) => last?.peers[p]);
+  if (!last || !proxies.length) return null;
+  const rows: [string, (f: StreamFigures) => number][] = [
+    ["before", (f) => f.rssMiB.before],
+    [`peak, ${last.n} streams open`, (f) => f.rssMiB.peak],
+    [`${r.settleS} s after they end`, (f) => f.rssMiB.after],
+  ];
+  return markdownTable(
+    [`proxy RSS MiB, N = ${last.n}`, ...proxies],
+    rows.map(([label, get]) => [label, ...proxies.map((p) => num(medianOf(last.peers[p], get)))]),
+  );
+}
+
+function wholeTable(r: GatewayBenchResult, peers: PeerName[], withRatio: boolean): string | null {
+  if (!r.whole) return null;
+  const c = r.whole.clients;
+  const rows: Row<WholeFigures>[] = [
+    { label: "1 client, p50 ms", get: (f) => f.one.p50Ms, show: (v) => num(v, 3), ratio: true },
+    { label: `${c} clients, req/s`, get: (f) => f.many.rps, show: (v) => num(v), ratio: true },
     {
-      name: "added p50 latency, whole answer, 1 client",
-      value: medianDelta(gw, direct, (f) => f.whole1.p50Ms),
-      unit: "ms",
-      limit: 1,
-      kind: "max",
-    },
-    {
-      name: "added TTFT p50, stream, 1 client",
-      value: medianDelta(gw, direct, (f) => f.stream1.ttftP50Ms),
-      unit: "ms",
-      limit: 1,
-      kind: "max",
-    },
-    {
-      name: `throughput vs nginx, whole answers, ${base.clients} clients`,
-      value: nginx
-        ? ratio(median(gw.map((f) => f.wholeN.rps)), median(nginx.map((f) => f.wholeN.rps)))
-        : NaN,
-      unit: "×",
-      limit: 0.5,
-      kind: "min",
-      missing: noNginx,
-    },
-    {
-      name: `throughput vs nginx, streams, ${base.clients} clients`,
-      value: nginx
-        ? ratio(median(gw.map((f) => f.streamN.rps)), median(nginx.map((f) => f.streamN.rps)))
-        : NaN,
-      unit: "×",
-      limit: 0.5,
-      kind: "min",
-      missing: noNginx,
+      label: `${c} clients, proxy CPU µs/req`,
+      get: (f) => f.cpuUs,
+      show: (v) => num(v),
+      ratio: true,
     },
   ];
-  return { ...base, medians, targets };
-}
-
-function key(ms: Metric[], i: number): string {
-  let g = "";
-  for (let j = i; j >= 0 && !g; j--) g = ms[j].group;
-  return `${g}: ${ms[i].label}`;
-}
-
-function pad(cells: string[], widths: number[]): string {
-  return cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  return markdownTable(
+    [`whole answers (${r.whole.loadGenerator})`, ...peers, ...(withRatio ? ["gateway/nginx"] : [])],
+    rows.map((row) => {
+      const v = (p: PeerName) => medianOf(r.wholeFigures[p], row.get);
+      return [
+        row.label,
+        ...peers.map((p) => row.show(v(p))),
+        ...(withRatio ? [times(ratio(v("gateway"), v("nginx")))] : []),
+      ];
+    }),
+  );
 }
 
 export function renderReport(r: GatewayBenchResult): string {
-  const ms = metrics(r.clients);
-  const peers = PEERS.filter((p) => r.medians[p]);
-  const head = ["", "", ...peers, "gw/direct", ...(r.medians.nginx ? ["gw/nginx"] : [])];
-  const rows = ms.map((m, i) => {
-    const k = key(ms, i);
-    const v = (p: PeerName) => r.medians[p]?.[k] ?? NaN;
-    return [
-      m.group,
-      m.label,
-      ...peers.map((p) => fmt(v(p), m.digits)),
-      fmt(ratio(v("gateway"), v("direct")), 2),
-      ...(r.medians.nginx ? [fmt(ratio(v("gateway"), v("nginx")), 2)] : []),
-    ];
-  });
-  const widths = head.map((_, c) => Math.max(...[head, ...rows].map((row) => row[c].length)));
+  const peers = peersOf(r);
+  const withRatio = peers.includes("gateway") && peers.includes("nginx");
   const lines = [
-    `bench gateway: ${r.backend}`,
-    `load: ${r.loadGenerator}; streams timed per event by a Deno client; ` +
-    `${r.rounds} interleaved rounds × ${r.seconds} s per measurement, medians shown`,
+    `bench gateway: \`${r.command}\` (${(r.wallS / 60).toFixed(1)} min)`,
+    `backend: ${r.backend}`,
+    `client: ${r.client}`,
     `nginx: ${r.nginx ?? `not measured: ${r.nginxMissing ?? "unknown reason"}`}`,
+    `${r.rounds} interleaved rounds; medians across rounds, except completed / failed (sums)`,
     "",
-    pad(head, widths),
-    ...rows.map((row) => pad(row, widths)),
-    "",
-    "targets:",
+    streamTable(r, peers, withRatio),
   ];
-  for (const t of r.targets) {
-    const v = Number.isFinite(t.value)
-      ? t.unit === "ms" ? `${fmt(t.value, 3)} ms` : `${fmt(t.value, 2)}×`
-      : (t.missing ?? "no figure");
-    const lim = t.unit === "ms" ? `< ${t.limit} ms` : `≥ ${t.limit}×`;
-    lines.push(`  ${verdict(t).padEnd(4)}  ${t.name}: ${v} (target ${lim})`);
-  }
-  if (r.notes.length) lines.push("", "notes:", ...r.notes.map((n) => `  ${n}`));
+  const rss = rssTable(r);
+  if (rss) lines.push("", rss);
+  const whole = wholeTable(r, peers, withRatio);
+  if (whole) lines.push("", whole);
+  if (r.notes.length) lines.push("", "notes:", ...r.notes.map((n) => `- ${n}`));
   return lines.join("\n");
 }

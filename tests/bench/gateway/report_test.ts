@@ -1,8 +1,32 @@
 import { assert, assertEquals, assertMatch } from "../../assert.ts";
 import type { LoadResult } from "./load.ts";
-import { renderReport, type RoundFigures, summarize, verdict } from "./report.ts";
-import type { StreamResult } from "./stream_client.ts";
+import {
+  type GatewayBenchResult,
+  markdownTable,
+  ms,
+  renderReport,
+  type StreamFigures,
+  streamFigures,
+  type WholeFigures,
+} from "./report.ts";
+import { emptyTally } from "./stream_client.ts";
 
+const stream = (ttftP50Ms: number, proxyCpuUs: number, completed = 4): StreamFigures => ({
+  streams: 4,
+  completed,
+  failures: completed < 4 ? { "status 502": 4 - completed } : {},
+  events: 2000,
+  connectP99Ms: 0.2,
+  ttftP50Ms,
+  ttftP99Ms: ttftP50Ms * 2,
+  gapP99Ms: 21,
+  gapMaxMs: 40,
+  stalls: 0,
+  proxyCpuUs,
+  backendCpuUs: 5,
+  clientCpuUs: 6,
+  rssMiB: { before: 80, peak: 200, after: 120 },
+});
 const load = (rps: number, p50Ms: number): LoadResult => ({
   rps,
   p50Ms,
@@ -10,72 +34,98 @@ const load = (rps: number, p50Ms: number): LoadResult => ({
   errors: 0,
   requests: rps * 2,
 });
-const streams = (ttftP50Ms: number): StreamResult => ({
-  streamsPerS: 10,
-  ttftP50Ms,
-  ttftP99Ms: ttftP50Ms * 2,
-  gapP50Ms: 1,
-  gapP99Ms: 2,
-  tokensPerStream: 32,
-  errors: 0,
-});
-const figures = (wholeRps: number, streamRps: number, p50Ms: number): RoundFigures => ({
-  whole1: load(1000, p50Ms),
-  wholeN: load(wholeRps, 10),
-  streamN: load(streamRps, 100),
-  stream1: streams(p50Ms),
-  streamLatN: streams(20),
-  cpuUs: { whole1: 100, wholeN: 100, streamN: 1000 },
+const whole = (rps: number, cpuUs: number): WholeFigures => ({
+  one: load(1000, 0.1),
+  many: load(rps, 5),
+  cpuUs,
 });
 
-const base = {
-  backend: "canned",
-  loadGenerator: "wrk",
-  rounds: 3,
-  seconds: 1,
-  clients: 64,
-  notes: [],
-};
-
-Deno.test("summarize: added latency is the median per-round difference, throughput vs nginx", () => {
-  const r = summarize({
-    ...base,
-    nginx: "nginx/1.22",
+function result(over: Partial<GatewayBenchResult> = {}): GatewayBenchResult {
+  return {
+    command: "deno task bench gateway",
+    backend: "canned",
+    client: "raw sockets",
+    nginx: "nginx/1.22.1, 1 worker",
     nginxMissing: null,
-    figures: {
-      direct: [figures(9000, 400, 0.1), figures(9000, 400, 0.2), figures(9000, 400, 0.1)],
-      gateway: [figures(1000, 300, 0.5), figures(1200, 300, 2.0), figures(1100, 300, 0.4)],
-      nginx: [figures(4000, 350, 0.2), figures(4000, 350, 0.2), figures(4000, 350, 0.2)],
+    rounds: 3,
+    settleS: 10,
+    streams: [{
+      n: 4,
+      peers: {
+        direct: [stream(1, NaN), stream(2, NaN), stream(3, NaN)],
+        gateway: [stream(2, 30), stream(9, 20, 3), stream(4, 25)],
+        nginx: [stream(2, 10), stream(2, 10), stream(2, 10)],
+      },
+    }],
+    whole: { loadGenerator: "wrk 4.1.0", clients: 64, seconds: 2 },
+    wholeFigures: {
+      direct: [whole(20000, NaN)],
+      gateway: [whole(8000, 60)],
+      nginx: [whole(16000, 20)],
     },
+    notes: ["load average before: 1"],
+    wallS: 600,
+    ...over,
+  };
+}
+
+Deno.test("streamFigures: percentiles of the tally, CPU per event read, RSS in MiB", () => {
+  const t = emptyTally();
+  t.streams = 2;
+  t.completed = 2;
+  t.events = 1000;
+  for (const v of [20, 20, 20, 150]) t.gaps.add(v);
+  t.ttft.add(3);
+  t.stalls = 1;
+  const f = streamFigures(t, { proxy: 25, backend: null, clients: 5 }, {
+    before: 1024,
+    peak: 4096,
+    after: NaN,
   });
-  const [added, ttft, whole, stream] = r.targets;
-  assertEquals(Number(added.value.toFixed(3)), 0.4); // median of 0.4, 1.8, 0.3
-  assertEquals(verdict(added), "PASS");
-  assertEquals(verdict(ttft), "PASS");
-  assertEquals(whole.value, 1100 / 4000);
-  assertEquals(verdict(whole), "FAIL");
-  assertEquals(Number(stream.value.toFixed(3)), Number((300 / 350).toFixed(3)));
-  assertEquals(verdict(stream), "PASS");
-  assertEquals(r.medians.gateway?.["whole, 64 clients: req/s"], 1100);
-  const text = renderReport(r);
-  assertMatch(text, /FAIL\s+throughput vs nginx, whole answers, 64 clients: 0\.28×/);
-  assertMatch(text, /gw\/nginx/);
+  assertEquals([f.proxyCpuUs, f.backendCpuUs, f.clientCpuUs], [25, NaN, 5]);
+  assertEquals([f.gapMaxMs, f.gapP99Ms, f.stalls], [150, 150, 1]);
+  assert(f.ttftP50Ms >= 3 && f.ttftP50Ms < 3.1);
+  assertEquals(f.rssMiB, { before: 1, peak: 4, after: NaN });
+  assertEquals(
+    streamFigures(emptyTally(), { proxy: 1, backend: 1, clients: 1 }, {
+      before: NaN,
+      peak: NaN,
+      after: NaN,
+    }).proxyCpuUs,
+    NaN,
+  );
 });
 
-Deno.test("without nginx the throughput targets say why they have no figure", () => {
-  const r = summarize({
-    ...base,
-    nginx: null,
-    nginxMissing: "not installed (Debian: apt-get install nginx)",
-    figures: { direct: [figures(9000, 400, 0.1)], gateway: [figures(1000, 300, 1.5)] },
-  });
-  assertEquals(verdict(r.targets[0]), "FAIL");
-  assertEquals(verdict(r.targets[2]), "n/a");
-  const text = renderReport(r);
+Deno.test("renderReport: medians per N, sums of failures, ratios vs nginx, RSS and wrk tables", () => {
+  const text = renderReport(result());
+  assertMatch(text, /^bench gateway: `deno task bench gateway` \(10\.0 min\)$/m);
+  assertMatch(text, /^\| 4 +\| TTFT p50 ms +\| 2\.00 +\| 4\.00 +\| 2\.00 +\| 2\.00× +\|$/m);
+  assertMatch(text, /^\| +\| proxy CPU µs\/event +\| – +\| 25\.0 +\| 10\.0 +\| 2\.50× +\|$/m);
   assertMatch(
     text,
-    /n\/a\s+throughput vs nginx, whole answers, 64 clients: nginx not installed \(Debian/,
+    /^\| +\| completed \/ failed \(3 rounds\) +\| 12 \/ 0 +\| 11 \/ 1 +\| 12 \/ 0 +\| +\|$/m,
   );
-  assert(!text.includes("gw/nginx"));
-  assertMatch(text, /^nginx: not measured: not installed/m);
+  assertMatch(text, /^\| peak, 4 streams open +\| 200 +\| 200 +\|$/m);
+  assertMatch(text, /^\| 10 s after they end +\| 120 +\| 120 +\|$/m);
+  assertMatch(text, /^\| 64 clients, req\/s +\| 20000 +\| 8000 +\| 16000 +\| 0\.50× +\|$/m);
+  assertMatch(text, /nginx\/1\.22\.1 \|/);
+  assertMatch(text, /^- load average before: 1$/m);
+});
+
+Deno.test("renderReport without nginx or wrk leaves their columns and table out", () => {
+  const r = result({ nginx: null, nginxMissing: "not installed", whole: null, wholeFigures: {} });
+  for (const s of r.streams) delete s.peers.nginx;
+  const text = renderReport(r);
+  assert(!text.includes("gateway/nginx"));
+  assert(!text.includes("whole answers"));
+  assertMatch(text, /^nginx: not measured: not installed$/m);
+  assertMatch(text, /^\| proxy RSS MiB, N = 4 \| gateway \|$/m);
+});
+
+Deno.test("markdownTable pads columns as deno fmt does; ms picks its precision", () => {
+  assertEquals(
+    markdownTable(["a", "bb"], [["1", "longer"], ["", "x"]]),
+    "| a   | bb     |\n| --- | ------ |\n| 1   | longer |\n|     | x      |",
+  );
+  assertEquals([ms(1.234), ms(12.34), ms(123.4), ms(NaN)], ["1.23", "12.3", "123", "–"]);
 });

@@ -1,128 +1,201 @@
 /**
- * Streaming latency as a client sees it: `clients` loops each POSTing a streamed chat
- * completion and reading the SSE body, timing the first token (TTFT) and the gaps between
- * token events. Events are found by their bytes, never JSON-parsed, to keep the client light.
+ * The stream client: opens `streams` connections at once, POSTs a streamed chat completion
+ * on each and reads it to the end, timing events as they are read. It speaks HTTP/1.1 on raw
+ * sockets (http_reader.ts) and counts events by their bytes (events.ts), so 1,024 streams of
+ * 50 events/s cost it little; the bench runs it in processes of its own (client_pool.ts).
+ *
+ * As a process: `deno run --allow-net stream_client.ts` prints `ready`, then answers each
+ * line of JSON (a StreamSpec) on stdin with one line of JSON (a StreamTally) on stdout.
  */
 
-import { percentile } from "./stats.ts";
+import { SseEventCounter } from "./events.ts";
+import { postRequest, ResponseReader } from "./http_reader.ts";
+import { Histogram } from "./stats.ts";
 
-export interface StreamResult {
-  /** Streams finished per second (all clients). */
-  streamsPerS: number;
-  ttftP50Ms: number;
-  ttftP99Ms: number;
-  gapP50Ms: number;
-  gapP99Ms: number;
-  /** Token events per stream (median), to check the peer passed every event. */
-  tokensPerStream: number;
-  errors: number;
+export interface StreamSpec {
+  url: string;
+  body: string;
+  streams: number;
+  /** Events a whole stream carries at least (the bench's content events + role, finish, [DONE]). */
+  minEvents: number;
+  /** A gap this long or longer counts as a stall. */
+  stallMs: number;
+  /** Streams still open after this long are cut and count as failed. */
+  timeoutMs: number;
 }
 
-const enc = new TextEncoder();
-const EVENT_END = enc.encode("\n\n");
-/** A token event: a content delta with text (the role event's content is ""). */
-const TOKEN_PREFIX = enc.encode(`"delta":{"content":"`);
-const DONE = enc.encode("data: [DONE]");
+/** What the streams of one StreamSpec measured; merged across processes by mergeTallies. */
+export interface StreamTally {
+  streams: number;
+  completed: number;
+  /** Failed streams by reason: "status 502", "cut short", "connect", "timeout", ... */
+  failures: Record<string, number>;
+  /** Events read, all streams. */
+  events: number;
+  /** Connect time; TTFT, from writing the request to the first content event. */
+  connect: Histogram;
+  ttft: Histogram;
+  /** Time between consecutive events as read (0 for events that came in one read). */
+  gaps: Histogram;
+  stalls: number;
+}
 
-function indexOf(hay: Uint8Array, needle: Uint8Array, from: number): number {
-  const first = needle[0];
-  outer: for (let i = hay.indexOf(first, from); i !== -1; i = hay.indexOf(first, i + 1)) {
-    if (i + needle.length > hay.length) return -1;
-    for (let j = 1; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
-    return i;
+export function emptyTally(): StreamTally {
+  return {
+    streams: 0,
+    completed: 0,
+    failures: {},
+    events: 0,
+    connect: new Histogram(),
+    ttft: new Histogram(),
+    gaps: new Histogram(),
+    stalls: 0,
+  };
+}
+
+export function mergeTallies(tallies: StreamTally[]): StreamTally {
+  const out = emptyTally();
+  for (const t of tallies) {
+    out.streams += t.streams;
+    out.completed += t.completed;
+    for (const [k, v] of Object.entries(t.failures)) out.failures[k] = (out.failures[k] ?? 0) + v;
+    out.events += t.events;
+    out.connect.merge(t.connect);
+    out.ttft.merge(t.ttft);
+    out.gaps.merge(t.gaps);
+    out.stalls += t.stalls;
   }
-  return -1;
+  return out;
+}
+
+/** A tally as JSON text (histograms sparse) and back. */
+export const tallyToJson = (t: StreamTally): string => JSON.stringify(t);
+export function tallyFromJson(text: string): StreamTally {
+  const j = JSON.parse(text);
+  return {
+    ...j,
+    connect: Histogram.fromJSON(j.connect),
+    ttft: Histogram.fromJSON(j.ttft),
+    gaps: Histogram.fromJSON(j.gaps),
+  };
 }
 
 /**
- * Splits an SSE byte stream into events across chunk boundaries and reports, per chunk,
- * how many token events it completed and whether `[DONE]` came.
+ * The first event of an OpenAI-style stream is the role delta, sent before any token; the
+ * first content event is the second one.
  */
-export class SseEventCounter {
-  #carry: Uint8Array = new Uint8Array(0);
-  done = false;
+const FIRST_CONTENT_EVENT = 2;
 
-  /** Token events completed by this chunk. */
-  push(chunk: Uint8Array): number {
-    let buf = chunk;
-    if (this.#carry.length) {
-      buf = new Uint8Array(this.#carry.length + chunk.length);
-      buf.set(this.#carry);
-      buf.set(chunk, this.#carry.length);
+/** Runs the spec's streams, all opened together, and tallies them. */
+export async function runStreams(spec: StreamSpec): Promise<StreamTally> {
+  const tally = emptyTally();
+  tally.streams = spec.streams;
+  const url = new URL(spec.url);
+  const request = postRequest(url, spec.body);
+  const open = new Set<Deno.Conn>();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    for (const c of open) c.close();
+    open.clear();
+  }, spec.timeoutMs);
+  const fail = (why: string) => tally.failures[why] = (tally.failures[why] ?? 0) + 1;
+
+  const one = async () => {
+    const t0 = performance.now();
+    let conn: Deno.Conn;
+    try {
+      conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) || 80 });
+    } catch {
+      return fail("connect");
     }
-    let tokens = 0;
-    let start = 0;
-    for (let end = indexOf(buf, EVENT_END, 0); end !== -1; end = indexOf(buf, EVENT_END, start)) {
-      const ev = buf.subarray(start, end);
-      const t = indexOf(ev, TOKEN_PREFIX, 0);
-      if (t !== -1 && ev[t + TOKEN_PREFIX.length] !== 0x22) tokens++;
-      else if (indexOf(ev, DONE, 0) === 0) this.done = true;
-      start = end + EVENT_END.length;
+    if (timedOut) {
+      conn.close();
+      return fail("timeout");
     }
-    this.#carry = buf.slice(start);
-    return tokens;
+    open.add(conn);
+    const sent = performance.now();
+    tally.connect.add(sent - t0);
+    const counter = new SseEventCounter();
+    let now = 0;
+    let lastEventAt = 0;
+    const reader = new ResponseReader((buf, start, end) => {
+      const n = counter.push(buf, start, end);
+      if (!n) return;
+      const before = counter.events - n;
+      if (before < FIRST_CONTENT_EVENT && counter.events >= FIRST_CONTENT_EVENT) {
+        tally.ttft.add(now - sent);
+      }
+      if (before > 0) {
+        const gap = now - lastEventAt;
+        tally.gaps.add(gap);
+        if (gap >= spec.stallMs) tally.stalls++;
+      }
+      for (let i = 1; i < n; i++) tally.gaps.add(0);
+      lastEventAt = now;
+    });
+    const buf = new Uint8Array(16 * 1024);
+    let eof = false;
+    try {
+      await writeAll(conn, request);
+      while (!reader.ended) {
+        const r = await conn.read(buf);
+        if (r === null) {
+          eof = true;
+          break;
+        }
+        now = performance.now();
+        reader.push(buf, r);
+        if (reader.status && reader.status !== 200) break;
+      }
+    } catch (e) {
+      if (!timedOut) {
+        tally.events += counter.events;
+        return fail(e instanceof Deno.errors.ConnectionReset ? "reset" : "read error");
+      }
+    } finally {
+      if (open.delete(conn)) conn.close();
+    }
+    tally.events += counter.events;
+    if (reader.status && reader.status !== 200) return fail(`status ${reader.status}`);
+    if (timedOut && !reader.ended) return fail("timeout");
+    const whole = (reader.ended || eof) && counter.endedWithDone &&
+      counter.events >= spec.minEvents;
+    if (whole) tally.completed++;
+    else fail("cut short");
+  };
+
+  try {
+    await Promise.all(Array.from({ length: spec.streams }, one));
+  } finally {
+    clearTimeout(timer);
+  }
+  return tally;
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
+}
+
+/** The process: one StreamSpec per stdin line, one StreamTally per stdout line. */
+async function serveStdin(): Promise<void> {
+  const enc = new TextEncoder();
+  const out = (line: string) => Deno.stdout.write(enc.encode(line + "\n"));
+  await out("ready");
+  let pending = "";
+  for await (const text of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+    pending += text;
+    for (let nl = pending.indexOf("\n"); nl !== -1; nl = pending.indexOf("\n")) {
+      const line = pending.slice(0, nl).trim();
+      pending = pending.slice(nl + 1);
+      if (!line) continue;
+      try {
+        await out(tallyToJson(await runStreams(JSON.parse(line))));
+      } catch (e) {
+        await out(JSON.stringify({ error: String(e) }));
+      }
+    }
   }
 }
 
-/** Runs streams for `seconds` from `clients` concurrent loops. */
-export async function measureStreams(spec: {
-  url: string;
-  body: string;
-  clients: number;
-  seconds: number;
-}): Promise<StreamResult> {
-  const ttft: number[] = [];
-  const gaps: number[] = [];
-  const perStream: number[] = [];
-  let errors = 0;
-  const start = performance.now();
-  const end = start + spec.seconds * 1000;
-  const one = async () => {
-    const t0 = performance.now();
-    const res = await fetch(spec.url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: spec.body,
-    });
-    if (!res.ok || !res.body) {
-      await res.body?.cancel();
-      errors++;
-      return;
-    }
-    const counter = new SseEventCounter();
-    let tokens = 0;
-    let last = 0;
-    for await (const chunk of res.body) {
-      const now = performance.now();
-      const n = counter.push(chunk);
-      for (let i = 0; i < n; i++) {
-        if (tokens === 0) ttft.push(now - t0);
-        else gaps.push(i === 0 ? now - last : 0);
-        tokens++;
-      }
-      if (n) last = now;
-    }
-    if (counter.done) perStream.push(tokens);
-    else errors++;
-  };
-  const client = async () => {
-    while (performance.now() < end) {
-      try {
-        await one();
-      } catch {
-        errors++;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: spec.clients }, client));
-  const elapsed = (performance.now() - start) / 1000;
-  return {
-    streamsPerS: perStream.length / elapsed,
-    ttftP50Ms: percentile(ttft, 50),
-    ttftP99Ms: percentile(ttft, 99),
-    gapP50Ms: percentile(gaps, 50),
-    gapP99Ms: percentile(gaps, 99),
-    tokensPerStream: percentile(perStream, 50),
-    errors,
-  };
-}
+if (import.meta.main) await serveStdin();

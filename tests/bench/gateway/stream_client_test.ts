@@ -1,48 +1,91 @@
 import { assert, assertEquals } from "../../assert.ts";
 import { cannedHandler } from "./canned_backend.ts";
-import { measureStreams, SseEventCounter } from "./stream_client.ts";
+import { Histogram } from "./stats.ts";
+import {
+  emptyTally,
+  mergeTallies,
+  runStreams,
+  type StreamSpec,
+  tallyFromJson,
+  tallyToJson,
+} from "./stream_client.ts";
 
-const enc = new TextEncoder();
-const token = `data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n`;
-const role = `data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n`;
-
-Deno.test("SseEventCounter counts token events split anywhere across chunks", () => {
-  const text = role + token + token + ": usage {}\n\n" + token + "data: [DONE]\n\n";
-  for (let cut = 1; cut < text.length; cut += 7) {
-    const c = new SseEventCounter();
-    const n = c.push(enc.encode(text.slice(0, cut))) + c.push(enc.encode(text.slice(cut)));
-    assertEquals(n, 3, `cut at ${cut}`);
-    assertEquals(c.done, true);
-  }
+const body = JSON.stringify({ model: "m", stream: true });
+const spec = (url: string, over: Partial<StreamSpec> = {}): StreamSpec => ({
+  url,
+  body,
+  streams: 3,
+  minEvents: 4 + 3,
+  stallMs: 100,
+  timeoutMs: 10_000,
+  ...over,
 });
 
-Deno.test("SseEventCounter ignores the role event and waits for an event's end", () => {
-  const c = new SseEventCounter();
-  assertEquals(c.push(enc.encode(role)), 0);
-  assertEquals(c.push(enc.encode(token.slice(0, -1))), 0);
-  assertEquals(c.push(enc.encode("\n")), 1);
-  assertEquals(c.done, false);
-});
-
-Deno.test("measureStreams times every token event of streams from a server", async () => {
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    cannedHandler({ model: "m", chunks: 4, delayMs: 2 }),
-  );
+async function withServer(
+  handler: Deno.ServeHandler,
+  test: (url: string) => Promise<void>,
+): Promise<void> {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
   try {
-    const r = await measureStreams({
-      url: `http://127.0.0.1:${server.addr.port}/v1/chat/completions`,
-      body: JSON.stringify({ model: "m", stream: true }),
-      clients: 2,
-      seconds: 0.3,
-    });
-    assertEquals(r.errors, 0);
-    assertEquals(r.tokensPerStream, 4);
-    assert(r.streamsPerS > 0);
-    assert(r.ttftP50Ms > 0 && r.ttftP99Ms >= r.ttftP50Ms);
-    // Token events after the first come about delayMs apart.
-    assert(r.gapP50Ms >= 1, `gap p50 ${r.gapP50Ms} ms`);
+    await test(`http://127.0.0.1:${server.addr.port}/v1/chat/completions`);
   } finally {
     await server.shutdown();
   }
+}
+
+Deno.test("runStreams opens the streams together and times every event", async () => {
+  await withServer(cannedHandler({ model: "m", chunks: 4, delayMs: 20 }), async (url) => {
+    const t = await runStreams(spec(url));
+    assertEquals([t.streams, t.completed, t.failures], [3, 3, {}]);
+    assertEquals(t.events, 3 * (1 + 4 + 1 + 1)); // role, 4 content, finish, [DONE]
+    assertEquals([t.ttft.count, t.connect.count, t.gaps.count], [3, 3, 3 * 6]);
+    // Content events come one tick apart: the largest gaps are about 20 ms.
+    assert(t.gaps.max >= 15 && t.gaps.max < 100, `gap max ${t.gaps.max}`);
+    assertEquals(t.stalls, 0);
+  });
+});
+
+Deno.test("runStreams counts error statuses, short streams and stalls as such", async () => {
+  await withServer(cannedHandler({ model: "m", chunks: 4, delayMs: 0 }), async (url) => {
+    const wrong = await runStreams({ ...spec(url), body: JSON.stringify({ model: "x" }) });
+    assertEquals([wrong.completed, wrong.failures], [0, { "status 404": 3 }]);
+    const short = await runStreams(spec(url, { minEvents: 50 }));
+    assertEquals([short.completed, short.failures], [0, { "cut short": 3 }]);
+  });
+  await withServer(cannedHandler({ model: "m", chunks: 2, delayMs: 120 }), async (url) => {
+    const slow = await runStreams(spec(url, { streams: 1, minEvents: 5 }));
+    assertEquals([slow.completed, slow.stalls], [1, 1]);
+  });
+});
+
+Deno.test("runStreams cuts streams at the timeout and fails unreachable ones", async () => {
+  await withServer(cannedHandler({ model: "m", chunks: 100, delayMs: 20 }), async (url) => {
+    const t = await runStreams(spec(url, { streams: 2, timeoutMs: 100 }));
+    assertEquals([t.completed, t.failures], [0, { timeout: 2 }]);
+  });
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const gone = await runStreams(spec(`http://127.0.0.1:${port}/`, { streams: 2 }));
+  assertEquals(gone.failures, { connect: 2 });
+});
+
+Deno.test("tallies merge and survive JSON", () => {
+  const a = emptyTally();
+  a.streams = 2;
+  a.completed = 1;
+  a.failures = { "cut short": 1 };
+  a.events = 10;
+  a.gaps.add(20);
+  const b = tallyFromJson(tallyToJson(a));
+  assert(b.gaps instanceof Histogram);
+  const m = mergeTallies([a, b]);
+  assertEquals([m.streams, m.completed, m.failures, m.events, m.gaps.count, m.gaps.max], [
+    4,
+    2,
+    { "cut short": 2 },
+    20,
+    2,
+    20,
+  ]);
 });

@@ -1,0 +1,144 @@
+/**
+ * Relaying a neuron's stream to the client in one JavaScript hop per chunk,
+ * the cheapest way that still sees every chunk: the gateway needs that to
+ * time the first token, read the usage at the end, and turn a neuron that
+ * dies or goes silent into an error event the client can read.
+ */
+
+import { HttpError } from "../core/errors.ts";
+
+const enc = new TextEncoder();
+
+/** Reads buffer for one relayed stream: SSE events are a few hundred bytes each. */
+const READ_BUFFER_BYTES = 8 * 1024;
+
+export interface ChunkReader {
+  /** The next chunk (a copy the caller owns), or null at the end. */
+  read(): Promise<Uint8Array | null>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/**
+ * Reads `body` chunk by chunk. A byte stream (what `fetch` gives) is read
+ * into one small buffer of this stream's own, and each chunk copied out at
+ * its size: a default read allocates a fresh 64 KiB buffer per chunk, which
+ * measured 38-41 µs of gateway CPU per relayed event against 23-27 µs this
+ * way (256 streams, canned backend), and kept RSS 30% higher.
+ */
+export function chunkReader(body: ReadableStream<Uint8Array>): ChunkReader {
+  let byob: ReadableStreamBYOBReader | null = null;
+  try {
+    byob = body.getReader({ mode: "byob" });
+  } catch {
+    // not a byte stream (a body the gateway built itself): plain reads
+  }
+  if (!byob) {
+    const reader = body.getReader();
+    return {
+      read: async () => {
+        const { value, done } = await reader.read();
+        return done ? null : value;
+      },
+      cancel: (reason) => reader.cancel(reason),
+    };
+  }
+  const r = byob;
+  let buf = new Uint8Array(READ_BUFFER_BYTES);
+  return {
+    async read() {
+      const { value, done } = await r.read(buf);
+      if (done || !value) return null;
+      buf = new Uint8Array(value.buffer); // the read transferred it: take it back for the next
+      return value.slice();
+    },
+    cancel: (reason) => r.cancel(reason),
+  };
+}
+
+/** How a proxied stream ended; "timeout": `[gateway] request_timeout` cut it. */
+export type StreamOutcome = "ok" | "upstream_failed" | "client_closed" | "timeout";
+
+/**
+ * Passes an upstream body through in one stream hop (each hop costs a JS
+ * read and write per chunk), calling `watch` on each chunk. A neuron that
+ * fails mid-stream, or goes silent past `idleMs` (a hung or partitioned
+ * host; neurons send keepalives every 2 s), ends the stream: with
+ * `errorFrame` the client gets that frame and a clean end, without it the
+ * stream errors (for translators, which frame the failure themselves).
+ * `onEnd` runs once with the outcome.
+ */
+export function guard(
+  upstream: ReadableStream<Uint8Array>,
+  opts: {
+    idleMs: number;
+    watch?: (chunk: Uint8Array) => void;
+    errorFrame?: (message: string, code?: string) => Uint8Array;
+    onEnd?: (outcome: StreamOutcome) => void;
+  },
+): ReadableStream<Uint8Array> {
+  const reader = chunkReader(upstream);
+  let last = performance.now();
+  let idle = false;
+  let ended = false;
+  const dog = setInterval(() => {
+    if (performance.now() - last > opts.idleMs) {
+      idle = true;
+      reader.cancel().catch(() => {});
+    }
+  }, Math.min(opts.idleMs, 5000));
+  const end = (o: StreamOutcome) => {
+    clearInterval(dog);
+    if (ended) return;
+    ended = true;
+    opts.onEnd?.(o);
+  };
+  const fail = (c: ReadableStreamDefaultController<Uint8Array>, why: string) => {
+    end("upstream_failed");
+    const message = `the neuron failed mid-stream: ${why}`;
+    if (!opts.errorFrame) return c.error(new Error(message));
+    c.enqueue(opts.errorFrame(message));
+    c.close();
+  };
+  /**
+   * The gateway cut the request (the upstream abort's reason is an HttpError):
+   * its request_timeout passed (504), or a shutdown's grace period ended.
+   */
+  const cut = (c: ReadableStreamDefaultController<Uint8Array>, e: HttpError) => {
+    end(e.status === 504 ? "timeout" : "upstream_failed");
+    if (!opts.errorFrame) return c.error(e);
+    c.enqueue(opts.errorFrame(e.message, e.code ?? undefined));
+    c.close();
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      let chunk: Uint8Array | null;
+      try {
+        chunk = await reader.read();
+      } catch (e) {
+        if (e instanceof HttpError) return cut(c, e);
+        return fail(c, (e as Error).message);
+      }
+      last = performance.now();
+      if (!chunk) {
+        if (idle) return fail(c, `no data for ${opts.idleMs / 1000} s`);
+        end("ok");
+        return c.close();
+      }
+      opts.watch?.(chunk);
+      c.enqueue(chunk);
+    },
+    cancel(reason) {
+      end("client_closed");
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** The OpenAI-dialect error frame for a stream that broke. */
+export function openaiErrorFrame(message: string, code = "upstream_failed"): Uint8Array {
+  return enc.encode(
+    `data: ${
+      JSON.stringify({ error: { message, type: "server_error", param: null, code } })
+    }\n\ndata: [DONE]\n\n`,
+  );
+}

@@ -1,0 +1,143 @@
+import { HttpError } from "../core/errors.ts";
+import { assert, assertEquals, assertMatch } from "../tests/assert.ts";
+import { chunkReader, guard, openaiErrorFrame, type StreamOutcome } from "./stream_guard.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** A loopback server whose answer body is `chunks`, written one by one. */
+function serveChunks(chunks: string[]) {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    let i = 0;
+    return new Response(
+      new ReadableStream({
+        async pull(c) {
+          await new Promise((r) => setTimeout(r, 2));
+          if (i < chunks.length) c.enqueue(enc.encode(chunks[i++]));
+          else c.close();
+        },
+      }),
+    );
+  });
+  return { url: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
+}
+
+async function readAll(r: ReturnType<typeof chunkReader>): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for (let c = await r.read(); c; c = await r.read()) out.push(c);
+  return out;
+}
+
+Deno.test("chunkReader: a fetch body comes out whole, each chunk a copy of its own", async () => {
+  const parts = ["data: one\n\n", "data: two\n\n", "x".repeat(20_000), "data: end\n\n"];
+  const s = serveChunks(parts);
+  try {
+    const res = await fetch(s.url);
+    const chunks = await readAll(chunkReader(res.body!));
+    assertEquals(chunks.map((c) => dec.decode(c)).join(""), parts.join(""));
+    // Chunks never share the reused read buffer: each has a buffer of its own size.
+    for (const c of chunks) assertEquals(c.buffer.byteLength, c.byteLength);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("chunkReader: a stream that is not a byte stream is read as it is", async () => {
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(enc.encode("a"));
+      c.enqueue(enc.encode("b"));
+      c.close();
+    },
+  });
+  assertEquals((await readAll(chunkReader(body))).map((c) => dec.decode(c)), ["a", "b"]);
+});
+
+/** An upstream under the test's control. */
+function upstream() {
+  let ctl!: ReadableStreamDefaultController<Uint8Array>;
+  let cancelled: unknown = false;
+  const body = new ReadableStream<Uint8Array>({
+    start: (c) => void (ctl = c),
+    cancel: (reason) => void (cancelled = reason ?? true),
+  });
+  return { body, ctl, cancelled: () => cancelled };
+}
+
+async function text(s: ReadableStream<Uint8Array>): Promise<string> {
+  return await new Response(s).text();
+}
+
+Deno.test("guard: chunks pass through watched; a clean end is ok", async () => {
+  const up = upstream();
+  const seen: string[] = [];
+  let outcome: StreamOutcome | undefined;
+  const out = guard(up.body, {
+    idleMs: 5000,
+    watch: (c) => seen.push(dec.decode(c)),
+    errorFrame: openaiErrorFrame,
+    onEnd: (o) => outcome = o,
+  });
+  up.ctl.enqueue(enc.encode("data: a\n\n"));
+  up.ctl.enqueue(enc.encode("data: b\n\n"));
+  up.ctl.close();
+  assertEquals(await text(out), "data: a\n\ndata: b\n\n");
+  assertEquals(seen, ["data: a\n\n", "data: b\n\n"]);
+  assertEquals(outcome, "ok");
+});
+
+Deno.test("guard: a neuron failing mid-stream ends it with an error frame", async () => {
+  const up = upstream();
+  let outcome: StreamOutcome | undefined;
+  const out = guard(up.body, {
+    idleMs: 5000,
+    errorFrame: openaiErrorFrame,
+    onEnd: (o) => outcome = o,
+  });
+  up.ctl.enqueue(enc.encode("data: a\n\n"));
+  const reader = out.getReader();
+  assertEquals(dec.decode((await reader.read()).value), "data: a\n\n");
+  up.ctl.error(new Error("connection reset"));
+  let t = "";
+  for (let r = await reader.read(); !r.done; r = await reader.read()) t += dec.decode(r.value);
+  assertMatch(t, /^data: \{"error":\{"message":"the neuron failed mid-stream: connection reset"/);
+  assertMatch(t, /data: \[DONE\]\n\n$/);
+  assertEquals(outcome, "upstream_failed");
+});
+
+Deno.test("guard: a silent neuron is given up on after idleMs and cancelled", async () => {
+  const up = upstream();
+  let outcome: StreamOutcome | undefined;
+  const out = guard(up.body, {
+    idleMs: 150,
+    errorFrame: openaiErrorFrame,
+    onEnd: (o) => outcome = o,
+  });
+  up.ctl.enqueue(enc.encode("data: a\n\n"));
+  const t0 = performance.now();
+  const t = await text(out);
+  assert(performance.now() - t0 < 2000);
+  assertMatch(t, /no data for 0.15 s/);
+  assertEquals(outcome, "upstream_failed");
+  assert(up.cancelled() !== false, "the upstream was cancelled");
+});
+
+Deno.test("guard: the gateway's own cut (request_timeout) keeps its code; a client leaving cancels", async () => {
+  const up = upstream();
+  let outcome: StreamOutcome | undefined;
+  const out = guard(up.body, {
+    idleMs: 5000,
+    errorFrame: openaiErrorFrame,
+    onEnd: (o) => outcome = o,
+  });
+  up.ctl.error(new HttpError(504, "too long", { code: "timeout" }));
+  assertMatch(await text(out), /"message":"too long".*"code":"timeout"/);
+  assertEquals(outcome, "timeout");
+
+  const up2 = upstream();
+  let outcome2: StreamOutcome | undefined;
+  const out2 = guard(up2.body, { idleMs: 5000, onEnd: (o) => outcome2 = o });
+  await out2.cancel("client left");
+  assertEquals(outcome2, "client_closed");
+  assertEquals(up2.cancelled(), "client left");
+});

@@ -1,0 +1,109 @@
+/**
+ * A stand-in neuron on loopback for tests of the gateway's front: it reports one loaded
+ * model, records the headers of each proxied request, and answers a chat stream that
+ * behaves as a request header asks: `x-stand-in: silent` (three events, then nothing),
+ * `x-stand-in: die` (three events, then the connection breaks), otherwise `events` content
+ * events `gapMs` apart and a clean end.
+ */
+
+import type { Health } from "../../core/neuron/schemas.ts";
+import { neuronModel } from "./neuron_model.ts";
+
+const enc = new TextEncoder();
+const GiB = 1024 ** 3;
+
+function health(model: string): Health {
+  return {
+    status: "ok",
+    name: "stand-in",
+    version: "0.0.0-test",
+    uptime_s: 1,
+    devices: [{
+      name: "CPU",
+      description: "stand-in",
+      type: "cpu",
+      state: "ok",
+      error: null,
+      memory_total_bytes: 16 * GiB,
+      memory_free_bytes: 15 * GiB,
+      memory_budget_bytes: null,
+      memory_used_bytes: GiB,
+      temperature_c: null,
+      utilization_percent: null,
+    }],
+    models: [neuronModel({ id: model, slots: 8 })],
+  };
+}
+
+function chunk(model: string, delta: unknown, finish: string | null = null): Uint8Array {
+  const c = {
+    id: "chatcmpl-stand-in",
+    object: "chat.completion.chunk",
+    created: 0,
+    model,
+    choices: [{ index: 0, delta, finish_reason: finish }],
+  };
+  return enc.encode(`data: ${JSON.stringify(c)}\n\n`);
+}
+
+export interface StandIn {
+  url: string;
+  /** Headers of every proxied request, in order. */
+  seen: Headers[];
+  /** Streams the gateway cancelled (its client left, or it gave up). */
+  cancelled: number;
+  close(): Promise<void>;
+}
+
+export function serveStandIn(opts: { model: string; events?: number; gapMs?: number }): StandIn {
+  const { model, events = 20, gapMs = 5 } = opts;
+  const state = { seen: [] as Headers[], cancelled: 0 };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/health") return Response.json(health(model));
+    if (path === "/models") return Response.json({ models: health(model).models });
+    state.seen.push(req.headers);
+    const mode = req.headers.get("x-stand-in");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(chunk(model, { role: "assistant", content: "" }));
+      },
+      pull(c) {
+        if (mode && sent === 3) {
+          if (mode === "die") c.error(new Error("the stand-in breaks its connection"));
+          return new Promise(() => {}); // silent: never another byte
+        }
+        if (sent === events) {
+          c.enqueue(chunk(model, {}, "stop"));
+          c.enqueue(enc.encode(`: usage {"prompt_tokens":3,"completion_tokens":${events}}\n\n`));
+          c.enqueue(enc.encode("data: [DONE]\n\n"));
+          return c.close();
+        }
+        return new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            sent++;
+            c.enqueue(chunk(model, { content: ` t${sent}` }));
+            resolve();
+          }, gapMs);
+        });
+      },
+      cancel() {
+        clearTimeout(timer);
+        state.cancelled++;
+      },
+    });
+    return new Response(body, { headers: { "content-type": "text/event-stream" } });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    get seen() {
+      return state.seen;
+    },
+    get cancelled() {
+      return state.cancelled;
+    },
+    close: () => server.shutdown(),
+  };
+}
