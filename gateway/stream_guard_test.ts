@@ -53,15 +53,28 @@ Deno.test("chunkReader: a stream that is not a byte stream is read as it is", as
   assertEquals((await readAll(chunkReader(body))).map((c) => dec.decode(c)), ["a", "b"]);
 });
 
-/** An upstream under the test's control. */
-function upstream() {
+/**
+ * An upstream under the test's control, guarded: `out` is what the client reads, `outcome`
+ * how the guard said the stream ended, `seen` what it watched go by.
+ */
+function guarded(
+  idleMs = 5000,
+  errorFrame: typeof openaiErrorFrame | undefined = openaiErrorFrame,
+) {
   let ctl!: ReadableStreamDefaultController<Uint8Array>;
   let cancelled: unknown = false;
   const body = new ReadableStream<Uint8Array>({
     start: (c) => void (ctl = c),
     cancel: (reason) => void (cancelled = reason ?? true),
   });
-  return { body, ctl, cancelled: () => cancelled };
+  const state = { outcome: undefined as StreamOutcome | undefined, seen: [] as string[] };
+  const out = guard(body, {
+    idleMs,
+    watch: (c) => state.seen.push(dec.decode(c)),
+    errorFrame,
+    onEnd: (o) => state.outcome = o,
+  });
+  return { ctl, out, state, cancelled: () => cancelled };
 }
 
 async function text(s: ReadableStream<Uint8Array>): Promise<string> {
@@ -69,75 +82,47 @@ async function text(s: ReadableStream<Uint8Array>): Promise<string> {
 }
 
 Deno.test("guard: chunks pass through watched; a clean end is ok", async () => {
-  const up = upstream();
-  const seen: string[] = [];
-  let outcome: StreamOutcome | undefined;
-  const out = guard(up.body, {
-    idleMs: 5000,
-    watch: (c) => seen.push(dec.decode(c)),
-    errorFrame: openaiErrorFrame,
-    onEnd: (o) => outcome = o,
-  });
-  up.ctl.enqueue(enc.encode("data: a\n\n"));
-  up.ctl.enqueue(enc.encode("data: b\n\n"));
-  up.ctl.close();
-  assertEquals(await text(out), "data: a\n\ndata: b\n\n");
-  assertEquals(seen, ["data: a\n\n", "data: b\n\n"]);
-  assertEquals(outcome, "ok");
+  const g = guarded();
+  g.ctl.enqueue(enc.encode("data: a\n\n"));
+  g.ctl.enqueue(enc.encode("data: b\n\n"));
+  g.ctl.close();
+  assertEquals(await text(g.out), "data: a\n\ndata: b\n\n");
+  assertEquals(g.state.seen, ["data: a\n\n", "data: b\n\n"]);
+  assertEquals(g.state.outcome, "ok");
 });
 
 Deno.test("guard: a neuron failing mid-stream ends it with an error frame", async () => {
-  const up = upstream();
-  let outcome: StreamOutcome | undefined;
-  const out = guard(up.body, {
-    idleMs: 5000,
-    errorFrame: openaiErrorFrame,
-    onEnd: (o) => outcome = o,
-  });
-  up.ctl.enqueue(enc.encode("data: a\n\n"));
-  const reader = out.getReader();
+  const g = guarded();
+  g.ctl.enqueue(enc.encode("data: a\n\n"));
+  const reader = g.out.getReader();
   assertEquals(dec.decode((await reader.read()).value), "data: a\n\n");
-  up.ctl.error(new Error("connection reset"));
+  g.ctl.error(new Error("connection reset"));
   let t = "";
   for (let r = await reader.read(); !r.done; r = await reader.read()) t += dec.decode(r.value);
   assertMatch(t, /^data: \{"error":\{"message":"the neuron failed mid-stream: connection reset"/);
   assertMatch(t, /data: \[DONE\]\n\n$/);
-  assertEquals(outcome, "upstream_failed");
+  assertEquals(g.state.outcome, "upstream_failed");
 });
 
 Deno.test("guard: a silent neuron is given up on after idleMs and cancelled", async () => {
-  const up = upstream();
-  let outcome: StreamOutcome | undefined;
-  const out = guard(up.body, {
-    idleMs: 150,
-    errorFrame: openaiErrorFrame,
-    onEnd: (o) => outcome = o,
-  });
-  up.ctl.enqueue(enc.encode("data: a\n\n"));
+  const g = guarded(150);
+  g.ctl.enqueue(enc.encode("data: a\n\n"));
   const t0 = performance.now();
-  const t = await text(out);
+  const t = await text(g.out);
   assert(performance.now() - t0 < 2000);
   assertMatch(t, /no data for 0.15 s/);
-  assertEquals(outcome, "upstream_failed");
-  assert(up.cancelled() !== false, "the upstream was cancelled");
+  assertEquals(g.state.outcome, "upstream_failed");
+  assert(g.cancelled() !== false, "the upstream was cancelled");
 });
 
 Deno.test("guard: the gateway's own cut (request_timeout) keeps its code; a client leaving cancels", async () => {
-  const up = upstream();
-  let outcome: StreamOutcome | undefined;
-  const out = guard(up.body, {
-    idleMs: 5000,
-    errorFrame: openaiErrorFrame,
-    onEnd: (o) => outcome = o,
-  });
-  up.ctl.error(new HttpError(504, "too long", { code: "timeout" }));
-  assertMatch(await text(out), /"message":"too long".*"code":"timeout"/);
-  assertEquals(outcome, "timeout");
+  const cut = guarded();
+  cut.ctl.error(new HttpError(504, "too long", { code: "timeout" }));
+  assertMatch(await text(cut.out), /"message":"too long".*"code":"timeout"/);
+  assertEquals(cut.state.outcome, "timeout");
 
-  const up2 = upstream();
-  let outcome2: StreamOutcome | undefined;
-  const out2 = guard(up2.body, { idleMs: 5000, onEnd: (o) => outcome2 = o });
-  await out2.cancel("client left");
-  assertEquals(outcome2, "client_closed");
-  assertEquals(up2.cancelled(), "client left");
+  const left = guarded(5000, undefined);
+  await left.out.cancel("client left");
+  assertEquals(left.state.outcome, "client_closed");
+  assertEquals(left.cancelled(), "client left");
 });

@@ -12,6 +12,7 @@ import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { parseCortexConfig, parseModelsConfig } from "../../core/config/mod.ts";
 import { serveGateway } from "../../gateway/serve.ts";
 import { serveStandIn } from "../helpers/stand_in_neuron.ts";
+import { metricValue } from "./harness.ts";
 
 const TLS = new URL("../fixtures/tls/", import.meta.url).pathname;
 const KEY = "front-key";
@@ -39,6 +40,11 @@ const gw = await serveGateway(config(), parseModelsConfig(""));
 const port = Number(new URL(gw.url).port);
 const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: KEY, maxRetries: 0 });
 const anthropic = new Anthropic({ baseURL: gw.url, apiKey: KEY, maxRetries: 0 });
+
+async function metric(name: string, labels: Record<string, string>): Promise<number> {
+  const text = await (await fetch(`${gw.metricsUrl}/metrics`)).text();
+  return metricValue(text, name, labels);
+}
 
 /** Writes `request` on a fresh connection; the status line and body of the answer (or ""). */
 async function raw(request: string | Uint8Array): Promise<{ status: number; body: string }> {
@@ -133,6 +139,40 @@ Deno.test("front: the neuron sees no client credentials or hop-by-hop fields, an
   assertEquals(seen.get("x-hop"), null);
   assertEquals(seen.get("x-forwarded-for"), "203.0.113.9, 127.0.0.1");
   assertEquals(seen.get("x-include-thinking"), "true");
+});
+
+Deno.test("front: usage split across two reads is still counted", async () => {
+  const before = await metric("cortex_completion_tokens_total", { model: "m" });
+  const s = await openai.chat.completions.create(
+    { model: "m", messages: [{ role: "user", content: "hi" }], stream: true },
+    { headers: { "x-stand-in": "split" } },
+  );
+  let text = "";
+  for await (const ch of s) text += ch.choices[0]?.delta.content ?? "";
+  assertEquals(text, Array.from({ length: 20 }, (_, i) => ` t${i + 1}`).join(""));
+  assertEquals(await metric("cortex_completion_tokens_total", { model: "m" }), before + 20);
+});
+
+Deno.test("front: error envelopes as each dialect's own clients expect them", async () => {
+  const unknown = await fetch(`${gw.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${KEY}` },
+    body: JSON.stringify({ model: "nope", messages: [{ role: "user", content: "hi" }] }),
+  });
+  assertEquals(unknown.status, 404);
+  const u = (await unknown.json()).error;
+  assertEquals([u.type, u.code, u.param], ["invalid_request_error", "model_not_found", "model"]);
+  const badKey = await fetch(`${gw.url}/v1/models`, { headers: { authorization: "Bearer x" } });
+  assertEquals(badKey.status, 401);
+  const k = (await badKey.json()).error;
+  assertEquals([k.type, k.code], ["invalid_request_error", "invalid_api_key"]);
+  const anth = await fetch(`${gw.url}/v1/messages`, {
+    method: "POST",
+    headers: { "x-api-key": "x", "anthropic-version": "2023-06-01" },
+    body: "{}",
+  });
+  assertEquals(anth.status, 401);
+  assertEquals((await anth.json()).error.type, "authentication_error");
 });
 
 Deno.test("front: a neuron silent past stream_idle_timeout ends the stream with an error event, in each dialect", async () => {

@@ -2,8 +2,9 @@
  * A stand-in neuron on loopback for tests of the gateway's front: it reports one loaded
  * model, records the headers of each proxied request, and answers a chat stream that
  * behaves as a request header asks: `x-stand-in: silent` (three events, then nothing),
- * `x-stand-in: die` (three events, then the connection breaks), otherwise `events` content
- * events `gapMs` apart and a clean end.
+ * `x-stand-in: die` (three events, then the connection breaks), `x-stand-in: split` (each
+ * event written in two halves, apart), otherwise `events` content events `gapMs` apart
+ * and a clean end.
  */
 
 import type { Health } from "../../core/neuron/schemas.ts";
@@ -46,6 +47,35 @@ function chunk(model: string, delta: unknown, finish: string | null = null): Uin
   return enc.encode(`data: ${JSON.stringify(c)}\n\n`);
 }
 
+function ending(events: number): Uint8Array[] {
+  return [
+    enc.encode(`: usage {"prompt_tokens":3,"completion_tokens":${events}}\n\n`),
+    enc.encode("data: [DONE]\n\n"),
+  ];
+}
+
+/**
+ * The same stream as a clean one, but every event cut in two in the middle, the halves
+ * written 5 ms apart: the reader at the other end gets each event across two reads.
+ */
+function splitEvents(model: string, events: number): Response {
+  const parts = [
+    chunk(model, { role: "assistant", content: "" }),
+    ...Array.from({ length: events }, (_, i) => chunk(model, { content: ` t${i + 1}` })),
+    chunk(model, {}, "stop"),
+    ...ending(events),
+  ].flatMap((p) => [p.slice(0, p.length >> 1), p.slice(p.length >> 1)]);
+  let i = 0;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      if (i === parts.length) return c.close();
+      if (i > 0) await new Promise((r) => setTimeout(r, 5));
+      c.enqueue(parts[i++]);
+    },
+  });
+  return new Response(body, { headers: { "content-type": "text/event-stream" } });
+}
+
 export interface StandIn {
   url: string;
   /** Headers of every proxied request, in order. */
@@ -64,6 +94,7 @@ export function serveStandIn(opts: { model: string; events?: number; gapMs?: num
     if (path === "/models") return Response.json({ models: health(model).models });
     state.seen.push(req.headers);
     const mode = req.headers.get("x-stand-in");
+    if (mode === "split") return splitEvents(model, events);
     let timer: ReturnType<typeof setTimeout> | undefined;
     let sent = 0;
     const body = new ReadableStream<Uint8Array>({
@@ -77,8 +108,7 @@ export function serveStandIn(opts: { model: string; events?: number; gapMs?: num
         }
         if (sent === events) {
           c.enqueue(chunk(model, {}, "stop"));
-          c.enqueue(enc.encode(`: usage {"prompt_tokens":3,"completion_tokens":${events}}\n\n`));
-          c.enqueue(enc.encode("data: [DONE]\n\n"));
+          for (const e of ending(events)) c.enqueue(e);
           return c.close();
         }
         return new Promise<void>((resolve) => {
