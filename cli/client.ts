@@ -6,6 +6,7 @@
  */
 
 import type { z } from "zod";
+import { errorChain } from "../core/error_chain.ts";
 import { createSseParserStream } from "../core/sse.ts";
 import { CliError, EXIT } from "./cli_error.ts";
 import type { GlobalOptions } from "./options.ts";
@@ -118,7 +119,7 @@ export class Client {
       }
     } catch (e) {
       if (e instanceof CliError) throw e;
-      throw new CliError(`the stream from ${this.baseUrl}${path} broke: ${(e as Error).message}`);
+      throw new CliError(`the stream from ${this.baseUrl}${path} broke: ${errorChain(e)}`);
     }
   }
 
@@ -128,7 +129,7 @@ export class Client {
     } catch (e) {
       const why = e instanceof DOMException && e.name === "TimeoutError"
         ? `no answer within ${this.#timeoutMs / 1000} s`
-        : (e as Error).message;
+        : errorChain(e);
       throw new CliError(`cannot reach ${this.baseUrl}: ${why}`, EXIT.failed);
     }
   }

@@ -30,6 +30,7 @@ import {
 } from "./options.ts";
 import { pullCommand } from "./pull.ts";
 import { statusCommand } from "./status.ts";
+import { versionLine } from "./version.ts";
 
 const EXIT_HELP = `
 Exit codes:
@@ -62,6 +63,7 @@ export function buildProgram(): Command {
       new Option("--api-key <key>", "API key (a neuron's token for bench against a neuron)")
         .env("CORTEX_API_KEY"),
     )
+    .version(versionLine("cortex"), "-V, --version", "print the version and exit")
     .showHelpAfterError("(add --help for usage)")
     // Usage errors exit 2 (commander's own default is 1), in subcommands too: they inherit this.
     .exitOverride((err: CommanderError) => {

@@ -4,6 +4,7 @@
  * Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad configuration or usage.
  */
 
+import { versionLine } from "./version.ts";
 import { Command } from "commander";
 import { formatConfigError, loadNeuronConfig } from "../core/config/mod.ts";
 import { createLogger, parseLevel, setLogLevel } from "../core/log.ts";
@@ -39,6 +40,7 @@ export async function neuronServe(opts: { config?: string; listen?: string }): P
 if (import.meta.main) {
   const program = new Command("neuron")
     .description("cortex neuron: serves GGUF models on this host's devices through llama.cpp")
+    .version(versionLine("neuron"), "-V, --version", "print the version and exit")
     .showHelpAfterError();
   program.command("serve")
     .description("start the neuron HTTP API (lifecycle + OpenAI inference)")

@@ -20,6 +20,7 @@
  * redirect points at (the signed URL is the credential there).
  */
 
+import { errorChain } from "../../core/error_chain.ts";
 import { hasQuantTag } from "../../core/config/model_source.ts";
 import { z } from "zod";
 import type { ModelSource } from "../../core/config/model_source.ts";
@@ -224,7 +225,7 @@ async function hubFetch(
     return await (hub.fetch ?? fetch)(url, init);
   } catch (e) {
     if (init.signal?.aborted) throw init.signal.reason ?? e;
-    throw new HubError("network", `${what}: ${url}: ${(e as Error).message}`);
+    throw new HubError("network", `${what}: ${url}: ${errorChain(e)}`);
   }
 }
 

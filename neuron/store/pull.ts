@@ -18,6 +18,7 @@
  * is renamed, the first part (the model's id) last.
  */
 
+import { errorChain } from "../../core/error_chain.ts";
 import { createHash, type Hash } from "node:crypto";
 import { parseModelSource } from "../../core/config/model_source.ts";
 import type { PulledFile, PullProgress, PullResult } from "../../core/neuron/pull.ts";
@@ -479,7 +480,7 @@ async function transferOnce(
     // A body read that fails is a dropped connection; anything else (disk full, permissions)
     // is not worth retrying.
     if (e instanceof TypeError) {
-      throw new HubError("network", `downloading ${repo}/${file.hubPath}: ${e.message}`);
+      throw new HubError("network", `downloading ${repo}/${file.hubPath}: ${errorChain(e)}`);
     }
     throw e;
   } finally {
