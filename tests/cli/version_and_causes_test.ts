@@ -32,7 +32,7 @@ Deno.test("an unreachable gateway: exit 1 and the cause, refused or unknown host
     refused.stderr,
     new RegExp(`^cortex: cannot reach http://127\\.0\\.0\\.1:${port}: .*Connection refused`),
   );
-  assertEquals(/fetch failed|stack|    at /.test(refused.stderr), false, refused.stderr);
+  assertEquals(/fetch failed|stack| {4}at /.test(refused.stderr), false, refused.stderr);
   const dns = await runCortex(["models", "--url", "http://no-such-host.invalid:31313"]);
   assertEquals(dns.code, 1);
   assertMatch(dns.stderr, /cannot reach http:\/\/no-such-host\.invalid:31313: dns error: /);
