@@ -116,7 +116,7 @@ export function contextLengthMessage(max: number, tokens: number, field: Context
 }
 
 const CONTEXT_LENGTH =
-  /maximum context length is (\d+) tokens\. However, your \w+ resulted in (\d+) tokens/;
+  /maximum context length is (\d+) tokens\. However, your \w+ resulted in (\d+) tokens[^]*?Please reduce the length of the \w+\.\s*([^]*)$/;
 
 /**
  * The message an error carries in the Anthropic dialect. A context-length refusal (OpenAI's
@@ -125,7 +125,8 @@ const CONTEXT_LENGTH =
 export function anthropicErrorMessage(err: { message: string; code?: string | null }): string {
   const m = CONTEXT_LENGTH.exec(err.message);
   if (m && (err.code == null || err.code === "context_length_exceeded")) {
-    return `prompt is too long: ${m[2]} tokens > ${m[1]} maximum`;
+    // What the neuron adds after OpenAI's words (trained length, how to raise it) stays.
+    return `prompt is too long: ${m[2]} tokens > ${m[1]} maximum${m[3] ? `. ${m[3]}` : ""}`;
   }
   return err.message;
 }

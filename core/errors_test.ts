@@ -111,6 +111,11 @@ Deno.test("context length: OpenAI's wording, and Anthropic's in the Anthropic di
     "prompt is too long: 400 tokens > 256 maximum",
   );
   assert.equal(anthropicErrorMessage({ message: "other", code: null }), "other");
+  // What a neuron adds after OpenAI's words (trained length, how to raise it) stays.
+  assert.equal(
+    anthropicErrorMessage({ message: `${message} The model was trained for 8192 tokens.` }),
+    "prompt is too long: 400 tokens > 256 maximum. The model was trained for 8192 tokens.",
+  );
 });
 
 Deno.test("envelopes carry message, type, param and code", () => {

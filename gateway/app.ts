@@ -4,10 +4,10 @@
  * Anthropic's envelope under /v1/messages, OpenAI's everywhere else.
  */
 
-import { bearerToken, matchesAnyKey } from "../core/auth.ts";
 import { type ErrorDialect, errorResponse, HttpError } from "../core/errors.ts";
 import { createLogger } from "../core/log.ts";
 import { requestPath } from "../core/request_path.ts";
+import { accessOf } from "./access.ts";
 import { RetryLaterError } from "./lifecycle.ts";
 import { clientPeer } from "./proxy.ts";
 import * as admin from "./routes/admin.ts";
@@ -24,12 +24,8 @@ function dialectOf(path: string): ErrorDialect {
   return path.startsWith("/v1/messages") ? "anthropic" : "openai";
 }
 
-function authorized(gw: Gateway, req: Request): boolean {
-  const keys = gw.options.apiKeys;
-  if (!keys.length) return true;
-  const given = bearerToken(req.headers) ?? req.headers.get("x-api-key");
-  return given !== null && matchesAnyKey(given, keys);
-}
+/** Operator calls that change the fleet: they need an operator key when any is configured. */
+const FLEET_CHANGES = new Set(["/cortex/load", "/cortex/unload", "/cortex/pull"]);
 
 const ENDPOINT_OF: Record<string, Endpoint> = {
   "/v1/chat/completions": "chat",
@@ -59,14 +55,18 @@ export function createGatewayHandler(
           neurons: gw.fleet.neurons.length,
         });
       }
-      if (!authorized(gw, req)) {
+      const access = accessOf(gw.options, req.headers);
+      if (access === "none") {
         throw new HttpError(
           401,
           "missing or invalid API key (Authorization: Bearer … or x-api-key)",
-          {
-            code: "invalid_api_key",
-          },
+          { code: "invalid_api_key" },
         );
+      }
+      if (access !== "admin" && FLEET_CHANGES.has(path)) {
+        throw new HttpError(403, `${path} needs an operator key ([auth] admin_keys)`, {
+          code: "admin_key_required",
+        });
       }
       if (method === "POST") {
         switch (path) {

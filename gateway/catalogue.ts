@@ -3,6 +3,12 @@
  * models.toml profile that some live neuron could load, and — when no
  * models.toml is configured — every GGUF in the live neurons' stores.
  * Names resolve here: ids first, then aliases.
+ *
+ * A model that is known but cannot be served right now still resolves (it is
+ * not in the list): a profile or a recently served model whose neuron is down
+ * or restarting (the request gets 503 with Retry-After, not 404), and a
+ * profile too large for every device (a 4xx naming the sizes, not a 503
+ * clients would retry forever).
  */
 
 import type { ModelProfile } from "../core/config/mod.ts";
@@ -58,6 +64,10 @@ export class Catalogue {
   readonly #profiles: ModelProfile[];
   #entries = new Map<string, CatalogueEntry>();
   #names = new Map<string, string>();
+  /** Known, not servable now (see above): resolvable, not listed. */
+  #standby = new Map<string, CatalogueEntry>();
+  /** Models served outside models.toml → the neurons they were last seen on. */
+  #seen = new Map<string, { entry: CatalogueEntry; neurons: Set<string> }>();
 
   constructor(fleet: Fleet, profiles: ModelProfile[]) {
     this.#fleet = fleet;
@@ -72,6 +82,7 @@ export class Catalogue {
   /** Recomputes from the fleet view (after each poll). */
   rebuild(): void {
     const entries = new Map<string, CatalogueEntry>();
+    const standby = new Map<string, CatalogueEntry>();
     const live = this.#fleet.neurons.filter((n) => n.up);
     const declared = new Set(this.#profiles.map((p) => p.id));
     for (const p of this.#profiles) {
@@ -90,7 +101,8 @@ export class Catalogue {
           }
           if (m.state === "available" && sourceMatches(p.source, m.source)) {
             storedOn.push(n.client.name);
-            ctx ??= m.context_length;
+            // The context a load there would give each request (fitted), else the trained one.
+            ctx ??= m.context ?? m.context_length;
             need = [...need, m];
           }
         }
@@ -103,7 +115,24 @@ export class Catalogue {
             d.state === "ok" && (d.memory_budget_bytes ?? d.memory_total_bytes) >= bytes
           );
       });
-      if (!loadedOn.length && !fits) continue;
+      if (!loadedOn.length && !fits) {
+        // Too large where it is stored, or its neurons down: known, so resolvable.
+        const down = this.#fleet.neurons.some((n) =>
+          !n.up && (!p.pinned_on.length || p.pinned_on.includes(n.client.name))
+        );
+        if (storedOn.length || down) {
+          standby.set(p.id, {
+            id: p.id,
+            aliases: p.aliases,
+            profile: p,
+            declared: true,
+            loadedOn: [],
+            storedOn,
+            contextLength: p.context_length ?? ctx,
+          });
+        }
+        continue;
+      }
       entries.set(p.id, {
         id: p.id,
         aliases: p.aliases,
@@ -134,19 +163,34 @@ export class Catalogue {
         entries.set(m.id, e);
       }
     }
+    // Served a moment ago from a neuron now down or restarting: still known.
+    for (const e of entries.values()) {
+      if (e.declared) continue;
+      this.#seen.set(e.id, { entry: e, neurons: new Set([...e.loadedOn, ...e.storedOn]) });
+    }
+    for (const [id, seen] of this.#seen) {
+      if (entries.has(id)) continue;
+      const down = [...seen.neurons].some((name) => this.#fleet.get(name)?.up === false);
+      if (down) standby.set(id, { ...seen.entry, loadedOn: [], storedOn: [] });
+      else this.#seen.delete(id);
+    }
     const names = new Map<string, string>();
     for (const e of entries.values()) names.set(e.id, e.id);
     for (const e of entries.values()) {
       for (const a of e.aliases) if (!names.has(a)) names.set(a, e.id);
     }
+    for (const e of standby.values()) {
+      for (const n of [e.id, ...e.aliases]) if (!names.has(n)) names.set(n, e.id);
+    }
     this.#entries = entries;
+    this.#standby = standby;
     this.#names = names;
   }
 
   /** The entry a requested name means, or null. */
   resolve(name: string): CatalogueEntry | null {
     const id = this.#names.get(name);
-    return id === undefined ? null : this.#entries.get(id) ?? null;
+    return id === undefined ? null : this.#entries.get(id) ?? this.#standby.get(id) ?? null;
   }
 
   /** A declared profile by id or alias, even when no live neuron could load it now. */

@@ -2,6 +2,14 @@
  * The gateway's view of its neurons, kept fresh by polling each one's
  * /health and /models. A neuron that stops answering is marked down after
  * a short grace and is no routing target until it answers again.
+ *
+ * What "down" means: the neuron's API does not answer `/models` (the list of
+ * what it holds and serves) for `down_after`, and no request proxied to it was
+ * answered meanwhile — live traffic is evidence of health, so a gateway whose
+ * saturated event loop makes polls time out does not drop a neuron that is
+ * streaming answers. A neuron whose `/health` fails while `/models` answers is
+ * up for the models it holds but is no placement target: its device figures
+ * (free memory) are unknown until `/health` answers again.
  */
 
 import type { Device, NeuronModel } from "../core/neuron/schemas.ts";
@@ -21,6 +29,18 @@ export interface NeuronState {
   /** Loaded/loading/failed models and store files, merged. */
   models: NeuronModel[];
   version: string | null;
+  /**
+   * model id → requests the neuron reported at the last poll beyond the
+   * gateway's own (sent to it directly); see UsageTracker.pollWindow.
+   */
+  outside: Map<string, number>;
+}
+
+/** What the poller learns from the gateway's own traffic (UsageTracker). */
+export interface TrafficFacts {
+  pollWindow(neuron: string): { end(): ReadonlyMap<string, number> };
+  /** Epoch ms of the last request the neuron answered, 0 = none. */
+  lastAnswered(neuron: string): number;
 }
 
 export interface FleetOptions {
@@ -53,7 +73,15 @@ export class Fleet {
       devices: [],
       models: [],
       version: null,
+      outside: new Map(),
     }));
+  }
+
+  #traffic: TrafficFacts | null = null;
+
+  /** Lets polls tell the gateway's requests from others', and traffic keep a neuron up. */
+  useTraffic(traffic: TrafficFacts): void {
+    this.#traffic = traffic;
   }
 
   get(name: string): NeuronState | undefined {
@@ -130,24 +158,42 @@ export class Fleet {
     const signal = AbortSignal.timeout(
       this.#opts.timeoutMs ?? Math.max(1000, this.#opts.downAfterMs),
     );
+    const window = this.#traffic?.pollWindow(n.client.name);
     try {
       const [health, models] = await Promise.all([
-        n.client.health(signal),
+        n.client.health(signal).catch((e: Error) => e),
         n.client.models(signal),
       ]);
+      const peaks = window?.end();
       const wasUp = n.up;
       n.up = true;
       n.lastOk = Date.now();
       n.failingSince = 0;
-      n.lastError = null;
-      n.devices = health.devices;
-      n.version = health.version;
-      // /models lists store files too; /health's records are fresher for in-flight counts.
-      const live = new Map(health.models.map((m) => [m.id, m]));
-      n.models = models.map((m) => live.get(m.id) ?? m);
-      for (const m of health.models) if (!n.models.some((x) => x.id === m.id)) n.models.push(m);
+      let records = models;
+      if (health instanceof Error) {
+        // Alive (it answers /models) but its devices are unknown: no placements there.
+        n.lastError = `/health: ${health.message}`;
+        n.devices = [];
+      } else {
+        n.lastError = null;
+        n.devices = health.devices;
+        n.version = health.version;
+        // /models lists store files too; /health's records are fresher for in-flight counts.
+        const live = new Map(health.models.map((m) => [m.id, m]));
+        records = models.map((m) => live.get(m.id) ?? m);
+        for (const m of health.models) if (!records.some((x) => x.id === m.id)) records.push(m);
+      }
+      n.models = records;
+      n.outside = new Map();
+      if (peaks) {
+        for (const m of records) {
+          const extra = m.in_flight + m.queued - (peaks.get(m.id) ?? 0);
+          if (extra > 0) n.outside.set(m.id, extra);
+        }
+      }
       if (!wasUp) this.#log.info("neuron up", { neuron: n.client.name });
     } catch (e) {
+      window?.end();
       this.#failed(n, (e as Error).message);
     }
     for (const fn of this.#listeners) fn();
@@ -157,6 +203,9 @@ export class Fleet {
     const now = Date.now();
     n.lastError = error;
     if (!n.failingSince) n.failingSince = now;
+    // A request answered within the grace shows it alive (the poll, not the neuron, was slow).
+    const answered = this.#traffic?.lastAnswered(n.client.name) ?? 0;
+    if (n.lastOk !== 0 && now - answered < this.#opts.downAfterMs) return;
     // Never seen up, or failing past the grace: down.
     if (n.up && (now - n.failingSince >= this.#opts.downAfterMs || n.lastOk === 0)) {
       n.up = false;

@@ -1,9 +1,12 @@
 /**
  * Getting a model onto a neuron: route to a holder, or place it, make room
  * by unloading victims, and call `/models/load` exactly once per model at a
- * time — concurrent requests for a cold model wait on the same load.
+ * time — concurrent requests for a cold model wait on the same load. A model
+ * that cannot be placed yet because the models holding its room are busy
+ * (or loading) waits in the swap queue (swap_queue.ts) instead of failing.
  */
 
+import { AffinityTable } from "./affinity.ts";
 import { HttpError } from "../core/errors.ts";
 import { createLogger } from "../core/log.ts";
 import type { NeuronModel } from "../core/neuron/schemas.ts";
@@ -20,13 +23,45 @@ import {
   requiredBytes,
   type ResidentFacts,
 } from "./placement.ts";
+import { SwapQueue, type Waiter } from "./swap_queue.ts";
 import type { UsageTracker } from "./usage.ts";
 
 export interface LifecycleOptions {
   strategy: EvictionStrategy;
   /** How long a request waits for a cold load before a 503. */
   loadTimeoutMs: number;
+  /** Longest wait in the swap queue before a 503 with Retry-After; 0 = no queue (503 at once). */
+  queueTimeoutMs?: number;
+  /** A claimed resident model keeps admitting new requests this long (collation), ms. */
+  maxWaitMs?: number;
+  /** … and at most this many. */
+  maxBatch?: number;
+  /** A model the gateway loaded is not a victim for this long, ms. */
+  minResidencyMs?: number;
 }
+
+/** Queue defaults (cortex.toml `[queue]`). */
+export const QUEUE_DEFAULTS = {
+  queueTimeoutMs: 120_000,
+  maxWaitMs: 10_000,
+  maxBatch: 16,
+  minResidencyMs: 0,
+} as const;
+
+/** What one placement attempt came to: loaded, or a reason to wait. */
+type Attempt =
+  | { kind: "loaded"; neuron: NeuronState }
+  | {
+    kind: "blocked";
+    reason: string;
+    /** neuron/device the wait plan needs, null when unknown (loading elsewhere). */
+    room: string | null;
+    neuron: string | null;
+    /** Busy residents that must drain first. */
+    busy: string[];
+  };
+
+const factKey = (neuron: string, model: string) => `${neuron}\u0000${model}`;
 
 /**
  * Memory to plan for a profile. Neurons estimate store files at their own
@@ -67,7 +102,14 @@ export class Lifecycle {
   readonly #metrics: GatewayMetrics;
   readonly #opts: LifecycleOptions;
   /** model id → the load in progress (single flight). */
-  readonly #loads = new Map<string, Promise<NeuronState>>();
+  readonly #loads = new Map<string, Promise<Attempt>>();
+  /** neuron/device → bytes of loads under way there (not yet in the polled free memory). */
+  readonly #pending = new Map<string, number>();
+  /** (neuron, model) → when the gateway loaded it (epoch ms), for min_residency. */
+  readonly #loadedAt = new Map<string, number>();
+  readonly queue: SwapQueue;
+  /** Which neuron served each conversation last (its prefix is cached there). */
+  readonly affinity = new AffinityTable();
   /** model id → unloads of it in progress (any neuron). */
   readonly #unloading = new Map<string, Set<Promise<void>>>();
   /** model id → who wants load progress (admin loads, `cortex load`). */
@@ -88,16 +130,36 @@ export class Lifecycle {
     this.#usage = usage;
     this.#metrics = metrics;
     this.#opts = opts;
+    this.queue = new SwapQueue({
+      maxWaitMs: opts.maxWaitMs ?? QUEUE_DEFAULTS.maxWaitMs,
+      maxBatch: opts.maxBatch ?? QUEUE_DEFAULTS.maxBatch,
+    });
+    // The gateway sees a model go idle before any poll does; the poll's counts are split into
+    // the gateway's own and others' (Fleet), and answered requests keep a neuron up.
+    fleet.useTraffic(usage);
+    usage.onEnd(() => this.queue.notify());
+    fleet.onChange(() => this.queue.notify());
+    metrics.setQueueSource(() => this.queue.lengths());
+    metrics.onObserved((o) => {
+      if (o.node && o.status < 500 && o.status !== 499 && !o.errorKind) usage.answered(o.node);
+    });
   }
 
-  /** Whether a request for this model would have to wait for a load. */
+  get #queueTimeoutMs(): number {
+    return this.#opts.queueTimeoutMs ?? QUEUE_DEFAULTS.queueTimeoutMs;
+  }
+
+  /** Whether a request for this model would have to wait (a load, or its turn in the queue). */
   isCold(entry: CatalogueEntry, exclude?: ReadonlySet<string>): boolean {
-    return this.#holders(entry.id, exclude).length === 0;
+    return !this.#holders(entry.id, exclude).some((h) => !this.queue.isClosed(h.neuron, entry.id));
   }
 
   /**
    * The neuron to send a request to: the least loaded holder, or one where
-   * the model is loaded now. Waits at most load_timeout for a cold load.
+   * the model is loaded now. A model that cannot be placed yet waits in the
+   * queue (at most queue_timeout); a load under way is waited for at most
+   * load_timeout. The returned neuron is reserved for the caller's request
+   * (UsageTracker.reserve) so no placement sees the model idle before it starts.
    */
   async acquire(
     entry: CatalogueEntry,
@@ -105,14 +167,101 @@ export class Lifecycle {
     onProgress?: (f: number) => void,
     /** Stops the wait (not the load, which others may share) with the signal's reason. */
     signal?: AbortSignal,
+    /** The conversation it continues: served where its cache is, when that neuron may take it. */
+    key?: string | null,
   ): Promise<{ neuron: NeuronState; cold: boolean }> {
-    const holders = this.#holders(entry.id, exclude);
-    if (holders.length) return { neuron: this.#fleet.get(holders[0].neuron)!, cold: false };
+    const warm = this.#route(entry.id, exclude, key);
+    if (warm) return { neuron: warm, cold: false };
     if (onProgress) {
       const set = this.#progress.get(entry.id) ?? new Set();
       set.add(onProgress);
       this.#progress.set(entry.id, set);
     }
+    const t0 = performance.now();
+    const deadline = t0 + this.#queueTimeoutMs;
+    let waiter: Waiter | null = null;
+    let outcome: "served" | "timeout" | "failed" = "failed";
+    try {
+      while (true) {
+        if (signal?.aborted) throw signal.reason;
+        let blocked: Extract<Attempt, { kind: "blocked" }> | null = null;
+        // Resident but closed to new requests (it drains for a waiting model): wait, no copy.
+        if (!this.#holders(entry.id, exclude).length) {
+          const attempt = await this.#awaitLoad(entry, exclude, signal);
+          if (attempt.kind === "loaded") {
+            // The requests the load was for are its queue: served there, gate or not.
+            this.#usage.reserve(attempt.neuron.client.name, entry.id);
+            this.affinity.record(key ?? null, attempt.neuron.client.name);
+            outcome = "served";
+            return { neuron: attempt.neuron, cold: true };
+          }
+          blocked = attempt;
+        }
+        const now = this.#route(entry.id, exclude, key);
+        if (now) {
+          outcome = "served";
+          return { neuron: now, cold: true };
+        }
+        if (this.#queueTimeoutMs === 0) {
+          throw new RetryLaterError(blocked?.reason ?? `${entry.id} is busy`, 5, "no_capacity");
+        }
+        waiter ??= this.queue.join(entry.id, entry.profile.residency_priority, signal);
+        if (blocked) {
+          this.queue.setRoom(entry.id, blocked.room);
+          for (const model of blocked.busy) {
+            const p = this.#catalogue.declared(model)?.residency_priority ?? 0;
+            this.queue.claim(blocked.neuron!, model, p, waiter);
+          }
+        }
+        const left = deadline - performance.now();
+        if (left <= 0) {
+          outcome = "timeout";
+          this.#metrics.queueTimeout(entry.id);
+          throw new RetryLaterError(
+            `${entry.id} waited ${
+              Math.round(this.#queueTimeoutMs / 1000)
+            } s (queue_timeout) for room: ${blocked?.reason ?? "its resident copy is draining"}`,
+            Math.max(1, Math.ceil(this.#queueTimeoutMs / 4000)),
+            "queue_timeout",
+          );
+        }
+        await this.queue.changed(left, signal);
+      }
+    } finally {
+      if (waiter) {
+        this.queue.leave(waiter);
+        this.#metrics.queueWait(entry.id, (performance.now() - t0) / 1000, outcome);
+      }
+      if (onProgress) this.#progress.get(entry.id)?.delete(onProgress);
+    }
+  }
+
+  #holders(model: string, exclude?: ReadonlySet<string>) {
+    return rankHolders(model, this.#fleet.snapshot(), this.#usage.inFlight, exclude)
+      .filter((h) => !this.#usage.isEvicting(h.neuron, model));
+  }
+
+  /** An admissible holder, reserved for the caller; null when none. */
+  #route(model: string, exclude?: ReadonlySet<string>, key?: string | null): NeuronState | null {
+    const holders = this.#holders(model, exclude);
+    // The neuron that served this conversation holds its prefix in a slot: it goes first.
+    const home = this.affinity.pick(key ?? null, holders.map((h) => h.neuron));
+    if (home) holders.sort((a, b) => Number(b.neuron === home) - Number(a.neuron === home));
+    for (const h of holders) {
+      if (!this.queue.admit(h.neuron, model)) continue;
+      this.#usage.reserve(h.neuron, model);
+      this.affinity.record(key ?? null, h.neuron);
+      return this.#fleet.get(h.neuron)!;
+    }
+    return null;
+  }
+
+  /** The model's placement attempt (shared by its waiters), within load_timeout. */
+  async #awaitLoad(
+    entry: CatalogueEntry,
+    exclude: ReadonlySet<string> | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Attempt> {
     let load = this.#loads.get(entry.id);
     if (!load) {
       load = this.#coldLoad(entry, exclude).finally(() => this.#loads.delete(entry.id));
@@ -139,31 +288,33 @@ export class Lifecycle {
       else signal.addEventListener("abort", onAbort, { once: true });
     });
     try {
-      return { neuron: await Promise.race([load, timeout, aborted]), cold: true };
+      return await Promise.race([load, timeout, aborted]);
     } finally {
       clearTimeout(timer);
       if (onAbort) signal?.removeEventListener("abort", onAbort);
-      if (onProgress) this.#progress.get(entry.id)?.delete(onProgress);
     }
-  }
-
-  #holders(model: string, exclude?: ReadonlySet<string>) {
-    return rankHolders(model, this.#fleet.snapshot(), this.#usage.inFlight, exclude)
-      .filter((h) => !this.#usage.isEvicting(h.neuron, model));
   }
 
   /** Resident models as placement sees them, with the gateway's own facts. */
   residents(): ResidentFacts[] {
     const out: ResidentFacts[] = [];
+    const now = Date.now();
+    const minResidency = this.#opts.minResidencyMs ?? QUEUE_DEFAULTS.minResidencyMs;
     for (const n of this.#fleet.neurons) {
+      const name = n.client.name;
       for (const m of n.models) {
         if (m.state !== "loaded") continue;
         const profile = this.#catalogue.declared(m.id);
+        // Just loaded, or its own queue is about to be served: not a victim yet.
+        const held = (this.#loadedAt.get(factKey(name, m.id)) ?? 0) + minResidency > now ||
+          (this.queue.length(m.id) > 0 && !this.queue.isClosed(name, m.id));
         out.push({
-          neuron: n.client.name,
+          neuron: name,
           model: m.id,
-          lastUsedMs: this.#usage.lastUsed(n.client.name, m.id),
-          inFlight: this.#usage.inFlight(n.client.name, m.id),
+          lastUsedMs: this.#usage.lastUsed(name, m.id),
+          inFlight: this.#usage.inFlight(name, m.id),
+          outside: n.outside.get(m.id) ?? 0,
+          held,
           priority: profile?.residency_priority ?? 0,
           pinned: profile?.pinned === true,
         });
@@ -172,70 +323,147 @@ export class Lifecycle {
     return out;
   }
 
-  async #coldLoad(entry: CatalogueEntry, exclude?: ReadonlySet<string>): Promise<NeuronState> {
+  /** The fleet as placement should see it: loads under way take their memory already. */
+  #planSnapshot(exclude?: ReadonlySet<string>) {
+    return this.#fleet.snapshot().filter((n) => !exclude?.has(n.name)).map((n) => ({
+      ...n,
+      devices: n.devices.map((d) => {
+        const pending = this.#pending.get(`${n.name}/${d.name}`) ?? 0;
+        return pending
+          ? { ...d, memory_free_bytes: Math.max(0, d.memory_free_bytes - pending) }
+          : d;
+      }),
+      // Models on their way out are no victims twice; their memory frees when the unload ends
+      // (until then they count as memory in transit, like a load).
+      models: n.models.map((m) =>
+        m.state === "loaded" && this.#usage.isEvicting(n.name, m.id)
+          ? { ...m, state: "loading" as const }
+          : m
+      ),
+    }));
+  }
+
+  /**
+   * One placement attempt: load where it fits or where idle victims make
+   * room, else say what to wait for. Everything from reading the fleet to
+   * marking the victims and the pending memory runs without an await, so two
+   * attempts never plan on the same free memory.
+   */
+  async #coldLoad(entry: CatalogueEntry, exclude?: ReadonlySet<string>): Promise<Attempt> {
     for (const unloading of [...this.#unloading.get(entry.id) ?? []]) await unloading;
-    // Placement may need a second try if a victim got busy between plan and unload.
-    let fresh = false;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const snapshot = this.#fleet.snapshot().filter((n) => !exclude?.has(n.name));
-      const stored = snapshot.flatMap((n) =>
-        n.up
-          ? n.models.filter((m) =>
-            m.state === "available" && sourceMatches(entry.profile.source, m.source)
-          )
-          : []
-      );
-      const need = profileBytes(entry.profile, stored);
-      if (need === null) {
-        throw new HttpError(
-          503,
-          `no live neuron has ${entry.profile.source} in its model store (cortex pull it first)`,
-          { code: "model_unavailable" },
+    const snapshot = this.#planSnapshot(exclude);
+    const pins = entry.profile.pinned_on;
+    const allowedDown = this.#fleet.neurons.some((n) =>
+      !n.up && !exclude?.has(n.client.name) && (!pins.length || pins.includes(n.client.name))
+    );
+    const stored = snapshot.flatMap((n) =>
+      n.up
+        ? n.models.filter((m) =>
+          m.state === "available" && sourceMatches(entry.profile.source, m.source)
+        )
+        : []
+    );
+    const need = profileBytes(entry.profile, stored);
+    if (need === null) {
+      if (allowedDown) {
+        // Known, and its neuron is down or restarting: it may be back soon.
+        throw new RetryLaterError(
+          `${entry.id} is on a neuron that is down or restarting; no live neuron can load it now`,
+          5,
+          "model_unavailable",
         );
       }
-      const withFile = snapshot.map((n) => ({
-        ...n,
-        up: n.up &&
-          n.models.some((m) =>
-            m.state === "available" && sourceMatches(entry.profile.source, m.source)
-          ),
-      }));
-      const plan = planPlacement({
-        profile: entry.profile,
-        needBytes: need,
-        snapshot: withFile,
-        residents: this.residents(),
-        strategy: this.#opts.strategy,
-      });
-      if (plan.kind === "none") {
-        // Neuron in-flight counts and load states are as old as the last poll (a request
-        // that just finished still counts): look again before refusing.
-        if ((plan.code === "busy" || plan.code === "loading") && !fresh) {
-          fresh = true;
-          await this.#fleet.pollAll();
-          continue;
+      throw new HttpError(
+        503,
+        `no live neuron has ${entry.profile.source} in its model store (cortex pull it first)`,
+        { code: "model_unavailable" },
+      );
+    }
+    const withFile = snapshot.map((n) => ({
+      ...n,
+      up: n.up &&
+        n.models.some((m) =>
+          m.state === "available" && sourceMatches(entry.profile.source, m.source)
+        ),
+    }));
+    const input = {
+      profile: entry.profile,
+      needBytes: need,
+      snapshot: withFile,
+      residents: this.residents(),
+      strategy: this.#opts.strategy,
+    };
+    const plan = planPlacement(input);
+    if (plan.kind === "none") {
+      if (plan.code === "busy") {
+        const wait = planPlacement({ ...input, includeBusy: true });
+        if (wait.kind === "evict") {
+          return {
+            kind: "blocked",
+            reason: plan.reason,
+            room: `${wait.neuron}/${wait.device}`,
+            neuron: wait.neuron,
+            busy: wait.victims.filter((v) => v.busy).map((v) => v.model),
+          };
         }
-        if (plan.code === "busy" || plan.code === "loading") {
-          throw new RetryLaterError(plan.reason, 5, "no_capacity");
-        }
-        throw new HttpError(503, plan.reason, { code: "no_capacity" });
       }
-      const neuron = this.#fleet.get(plan.neuron)!;
+      // Too large for what is free and resident now, yet within a budget: memory in transit.
+      const transient = plan.code === "too_large" &&
+        withFile.some((n) =>
+          n.up && (!pins.length || pins.includes(n.name)) &&
+          n.devices.some((d) =>
+            d.state === "ok" && (d.memory_budget_bytes ?? d.memory_total_bytes) >= need
+          )
+        );
+      // Unloads or loads under way change what is free: look again once they end.
+      const inTransit = this.#pending.size > 0 || this.#unloading.size > 0;
+      if (plan.code === "busy" || plan.code === "loading" || transient || inTransit) {
+        return { kind: "blocked", reason: plan.reason, room: null, neuron: null, busy: [] };
+      }
+      if (plan.code === "too_large" && !allowedDown) {
+        // Permanent while the budgets stay: retrying cannot help, so not a 5xx.
+        throw new HttpError(400, plan.reason, { param: "model", code: "model_too_large" });
+      }
+      if (
+        allowedDown || plan.code === "all_down" || plan.code === "pinned_down" ||
+        plan.code === "no_device"
+      ) {
+        throw new RetryLaterError(plan.reason, 5, "no_capacity");
+      }
+      throw new HttpError(503, plan.reason, { code: "no_capacity" });
+    }
+    const room = `${plan.neuron}/${plan.device}`;
+    if (
+      plan.kind === "evict" && this.#queueTimeoutMs > 0 &&
+      this.queue.behindOther(entry.id, entry.profile.residency_priority, room)
+    ) {
+      return {
+        kind: "blocked",
+        reason: `${entry.id} waits its turn for ${room} behind a model queued earlier`,
+        room,
+        neuron: null,
+        busy: [],
+      };
+    }
+    const neuron = this.#fleet.get(plan.neuron)!;
+    this.#pending.set(room, (this.#pending.get(room) ?? 0) + need);
+    try {
       if (plan.kind === "evict") {
-        const busy = plan.victims.find((v) => this.#usage.inFlight(plan.neuron, v.model) > 0);
-        if (busy) continue;
-        for (const v of plan.victims) await this.#evict(neuron, v.model, "capacity");
+        const evictions = plan.victims.map((v) => this.#evict(neuron, v.model, "capacity"));
+        await Promise.all(evictions);
+        this.#metrics.swap(plan.neuron);
       }
       const file = neuron.models.find((m) =>
         m.state === "available" && sourceMatches(entry.profile.source, m.source)
       )!;
       await this.#load(neuron, entry, file, plan.device);
-      return neuron;
+    } finally {
+      const left = (this.#pending.get(room) ?? 0) - need;
+      if (left > 0) this.#pending.set(room, left);
+      else this.#pending.delete(room);
+      this.queue.notify();
     }
-    throw new RetryLaterError(
-      `${entry.id}: the models that would make room keep getting requests`,
-      5,
-    );
+    return { kind: "loaded", neuron };
   }
 
   async #load(neuron: NeuronState, entry: CatalogueEntry, file: NeuronModel, device?: string) {
@@ -248,6 +476,7 @@ export class Lifecycle {
       ...(device ? { device } : {}),
       ...(p.context_length ? { context: p.context_length } : {}),
       ...(p.parallel ? { slots: p.parallel } : {}),
+      ...(p.kv_cache_type ? { kv_cache_type: p.kv_cache_type } : {}),
       ...(p.embeddings ? { embeddings: true } : {}),
     };
     try {
@@ -275,6 +504,7 @@ export class Lifecycle {
     }
     this.#bump(neuron.client.name);
     this.#metrics.coldStart(entry.id, neuron.client.name);
+    this.#markLoaded(neuron.client.name, entry.id);
     this.#usage.touch(neuron.client.name, entry.id);
     await this.#fleet.refresh(neuron.client.name);
     this.#catalogue.rebuild();
@@ -310,7 +540,10 @@ export class Lifecycle {
         // Routable again only once the fleet view no longer lists it as loaded there.
         await this.#fleet.refresh(name);
         this.#usage.forget(name, model);
+        this.#loadedAt.delete(factKey(name, model));
+        this.queue.release(name, model);
         this.#catalogue.rebuild();
+        this.queue.notify();
       }
     })();
     const settled = run.then(() => {}, () => {});
@@ -322,6 +555,13 @@ export class Lifecycle {
       pending.delete(settled);
       if (!pending.size) this.#unloading.delete(model);
     }
+  }
+
+  /** Starts the model's min_residency; waiters look again when it ends. */
+  #markLoaded(neuron: string, model: string): void {
+    this.#loadedAt.set(factKey(neuron, model), Date.now());
+    const ms = this.#opts.minResidencyMs ?? QUEUE_DEFAULTS.minResidencyMs;
+    if (ms > 0) Deno.unrefTimer(setTimeout(() => this.queue.notify(), ms + 1));
   }
 
   #bump(neuron: string) {
@@ -354,6 +594,7 @@ export class Lifecycle {
         ...(m.device ? { device: m.device } : {}),
         ...(m.context ? { context: m.context } : {}),
         ...(m.slots ? { slots: m.slots } : {}),
+        ...(m.kv_cache_type ? { kv_cache_type: m.kv_cache_type } : {}),
         ...(m.embeddings ? { embeddings: true } : {}),
       });
     }

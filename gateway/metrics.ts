@@ -127,6 +127,29 @@ export const TOKENS_PER_SECOND_BUCKETS = [
   2000,
 ];
 
+/** Time a request waited in the swap queue: 10 ms … 10 min. */
+export const QUEUE_WAIT_BUCKETS = [
+  0.01,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  20,
+  30,
+  60,
+  120,
+  300,
+  600,
+];
+
+/** How a wait in the swap queue ended. */
+export const QUEUE_OUTCOMES = ["served", "timeout", "failed"] as const;
+export type QueueOutcome = typeof QUEUE_OUTCOMES[number];
+
 export const UNKNOWN = "unknown";
 /** `node` of a request that never reached a neuron (auth failure, no placement, …). */
 export const NO_NODE = "none";
@@ -164,6 +187,7 @@ export interface GatewayMetricsOptions {
 }
 
 type FleetSource = () => FleetSnapshot | Promise<FleetSnapshot>;
+type QueueSource = () => ReadonlyMap<string, number>;
 
 type ReqLabels = "model" | "node" | "endpoint";
 
@@ -227,6 +251,11 @@ export class GatewayMetrics {
   readonly #completion: Counter<ReqLabels>;
   readonly #coldStarts: Counter<"model" | "node">;
   readonly #evictions: Counter<"model" | "node" | "reason">;
+  readonly #queueWait: Histogram<"model" | "outcome">;
+  readonly #queueTimeouts: Counter<"model">;
+  readonly #swaps: Counter<"node">;
+  #queue: QueueSource = () => new Map();
+  #observers: ((o: RequestObservation) => void)[] = [];
 
   /** Any accepted name (id or alias) → canonical id. */
   #models = new Map<string, string>();
@@ -298,11 +327,43 @@ export class GatewayMetrics {
       registers,
     });
 
+    this.#queueWait = new Histogram({
+      name: "cortex_queue_wait_seconds",
+      help:
+        "Time requests waited in the gateway's swap queue for their model's room, by how the wait ended.",
+      labelNames: ["model", "outcome"],
+      buckets: QUEUE_WAIT_BUCKETS,
+      registers,
+    });
+    this.#queueTimeouts = new Counter({
+      name: "cortex_queue_timeouts_total",
+      help: "Requests that waited queue_timeout in the swap queue and got a 503.",
+      labelNames: ["model"],
+      registers,
+    });
+    this.#swaps = new Counter({
+      name: "cortex_swaps_total",
+      help: "Loads that unloaded other models on the neuron to make room.",
+      labelNames: ["node"],
+      registers,
+    });
+
     // collect() runs with the gauge as `this`; these reach back to the live state.
+    const queue = () => this.#queue();
+    const modelLabel = (id: string) => this.modelLabel(id);
+    new Gauge({
+      name: "cortex_queue_length",
+      help: "Requests waiting in the gateway's swap queue, by the model they wait for.",
+      labelNames: ["model"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [model, n] of queue()) this.set({ model: modelLabel(model) }, n);
+      },
+    });
     const inFlight = this.#inFlight;
     const waiting = this.#waiting;
     const fleet = () => this.#fleet();
-    const modelLabel = (id: string) => this.modelLabel(id);
     new Gauge({
       name: "cortex_requests_in_flight",
       help: "Requests the gateway is handling now, by model.",
@@ -403,8 +464,35 @@ export class GatewayMetrics {
     return this.#nodes.has(node) ? node : UNKNOWN;
   }
 
+  /** Where the queue-length gauge reads from at scrape time. */
+  setQueueSource(source: QueueSource): void {
+    this.#queue = source;
+  }
+
+  /** Called with every observed request (the gateway learns which neurons answer). */
+  onObserved(fn: (o: RequestObservation) => void): void {
+    this.#observers.push(fn);
+  }
+
+  /** A request left the swap queue after `seconds`. */
+  queueWait(model: string, seconds: number, outcome: QueueOutcome): void {
+    if (!measured(seconds)) return;
+    this.#queueWait.observe({ model: this.modelLabel(model), outcome }, seconds);
+  }
+
+  /** A request's queue_timeout passed. */
+  queueTimeout(model: string): void {
+    this.#queueTimeouts.inc({ model: this.modelLabel(model) });
+  }
+
+  /** A load on `node` unloaded other models first. */
+  swap(node: string): void {
+    this.#swaps.inc({ node: this.nodeLabel(node) });
+  }
+
   /** Records one finished request: count, latency, TTFT, tokens, speed and any error. */
   observeRequest(o: RequestObservation): void {
+    for (const fn of this.#observers) fn(o);
     const s = this.#seriesFor(o.model, o.node, o.endpoint);
     const status = statusLabel(o.status);
     let requests = s.requests.get(status);

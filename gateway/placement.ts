@@ -35,6 +35,15 @@ export interface ResidentFacts {
   priority: number;
   /** Never unloaded by the gateway (neither to make room nor for idleness). */
   pinned?: boolean;
+  /**
+   * Requests the neuron reported beyond the gateway's own at the last poll
+   * (sent to it directly). When given, the neuron's own in_flight / queued
+   * counts (as old as the poll, and mostly the gateway's requests) are not
+   * read; when absent they are, as the only evidence there is.
+   */
+  outside?: number;
+  /** Not a victim for now although idle (its min_residency, or its queue about to be served). */
+  held?: boolean;
 }
 
 /** The gateway's own count of requests in flight to `model` on `neuron`. */
@@ -133,11 +142,18 @@ export interface PlacementInput {
   snapshot: FleetSnapshot;
   residents: readonly ResidentFacts[];
   strategy: EvictionStrategy;
+  /**
+   * Plan as if busy models could go too (after the idle ones): the plan a
+   * request waits for, whose busy victims must drain first.
+   */
+  includeBusy?: boolean;
 }
 
 export interface Victim {
   model: string;
   bytes: number;
+  /** In use (or held) now: the plan waits until it is idle. */
+  busy?: boolean;
 }
 
 /** Why no placement exists; lets the caller choose a status (retry later or not). */
@@ -241,7 +257,15 @@ export function planPlacement(input: PlacementInput): Placement {
 
   const facts = indexFacts(input.residents);
   const analyses = slots.map((s) =>
-    analyseDevice(s.neuron, s.device, profile.residency_priority, needBytes, strategy, facts)
+    analyseDevice(
+      s.neuron,
+      s.device,
+      profile.residency_priority,
+      needBytes,
+      strategy,
+      facts,
+      input.includeBusy === true,
+    )
   );
   let plan: DeviceAnalysis | null = null;
   for (const a of analyses) {
@@ -272,6 +296,8 @@ interface Resident {
   lastUsed: number | null;
   priority: number;
   busy: boolean;
+  /** Idle but not to go yet: keeps its place in the victim order, and the plan waits for it. */
+  held: boolean;
   pinned: boolean;
 }
 
@@ -279,6 +305,8 @@ interface DeviceAnalysis {
   neuron: string;
   device: string;
   free: number;
+  /** The device's budget (or total memory). */
+  total: number;
   /** Victims in order, or null when evicting every eligible model is not enough. */
   plan: Victim[] | null;
   planBytes: number;
@@ -295,11 +323,13 @@ function analyseDevice(
   needBytes: number,
   strategy: EvictionStrategy,
   facts: Map<string, ResidentFacts>,
+  includeBusy = false,
 ): DeviceAnalysis {
   const a: DeviceAnalysis = {
     neuron: n.name,
     device: d.name,
     free: d.memory_free_bytes,
+    total: d.memory_budget_bytes ?? d.memory_total_bytes,
     plan: null,
     planBytes: 0,
     evictable: [],
@@ -316,13 +346,25 @@ function analyseDevice(
     else if (r.busy) a.busy.push(r);
     else a.evictable.push(r);
   }
-  a.evictable.sort(strategy === "priority" ? byPriorityThenLru : byLru);
+  const order = strategy === "priority" ? byPriorityThenLru : byLru;
+  a.evictable.sort(order);
   const victims: Victim[] = [];
   let freed = 0;
   for (const r of a.evictable) {
     if (a.free + freed >= needBytes) break;
-    victims.push({ model: r.model, bytes: r.bytes });
+    victims.push({ model: r.model, bytes: r.bytes, ...(r.held ? { busy: true } : {}) });
     freed += r.bytes;
+  }
+  if (!includeBusy && victims.some((v) => v.busy)) {
+    // The strategy's victim is held: wait for it rather than take another one.
+    return { ...a, busy: [...a.busy, ...a.evictable], evictable: [] };
+  }
+  if (includeBusy) {
+    for (const r of [...a.busy].sort(order)) {
+      if (a.free + freed >= needBytes) break;
+      victims.push({ model: r.model, bytes: r.bytes, busy: true });
+      freed += r.bytes;
+    }
   }
   if (a.free + freed >= needBytes) {
     a.plan = victims;
@@ -333,13 +375,16 @@ function analyseDevice(
 
 function resident(neuron: string, m: NeuronModel, facts: Map<string, ResidentFacts>): Resident {
   const f = facts.get(factKey(neuron, m.id));
+  // The gateway's live count plus what others sent; the polled counts only without that split.
+  const others = f?.outside ?? m.in_flight + m.queued;
   return {
     model: m.id,
     // A resident model's accounted memory; the file size when the neuron gave none.
     bytes: m.memory_bytes ?? m.size_bytes,
     lastUsed: lastUsedOf(m, f),
     priority: f?.priority ?? 0,
-    busy: (f?.inFlight ?? 0) > 0 || m.in_flight > 0 || m.queued > 0,
+    busy: (f?.inFlight ?? 0) > 0 || others > 0,
+    held: f?.held === true,
     pinned: f?.pinned === true,
   };
 }
@@ -364,10 +409,17 @@ function byPriorityThenLru(a: Resident, b: Resident): number {
 }
 
 function comparePlans(a: DeviceAnalysis, b: DeviceAnalysis): number {
-  return a.planBytes - b.planBytes ||
+  return busyCount(a) - busyCount(b) ||
+    a.planBytes - b.planBytes ||
     a.plan!.length - b.plan!.length ||
     compareText(a.neuron, b.neuron) ||
     compareText(a.device, b.device);
+}
+
+function busyCount(a: DeviceAnalysis): number {
+  let n = 0;
+  for (const v of a.plan ?? []) if (v.busy) n++;
+  return n;
 }
 
 /** Names the nearest obstacle across devices, with each device's figures. */
@@ -421,6 +473,7 @@ function describeDevice(a: DeviceAnalysis): string {
   group("in use", a.busy);
   group("held by higher-priority or pinned models", a.outranking);
   group("loading", a.loading);
+  parts.push(`budget ${formatBytes(a.total)}`);
   return parts.join(", ");
 }
 
@@ -497,7 +550,7 @@ export function idleVictims(input: IdleInput): IdleVictim[] {
     for (const m of n.models) {
       if (m.state !== "loaded") continue;
       const r = resident(n.name, m, facts);
-      if (r.busy || r.pinned || r.lastUsed === null) continue;
+      if (r.busy || r.held || r.pinned || r.lastUsed === null) continue;
       const idleMs = now - r.lastUsed;
       if (idleMs <= idleTtlMs) continue;
       out.push({ neuron: n.name, model: m.id, device: m.device, bytes: r.bytes, idleMs });

@@ -453,3 +453,51 @@ Deno.test("defragDue: neurons at or over the threshold, sorted; 0 turns it off",
   assert.deepEqual(defragDue(cycles, 0), []);
   assert.throws(() => defragDue(cycles, 1.5), /threshold/);
 });
+
+const NEW5 = { id: "new", pinned_on: [], residency_priority: 5 };
+
+Deno.test("planPlacement: with the gateway's split, a stale polled in_flight no longer makes a model busy", () => {
+  // The poll ran while the gateway's own request to "low" was in flight; it has ended since.
+  const snapshot = [neuron("a", [device("GPU0", 0)], [
+    model("high", "GPU0", 8),
+    model("low", "GPU0", 8, { in_flight: 1 }),
+  ])];
+  const residents = [
+    facts("a", "high", { lastUsedMs: 1, priority: 5, outside: 0 }),
+    facts("a", "low", { lastUsedMs: 2, priority: 1, outside: 0 }),
+  ];
+  const p = plan({ snapshot, residents, strategy: "priority", profile: NEW5 });
+  assert.deepEqual(p.kind === "evict" && p.victims.map((v) => v.model), ["low"]);
+  // Requests others sent it directly still count.
+  residents[1] = facts("a", "low", { lastUsedMs: 2, priority: 1, outside: 1 });
+  const p2 = plan({ snapshot, residents, strategy: "priority", profile: NEW5 });
+  assert.deepEqual(p2.kind === "evict" && p2.victims.map((v) => v.model), ["high"]);
+});
+
+Deno.test("planPlacement: a held victim is waited for, never swapped for another; includeBusy plans the wait", () => {
+  const snapshot = [neuron("a", [device("GPU0", 0)], [
+    model("high", "GPU0", 8),
+    model("low", "GPU0", 8),
+  ])];
+  const residents = [
+    facts("a", "high", { lastUsedMs: 1, priority: 5, outside: 0 }),
+    facts("a", "low", { lastUsedMs: 2, priority: 1, outside: 0, held: true }),
+  ];
+  assertNone(plan({ snapshot, residents, strategy: "priority", profile: NEW5 }), "busy");
+  const wait = plan({
+    snapshot,
+    residents,
+    strategy: "priority",
+    profile: NEW5,
+    includeBusy: true,
+  });
+  assert.deepEqual(wait.kind === "evict" && wait.victims, [
+    { model: "low", bytes: 8 * GIB, busy: true },
+  ]);
+  // Busy (in flight) ones come after the idle ones in a wait plan.
+  residents[1] = facts("a", "low", { lastUsedMs: 2, priority: 1, inFlight: 1, outside: 0 });
+  const p = plan({ snapshot, residents, strategy: "priority", profile: NEW5, includeBusy: true });
+  assert.deepEqual(p.kind === "evict" && p.victims.map((v) => [v.model, v.busy]), [
+    ["high", undefined],
+  ]);
+});

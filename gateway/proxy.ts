@@ -153,6 +153,13 @@ export async function send(
   }
 }
 
+/** What routing needs of the request it serves: its conversation, and who to tell. */
+export interface RoutedRequest {
+  /** The conversation (gateway/affinity.ts): its next turn goes where its cache is. */
+  key?: string | null;
+  routed(neuron: NeuronState, cold: boolean): void;
+}
+
 /**
  * Routes and sends, retrying once on another neuron when the first cannot
  * be reached. Returns the response and the neuron that gave it.
@@ -164,12 +171,18 @@ export async function sendRouted(
   body: string | Uint8Array<ArrayBuffer>,
   clientHeaders: Headers,
   signal: AbortSignal,
-  onRouted?: (neuron: NeuronState, cold: boolean) => void,
+  request?: RoutedRequest,
 ): Promise<{ res: Response; neuron: NeuronState; cold: boolean }> {
   const tried = new Set<string>();
   for (let attempt = 0; attempt < 2; attempt++) {
-    const { neuron, cold } = await deps.lifecycle.acquire(entry, tried, undefined, signal);
-    onRouted?.(neuron, cold);
+    const { neuron, cold } = await deps.lifecycle.acquire(
+      entry,
+      tried,
+      undefined,
+      signal,
+      request?.key,
+    );
+    request?.routed(neuron, cold);
     try {
       let res = await send(neuron, path, body, clientHeaders, signal);
       if (res.status === 404 && attempt === 0) {

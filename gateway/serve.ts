@@ -88,6 +88,10 @@ export async function serveGateway(
   const lifecycle = new Lifecycle(fleet, catalogue, usage, metrics, {
     strategy: config.eviction.strategy,
     loadTimeoutMs: g.load_timeout,
+    queueTimeoutMs: config.queue.timeout,
+    maxWaitMs: config.queue.max_wait,
+    maxBatch: config.queue.max_batch,
+    minResidencyMs: config.queue.min_residency,
   });
   const gateway: Gateway = {
     fleet,
@@ -105,8 +109,14 @@ export async function serveGateway(
       maxBodyBytes: g.max_body_bytes,
       streamIdleMs: g.stream_idle_timeout,
       apiKeys: config.auth.api_keys,
+      adminKeys: config.auth.admin_keys,
     },
   };
+  if (config.auth.api_keys.length && !config.auth.admin_keys.length) {
+    log.warn(
+      "every API key may load, unload and pull models: set [auth] admin_keys to keep that to operators",
+    );
+  }
   await fleet.start();
   refreshKnown();
   const evictor = new Evictor(fleet, lifecycle, {

@@ -74,12 +74,25 @@ export function guard(
     watch?: (chunk: Uint8Array) => void;
     errorFrame?: (message: string, code?: string) => Uint8Array;
     onEnd?: (outcome: StreamOutcome) => void;
+    /**
+     * The request's own abort (request_timeout, shutdown): its reason, an HttpError, ends
+     * the stream. Watched here rather than left to `fetch`, whose abort stops reaching the
+     * body once the upstream Response object itself was garbage-collected (only its body
+     * is kept): seen as a shutdown that did not cut a stream in a long test run.
+     */
+    signal?: AbortSignal;
   },
 ): ReadableStream<Uint8Array> {
   const reader = chunkReader(upstream);
   let last = performance.now();
   let idle = false;
   let ended = false;
+  let cutBy: unknown = null;
+  const onAbort = () => {
+    cutBy = opts.signal!.reason;
+    reader.cancel(cutBy).catch(() => {});
+  };
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
   const dog = setInterval(() => {
     if (performance.now() - last > opts.idleMs) {
       idle = true;
@@ -88,6 +101,7 @@ export function guard(
   }, Math.min(opts.idleMs, 5000));
   const end = (o: StreamOutcome) => {
     clearInterval(dog);
+    opts.signal?.removeEventListener("abort", onAbort);
     if (ended) return;
     ended = true;
     opts.onEnd?.(o);
@@ -115,10 +129,16 @@ export function guard(
       try {
         chunk = await reader.read();
       } catch (e) {
+        if (cutBy instanceof HttpError) return cut(c, cutBy);
         if (e instanceof HttpError) return cut(c, e);
         return fail(c, (e as Error).message);
       }
       last = performance.now();
+      if (cutBy instanceof HttpError) return cut(c, cutBy);
+      if (!chunk && cutBy !== null) {
+        end("client_closed"); // the client's own abort: nobody reads this stream any more
+        return c.close();
+      }
       if (!chunk) {
         if (idle) return fail(c, `no data for ${opts.idleMs / 1000} s`);
         end("ok");

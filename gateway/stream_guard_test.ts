@@ -60,6 +60,7 @@ Deno.test("chunkReader: a stream that is not a byte stream is read as it is", as
 function guarded(
   idleMs = 5000,
   errorFrame: typeof openaiErrorFrame | undefined = openaiErrorFrame,
+  signal?: AbortSignal,
 ) {
   let ctl!: ReadableStreamDefaultController<Uint8Array>;
   let cancelled: unknown = false;
@@ -73,6 +74,7 @@ function guarded(
     watch: (c) => state.seen.push(dec.decode(c)),
     errorFrame,
     onEnd: (o) => state.outcome = o,
+    signal,
   });
   return { ctl, out, state, cancelled: () => cancelled };
 }
@@ -125,4 +127,24 @@ Deno.test("guard: the gateway's own cut (request_timeout) keeps its code; a clie
   await left.out.cancel("client left");
   assertEquals(left.state.outcome, "client_closed");
   assertEquals(left.cancelled(), "client left");
+});
+
+Deno.test("guard: the request's abort ends the stream: the gateway's reason as a frame, a client's quietly", async () => {
+  const shutdown = new AbortController();
+  const g = guarded(5000, openaiErrorFrame, shutdown.signal);
+  g.ctl.enqueue(enc.encode("data: a\n\n"));
+  const reader = g.out.getReader();
+  assertEquals(dec.decode((await reader.read()).value), "data: a\n\n");
+  shutdown.abort(new HttpError(503, "the gateway is shutting down", { code: "shutting_down" }));
+  let t = "";
+  for (let r = await reader.read(); !r.done; r = await reader.read()) t += dec.decode(r.value);
+  assertMatch(t, /"message":"the gateway is shutting down".*"code":"shutting_down"/);
+  assertEquals(g.state.outcome, "upstream_failed");
+  assert(g.cancelled() !== false, "the upstream was cancelled");
+
+  const client = new AbortController();
+  const h = guarded(5000, openaiErrorFrame, client.signal);
+  client.abort();
+  assertEquals(await text(h.out), "");
+  assertEquals(h.state.outcome, "client_closed");
 });

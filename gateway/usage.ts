@@ -2,28 +2,76 @@
  * The gateway's own per (neuron, model) bookkeeping: requests in flight
  * (never evict those; route to the least loaded), last use (LRU), and a
  * moving average of generation speed for `cortex status`.
+ *
+ * It is the first to know when a model goes idle: the poller's counts are as
+ * old as the last poll. Two facts reconcile the two views:
+ * - a request routed but not yet begun is *reserved* until its `begin` (or
+ *   the next macrotask), so no placement sees the model idle in between;
+ * - `pollWindow` records the most requests the gateway had in flight during a
+ *   poll, so the neuron's counts can be split into the gateway's own and the
+ *   requests others send it directly (see Fleet).
  */
 
 const key = (neuron: string, model: string) => `${neuron}\u0000${model}`;
 
 export class UsageTracker {
   #inFlight = new Map<string, number>();
+  #reserved = new Map<string, number>();
+  #sweep: ReturnType<typeof setTimeout> | undefined;
   #lastUsed = new Map<string, number>();
   #tokPerS = new Map<string, number>();
   /** (neuron, model) pairs being unloaded: no new requests go there. */
   #evicting = new Set<string>();
+  /** neuron → (model → peak in flight) while a poll of it runs. */
+  #windows = new Map<string, Map<string, number>>();
+  /** neuron → epoch ms of the last request it answered without a neuron-side failure. */
+  #answered = new Map<string, number>();
+  #onEnd: (() => void)[] = [];
 
-  inFlight = (neuron: string, model: string): number => this.#inFlight.get(key(neuron, model)) ?? 0;
+  /** Requests in flight (reservations included) to `model` on `neuron`. */
+  inFlight = (neuron: string, model: string): number => {
+    const k = key(neuron, model);
+    return (this.#inFlight.get(k) ?? 0) + (this.#reserved.get(k) ?? 0);
+  };
 
   lastUsed(neuron: string, model: string): number {
     return this.#lastUsed.get(key(neuron, model)) ?? 0;
   }
 
+  /** Called whenever a request ends (the swap queue looks again). */
+  onEnd(fn: () => void): void {
+    this.#onEnd.push(fn);
+  }
+
+  /**
+   * Counts a request routed to (neuron, model) as in flight until its
+   * `begin`, or until the next macrotask when no begin follows (an admin
+   * load, a token count): routing and begin are a few microtasks apart, and
+   * a placement running between them must not see the model idle.
+   */
+  reserve(neuron: string, model: string): void {
+    const k = key(neuron, model);
+    this.#reserved.set(k, (this.#reserved.get(k) ?? 0) + 1);
+    this.#peak(neuron, model, k);
+    this.#sweep ??= setTimeout(() => {
+      this.#sweep = undefined;
+      if (this.#reserved.size === 0) return;
+      this.#reserved.clear();
+      this.#ended();
+    }, 0);
+  }
+
   /** Marks a request started; call the returned function once when it ends. */
   begin(neuron: string, model: string): () => void {
     const k = key(neuron, model);
+    const r = this.#reserved.get(k);
+    if (r !== undefined) {
+      if (r <= 1) this.#reserved.delete(k);
+      else this.#reserved.set(k, r - 1);
+    }
     this.#inFlight.set(k, (this.#inFlight.get(k) ?? 0) + 1);
     this.#lastUsed.set(k, Date.now());
+    if (this.#windows.size) this.#peak(neuron, model, k);
     let done = false;
     return () => {
       if (done) return;
@@ -32,7 +80,53 @@ export class UsageTracker {
       if (n <= 0) this.#inFlight.delete(k);
       else this.#inFlight.set(k, n);
       this.#lastUsed.set(k, Date.now());
+      this.#ended();
     };
+  }
+
+  #ended(): void {
+    for (const fn of this.#onEnd) fn();
+  }
+
+  #peak(neuron: string, model: string, k: string): void {
+    const w = this.#windows.get(neuron);
+    if (!w) return;
+    const now = (this.#inFlight.get(k) ?? 0) + (this.#reserved.get(k) ?? 0);
+    if (now > (w.get(model) ?? 0)) w.set(model, now);
+  }
+
+  /**
+   * Starts recording the gateway's peak in-flight count per model of
+   * `neuron` (a poll of it begins); `end` returns the peaks. A count the
+   * neuron reports above the peak was sent by someone else.
+   */
+  pollWindow(neuron: string): { end(): ReadonlyMap<string, number> } {
+    const w = new Map<string, number>();
+    const prefix = `${neuron}\u0000`;
+    for (const m of [this.#inFlight, this.#reserved]) {
+      for (const [k, v] of m) {
+        if (!k.startsWith(prefix)) continue;
+        const model = k.slice(prefix.length);
+        w.set(model, (w.get(model) ?? 0) + v);
+      }
+    }
+    this.#windows.set(neuron, w);
+    return {
+      end: () => {
+        if (this.#windows.get(neuron) === w) this.#windows.delete(neuron);
+        return w;
+      },
+    };
+  }
+
+  /** A request to `neuron` got its answer (evidence the neuron is alive). */
+  answered(neuron: string, at = Date.now()): void {
+    this.#answered.set(neuron, at);
+  }
+
+  /** Epoch ms of the last request `neuron` answered, 0 = none. */
+  lastAnswered(neuron: string): number {
+    return this.#answered.get(neuron) ?? 0;
   }
 
   touch(neuron: string, model: string): void {

@@ -5,13 +5,14 @@
  * nothing of HTTP or the store.
  */
 
-import type { Device, LoadRequest, NeuronModel } from "../core/neuron/schemas.ts";
+import type { Device, KvCacheType, LoadRequest, NeuronModel } from "../core/neuron/schemas.ts";
 import { createLogger } from "../core/log.ts";
 import { ChatTemplate } from "./chat/template.ts";
 import { Engine } from "./engine/engine.ts";
 import { EngineError, type LoadedModelInfo, type Usage } from "./engine/types.ts";
 import { ModelStore, type StoreEntry, StoreError } from "./store/model_store.ts";
-import { estimateMemory, kvBytesPerToken, type ModelSummary } from "./store/summary.ts";
+import { type Fit, FitError, fitModel } from "./store/fit.ts";
+import { kvBytesPerToken, type ModelSummary } from "./store/summary.ts";
 import { detectToolFormat, type ToolFormat } from "../core/tools/mod.ts";
 
 export interface NeuronSettings {
@@ -20,8 +21,10 @@ export interface NeuronSettings {
   devices?: string[];
   /** Device name → budget in bytes, overriding what the device reports. */
   memoryBudgets: Record<string, number>;
-  slots: number;
-  context: number;
+  /** Explicit slots / context per slot; absent = fitted to the device (store/fit.ts). */
+  slots?: number;
+  context?: number;
+  kvCacheType: KvCacheType;
   nThreads: number;
   nThreadsBatch?: number;
   nBatch: number;
@@ -38,6 +41,7 @@ export interface ModelRecord {
   device: string;
   memoryBytes: number;
   summary: ModelSummary;
+  kvCacheType: KvCacheType;
   info: LoadedModelInfo | null;
   template: ChatTemplate | null;
   toolFormat: ToolFormat;
@@ -182,9 +186,10 @@ export class Neuron {
       throw e;
     }
     const summary = await this.store.summary(entry);
-    const { context, slots, need } = this.#estimate(summary, req.context, req.slots);
     const devices = await this.devices();
-    const device = this.#pickDevice(devices, req.device, need);
+    const { device, fit } = this.#place(devices, req, summary);
+    const { context, slots } = fit;
+    const need = fit.totalBytes;
 
     const s = this.settings;
     let settle!: { resolve: (r: ModelRecord) => void; reject: (e: unknown) => void };
@@ -198,6 +203,7 @@ export class Neuron {
       device: device.name,
       memoryBytes: need,
       summary,
+      kvCacheType: fit.kvType,
       info: null,
       template: null,
       toolFormat: "none",
@@ -210,11 +216,25 @@ export class Neuron {
       unloading: null,
     };
     this.#records.set(req.model, rec);
-    this.#log.info("loading", { model: req.model, source: entry.id, device: device.name });
+    this.#log.info("loading", {
+      model: req.model,
+      source: entry.id,
+      device: device.name,
+      context,
+      slots,
+      kv_cache_type: fit.kvType,
+      trained_context: fit.trained,
+      memory_mib: Math.ceil(need / MiB),
+      free_mib: Math.floor(device.memory_free_bytes / MiB),
+      // Why the context is shorter than trained, or the slots fewer than 4.
+      fitted: fit.reduced ??
+        (req.context ?? s.context ?? req.slots ?? s.slots ? "as configured" : "trained length"),
+    });
     try {
       const info = await this.engine.load(req.model, entry.path, {
         context,
         slots,
+        kvCacheType: fit.kvType,
         nBatch: s.nBatch,
         nThreads: s.nThreads,
         nThreadsBatch: s.nThreadsBatch,
@@ -256,16 +276,43 @@ export class Neuron {
     }
   }
 
-  /** Context per slot (capped at the trained length), slots, and the memory they need. */
-  #estimate(summary: ModelSummary, context?: number, slots?: number) {
-    const ctx = Math.min(context ?? this.settings.context, summary.contextLength ?? Infinity);
-    const n = slots ?? this.settings.slots;
-    const need = estimateMemory(summary, { cells: ctx * n, nBatch: this.settings.nBatch }).total;
-    return { context: ctx, slots: n, need };
+  /**
+   * What a load would get on a device of this budget: explicit context/slots (request, then
+   * neuron.toml) as given, the rest fitted (store/fit.ts). Throws FitError.
+   */
+  fit(
+    summary: ModelSummary,
+    budgetBytes: number,
+    device: string,
+    req: { context?: number; slots?: number; kv_cache_type?: KvCacheType } = {},
+    totalBytes?: number,
+  ): Fit {
+    const s = this.settings;
+    return fitModel({
+      summary,
+      budgetBytes,
+      totalBytes,
+      device,
+      nBatch: s.nBatch,
+      kvType: req.kv_cache_type ?? s.kvCacheType,
+      context: req.context ?? s.context,
+      slots: req.slots ?? s.slots,
+    });
   }
 
-  /** Picks the requested device, or the one with the most free budget; refuses when none fits. */
-  #pickDevice(devices: Device[], wanted: string | undefined, need: number): Device {
+  /** What a device can give one model: a budget as set, else free memory less headroom. */
+  #budget(d: Device): number {
+    if (d.memory_budget_bytes !== null) return d.memory_free_bytes;
+    // The device's own figure: leave room for the OS, the driver and other processes.
+    return Math.max(0, d.memory_free_bytes - Math.max(256 * MiB, 0.05 * d.memory_total_bytes));
+  }
+
+  /**
+   * Picks the requested device, or the one with the most free budget, and fits the model to
+   * it; refuses (507 with the numbers) when it cannot fit there.
+   */
+  #place(devices: Device[], req: LoadRequest, summary: ModelSummary): { device: Device; fit: Fit } {
+    const wanted = req.device;
     const live = devices.filter((d) => d.state === "ok");
     const pool = wanted ? live.filter((d) => d.name === wanted) : live;
     if (wanted && !pool.length) {
@@ -276,21 +323,37 @@ export class Neuron {
     }
     const best = [...pool].sort((a, b) => b.memory_free_bytes - a.memory_free_bytes)[0];
     if (!best) throw new LoadRefusedError(507, "no device is available");
-    if (best.memory_free_bytes < need) {
-      throw new LoadRefusedError(
-        507,
-        `model needs about ${Math.ceil(need / MiB)} MiB but ${best.name} has ${
-          Math.floor(best.memory_free_bytes / MiB)
-        } MiB free of ${
-          Math.floor((best.memory_budget_bytes ?? best.memory_total_bytes) / MiB)
-        } MiB`,
-        {
-          device: best.name,
-          required_bytes: need,
-          free_bytes: best.memory_free_bytes,
-          total_bytes: best.memory_budget_bytes ?? best.memory_total_bytes,
-        },
-      );
+    try {
+      const total = best.memory_budget_bytes ?? best.memory_total_bytes;
+      return { device: best, fit: this.fit(summary, this.#budget(best), best.name, req, total) };
+    } catch (e) {
+      if (!(e instanceof FitError)) throw e;
+      // A KV type the model cannot take is the request's fault; memory is the device's.
+      const status = "block" in e.details ? 400 : 507;
+      throw new LoadRefusedError(status, `${req.model}: ${e.message}`, {
+        ...e.details,
+        free_bytes: best.memory_free_bytes,
+        total_bytes: best.memory_budget_bytes ?? best.memory_total_bytes,
+      });
+    }
+  }
+
+  /**
+   * What a load at this neuron's defaults would get on its largest device (placement plans
+   * with it: the fitted default takes a whole device, so the gateway makes room for it).
+   */
+  async #defaultFit(summary: ModelSummary): Promise<Fit | null> {
+    const devices = (await this.engine.devices()).filter((d) => !d.failed);
+    let best: Fit | null = null;
+    for (const d of devices) {
+      const total = this.settings.memoryBudgets[d.name] ??
+        Math.max(0, d.memoryTotalBytes - Math.max(256 * MiB, 0.05 * d.memoryTotalBytes));
+      try {
+        const f = this.fit(summary, total, d.name);
+        if (!best || f.context * f.slots > best.context * best.slots) best = f;
+      } catch {
+        // does not fit this device at the defaults
+      }
     }
     return best;
   }
@@ -358,6 +421,8 @@ export class Neuron {
       } catch {
         // unreadable header: listed, but it will fail to load
       }
+      const fit = s ? await this.#defaultFit(s) : null;
+      const kvType = this.settings.kvCacheType;
       out.set(e.id, {
         id: e.id,
         source: e.id,
@@ -365,11 +430,12 @@ export class Neuron {
         device: null,
         size_bytes: e.sizeBytes,
         // What a load at this neuron's defaults would take: placement plans with it.
-        memory_bytes: s ? this.#estimate(s).need : null,
+        memory_bytes: fit?.totalBytes ?? null,
         context_length: s?.contextLength ?? null,
-        context: s ? this.#estimate(s).context : null,
-        slots: s ? this.#estimate(s).slots : null,
-        kv_bytes_per_token: s ? kvBytesPerToken(s) : null,
+        context: fit?.context ?? null,
+        slots: fit?.slots ?? null,
+        kv_bytes_per_token: s ? kvBytesPerToken(s, kvType) : null,
+        kv_cache_type: kvType,
         reasoning: s?.markers ?? null,
         chat_template: s?.hasChatTemplate ?? false,
         tool_format: null,
@@ -397,7 +463,8 @@ export class Neuron {
       context_length: r.summary.contextLength,
       context: r.info?.context ?? null,
       slots,
-      kv_bytes_per_token: kvBytesPerToken(r.summary),
+      kv_bytes_per_token: kvBytesPerToken(r.summary, r.kvCacheType),
+      kv_cache_type: r.kvCacheType,
       reasoning: r.info?.markers
         ? { open: r.info.markers.open, close: r.info.markers.close }
         : r.state === "loaded"

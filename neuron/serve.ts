@@ -30,6 +30,7 @@ export function settingsFromConfig(c: NeuronConfig, name = Deno.hostname()): Neu
     ),
     slots: c.slots,
     context: c.context,
+    kvCacheType: c.kv_cache_type,
     // Generation is memory-bound: half the logical CPUs (physical cores) is the usual best.
     nThreads: c.n_threads ?? Math.max(1, Math.floor(cores / 2)),
     nThreadsBatch: c.n_threads_batch,

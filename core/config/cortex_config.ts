@@ -63,6 +63,18 @@ export const EvictionSectionSchema = z.strictObject({
   idle_ttl: duration().default(0),
 });
 
+/** The swap queue: requests for a model whose room is held by busy models wait (README "Swapping"). */
+export const QueueSectionSchema = z.strictObject({
+  /** Longest a request waits for its model's room, in ms; then 503 with Retry-After. 0 = no queue: 503 at once. */
+  timeout: duration().default(120_000),
+  /** A resident model another one waits for keeps taking new requests this long (collation), in ms. */
+  max_wait: duration().default(10_000),
+  /** … and at most this many new requests. */
+  max_batch: integer({ min: 0 }).default(16),
+  /** A model the gateway loaded is not unloaded to make room for this long, in ms. */
+  min_residency: duration().default(0),
+});
+
 export const NeuronEntrySchema = z.strictObject({
   name: neuronName(),
   /** Base URL of the neuron's HTTP API, without a trailing slash. */
@@ -77,6 +89,10 @@ export const AuthSectionSchema = z.strictObject({
   /** Accepted API keys; empty = no authentication. */
   api_keys: z.array(nonEmptyString("a non-empty API key"), {
     error: "an array of API key strings",
+  }).default([]),
+  /** Operator keys: also load, unload and pull; when set, API keys no longer may. */
+  admin_keys: z.array(nonEmptyString("a non-empty operator key"), {
+    error: "an array of operator key strings",
   }).default([]),
 });
 
@@ -95,6 +111,7 @@ export const EmbeddedSectionSchema = z.strictObject({
 export const CortexConfigSchema = z.strictObject({
   gateway: GatewaySectionSchema.prefault({}),
   eviction: EvictionSectionSchema.prefault({}),
+  queue: QueueSectionSchema.prefault({}),
   /** Zero neurons is valid: the CLI then runs an embedded neuron. */
   neurons: z.array(NeuronEntrySchema, { error: "an array of tables ([[neurons]])" }).default([]),
   auth: AuthSectionSchema.prefault({}),
@@ -181,7 +198,7 @@ function crossCheck(doc: Record<string, unknown>): CrossIssue[] {
 }
 
 const isSecret = (path: readonly PropertyKey[]) =>
-  path[path.length - 1] === "token" || path.includes("api_keys");
+  path[path.length - 1] === "token" || path.includes("api_keys") || path.includes("admin_keys");
 
 export const CORTEX_FILE: ConfigFileSpec<typeof CortexConfigSchema> = {
   schema: CortexConfigSchema,

@@ -26,8 +26,9 @@ Deno.test("cortex defaults: an empty file is a complete config", () => {
       max_body_bytes: 8 * 1024 * 1024,
     },
     eviction: { strategy: "lru", defrag_after_cycles: 0, idle_ttl: 0 },
+    queue: { timeout: 120_000, max_wait: 10_000, max_batch: 16, min_residency: 0 },
     neurons: [],
-    auth: { api_keys: [] },
+    auth: { api_keys: [], admin_keys: [] },
     responses: { max_entries: 1000, max_age: 3_600_000 },
     embedded: {},
   });
@@ -347,4 +348,12 @@ Deno.test("cortex: TLS files resolve next to the file; one without the other is 
     (e: Error) =>
       e instanceof ConfigError && /gateway\.tls_key: expected a PEM file path/.test(e.message),
   );
+});
+
+Deno.test("cortex [queue]: durations and a count; 0 turns the queue off", () => {
+  const c = parseCortexConfig(
+    `[queue]\ntimeout = 0\nmax_wait = "2s"\nmax_batch = 4\nmin_residency = "1s"\n`,
+  );
+  assert.deepEqual(c.queue, { timeout: 0, max_wait: 2000, max_batch: 4, min_residency: 1000 });
+  assert.throws(() => parseCortexConfig(`[queue]\nmax_batch = -1\n`), /queue\.max_batch/);
 });

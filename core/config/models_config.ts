@@ -8,6 +8,7 @@
  * files never claim the same variable.
  */
 import { z } from "zod";
+import { KvCacheTypeSchema } from "../neuron/schemas.ts";
 import { ConfigError, makeIssue } from "./config_error.ts";
 import type { Env, EnvSpec } from "./env_overrides.ts";
 import { integer, neuronName, number } from "./fields.ts";
@@ -89,6 +90,8 @@ export const ModelProfileSchema = z.strictObject({
   context_length: integer({ min: 1 }).optional(),
   /** Parallel slots; absent = the neuron's `slots`. */
   parallel: integer({ min: 1 }).optional(),
+  /** KV cache type; absent = the neuron's `kv_cache_type`. */
+  kv_cache_type: KvCacheTypeSchema.optional(),
   /** Cap on generated tokens per request. */
   max_output_tokens: integer({ min: 1 }).optional(),
   /** Load as an embedding model (serves /v1/embeddings). */

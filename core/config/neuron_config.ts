@@ -9,6 +9,7 @@
  * (AWS Neuron's `NEURON_RT_*`) shares the prefix.
  */
 import { z } from "zod";
+import { KvCacheTypeSchema } from "../neuron/schemas.ts";
 import type { Env, EnvSpec } from "./env_overrides.ts";
 import { hostPort, integer, nonEmptyString, pathString } from "./fields.ts";
 import { baseDirOf, type ParseOptions, resolveFromFile } from "./resolve_paths.ts";
@@ -37,10 +38,18 @@ export const NeuronConfigSchema = z.strictObject({
   memory_budget_mb: z.record(z.string(), integer({ min: 1 }), {
     error: "a table of device name = MiB, e.g. { CPU = 2048 }",
   }).default({}),
-  /** Default parallel sequences per loaded model. */
-  slots: integer({ min: 1 }).default(4),
-  /** Default context tokens per slot. */
-  context: integer({ min: 1 }).default(4096),
+  /**
+   * Parallel sequences per loaded model; absent = 4, fewer when the device could not
+   * otherwise give each request 32768 tokens (see neuron/store/fit.ts).
+   */
+  slots: integer({ min: 1 }).optional(),
+  /**
+   * Context tokens per slot; absent = the model's trained length, reduced only as far as
+   * the device's memory requires.
+   */
+  context: integer({ min: 1 }).optional(),
+  /** KV cache element type: "q8_0" / "q4_0" fit 2× / 3.5× the context of "f16". */
+  kv_cache_type: KvCacheTypeSchema.default("f16"),
   /** Generation threads; absent = chosen from the CPU count. */
   n_threads: integer({ min: 1 }).optional(),
   /** Prompt-processing threads; absent = same as n_threads. */

@@ -17,8 +17,8 @@ Deno.test("neuron defaults", async () => {
     listen: "127.0.0.1:13131",
     model_dirs: ["./models"],
     memory_budget_mb: {},
-    slots: 4,
-    context: 4096,
+    // No slots / context: fitted to the model and the device at load (neuron/store/fit.ts).
+    kv_cache_type: "f16",
     n_batch: 512,
     max_queue: 64,
     max_body_bytes: 8 * 1024 * 1024,
@@ -76,7 +76,7 @@ n_thread = 2
     'neuron.toml:3: devices[1]: expected an entry not already listed, found "CUDA0", the same as devices[0]',
     'neuron.toml:4: log_level: expected one of "debug", "info", "warn", "error", found "verbose"',
     "neuron.toml:5: model_dirs: expected at least one directory, found an array []",
-    "neuron.toml:6: n_thread: expected a known top-level key (listen, model_dirs, devices, memory_budget_mb, slots, context, n_threads, n_threads_batch, n_batch, max_queue, token, library_path, max_body_bytes, log_level), " +
+    "neuron.toml:6: n_thread: expected a known top-level key (listen, model_dirs, devices, memory_budget_mb, slots, context, kv_cache_type, n_threads, n_threads_batch, n_batch, max_queue, token, library_path, max_body_bytes, log_level), " +
     'found unknown key "n_thread"; did you mean "n_threads"?',
   ]);
 });
@@ -104,8 +104,20 @@ Deno.test("neuron env: bad values and near-miss names are reported with the vari
     parseNeuronConfig("", "neuron.toml", { NEURON_SLOTS: "many", NEURON_CONTXT: "8192" })
   );
   assert.deepEqual(e.issues.map((i) => i.message), [
-    "neuron.toml: contxt (set by NEURON_CONTXT): expected a known setting (listen, model_dirs, devices, memory_budget_mb, slots, context, n_threads, n_threads_batch, n_batch, max_queue, token, library_path, max_body_bytes, log_level), " +
+    "neuron.toml: contxt (set by NEURON_CONTXT): expected a known setting (listen, model_dirs, devices, memory_budget_mb, slots, context, kv_cache_type, n_threads, n_threads_batch, n_batch, max_queue, token, library_path, max_body_bytes, log_level), " +
     'found unknown key "contxt"; did you mean NEURON_CONTEXT?',
     'neuron.toml: slots (set by NEURON_SLOTS): expected an integer >= 1, found "many"',
   ]);
+});
+
+Deno.test("kv_cache_type takes f16, q8_0 or q4_0 and nothing else", () => {
+  assert.equal(parseNeuronConfig('kv_cache_type = "q8_0"').kv_cache_type, "q8_0");
+  assert.equal(
+    parseNeuronConfig("", "neuron.toml", { NEURON_KV_CACHE_TYPE: "q4_0" }).kv_cache_type,
+    "q4_0",
+  );
+  assert.deepEqual(
+    configError(() => parseNeuronConfig('kv_cache_type = "q5_1"')).issues.map((i) => i.message),
+    ['neuron.toml:1: kv_cache_type: expected one of "f16", "q8_0", "q4_0", found "q5_1"'],
+  );
 });

@@ -13,6 +13,14 @@ export const ModelKeySchema = z.string().min(1).max(200).regex(
   "letters, digits and . _ : + / - only",
 );
 
+/**
+ * KV cache element types a neuron offers (llama.cpp `type_k` / `type_v`). Quantized ones
+ * halve (q8_0) or quarter (q4_0) the cache's memory, so more context fits; a quantized V
+ * cache needs flash attention.
+ */
+export const KvCacheTypeSchema = z.enum(["f16", "q8_0", "q4_0"]);
+export type KvCacheType = z.infer<typeof KvCacheTypeSchema>;
+
 export const LoadRequestSchema = z.strictObject({
   /** The name the model is served under. */
   model: ModelKeySchema,
@@ -24,6 +32,8 @@ export const LoadRequestSchema = z.strictObject({
   context: z.int().min(64).max(1 << 20).optional(),
   /** Parallel request slots. */
   slots: z.int().min(1).max(256).optional(),
+  /** KV cache type; defaults to the neuron's `kv_cache_type`. */
+  kv_cache_type: KvCacheTypeSchema.optional(),
   embeddings: z.boolean().optional(),
   /** GPU layers to offload (-1 = all). */
   gpu_layers: z.int().min(-1).optional(),
@@ -56,6 +66,8 @@ export const NeuronModelSchema = z.object({
   slots: z.number().nullable(),
   /** KV cache bytes per token of context, to size loads at other context/slot settings. */
   kv_bytes_per_token: z.number().nullable(),
+  /** The KV cache type those bytes are for (as loaded, or the neuron's default). */
+  kv_cache_type: KvCacheTypeSchema.optional(),
   reasoning: MarkersSchema,
   chat_template: z.boolean(),
   tool_format: z.string().nullable(),

@@ -16,6 +16,7 @@ import {
 } from "../../core/anthropic/mod.ts";
 import { anthropicErrorMessage, HttpError } from "../../core/errors.ts";
 import { applyProfile, type Gateway, parseJsonBody, readBody, resolveModel } from "./common.ts";
+import { conversationKey } from "../affinity.ts";
 import { RequestContext } from "./openai.ts";
 import { completeOnce, streamTranslated } from "./translated.ts";
 
@@ -34,6 +35,7 @@ export async function messages(gw: Gateway, req: Request): Promise<Response> {
   if (areq.stream) body.stream_options = { include_usage: true };
   const payload = JSON.stringify(body);
   const ctx = new RequestContext(gw, entry, "messages", t0, req);
+  ctx.key = conversationKey(req.headers, body);
 
   if (!areq.stream) {
     const completion = await completeOnce(gw, req, ctx, entry, payload);

@@ -16,6 +16,8 @@ export interface GatewayOptions {
   /** A stream silent this long is treated as a dead neuron. */
   streamIdleMs: number;
   apiKeys: string[];
+  /** `[auth] admin_keys`: needed to load, unload and pull when any is set. */
+  adminKeys: string[];
 }
 
 export interface Gateway {

@@ -9,6 +9,22 @@ import type { Gateway } from "./common.ts";
 
 const CREATED = Math.floor(Date.now() / 1000);
 
+/**
+ * The limits in force for a request: the context a neuron gives each request (as loaded, or
+ * what a load would get), the longest prompt it takes (one token must follow), and the most
+ * it may generate (a models.toml cap, else whatever room the context leaves).
+ */
+export function limits(e: CatalogueEntry) {
+  const ctx = e.contextLength;
+  const room = ctx === null ? null : ctx - 1;
+  const cap = e.profile.max_output_tokens ?? null;
+  return {
+    context_length: ctx,
+    max_input_tokens: room,
+    max_output_tokens: cap === null ? room : room === null ? cap : Math.min(cap, room),
+  };
+}
+
 function describe(gw: Gateway, e: CatalogueEntry) {
   return {
     id: e.id,
@@ -16,8 +32,7 @@ function describe(gw: Gateway, e: CatalogueEntry) {
     created: CREATED,
     owned_by: "cortex",
     aliases: e.aliases,
-    context_length: e.contextLength,
-    max_output_tokens: e.profile.max_output_tokens ?? null,
+    ...limits(e),
     state: e.loadedOn.length ? "loaded" : "available",
     loaded_on: e.loadedOn,
     available_on: e.storedOn,
@@ -29,12 +44,19 @@ function describe(gw: Gateway, e: CatalogueEntry) {
 export function listModels(gw: Gateway, req: Request): Response {
   const entries = gw.catalogue.list();
   if (req.headers.has("anthropic-version")) {
-    const data = entries.map((e) => ({
-      type: "model",
-      id: e.id,
-      display_name: e.id,
-      created_at: new Date(CREATED * 1000).toISOString(),
-    }));
+    const data = entries.map((e) => {
+      const l = limits(e);
+      return {
+        type: "model",
+        id: e.id,
+        display_name: e.id,
+        created_at: new Date(CREATED * 1000).toISOString(),
+        // Anthropic's own names for the limits: input tokens and `max_tokens`.
+        max_input_tokens: l.max_input_tokens,
+        max_tokens: l.max_output_tokens,
+        context_length: l.context_length,
+      };
+    });
     return Response.json({
       data,
       has_more: false,

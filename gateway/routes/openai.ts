@@ -12,6 +12,7 @@ import type { Endpoint } from "../metrics.ts";
 import { COMMIT_STREAM_AFTER_MS, relay, sendRouted, settlesWithin, usageHeader } from "../proxy.ts";
 import { guard, openaiErrorFrame, type StreamOutcome } from "../stream_guard.ts";
 import { StreamWatch } from "../stream_watch.ts";
+import { conversationKey } from "../affinity.ts";
 import type { Deadline } from "../deadlines.ts";
 import { applyProfile, type Gateway, parseJsonBody, readBody, resolveModel } from "./common.ts";
 
@@ -29,6 +30,7 @@ export async function proxyOpenAI(
   const payload = changed ? JSON.stringify(body) : bytes;
   const stream = body.stream === true;
   const ctx = new RequestContext(gw, entry, endpoint, t0, req);
+  if (endpoint === "chat") ctx.key = conversationKey(req.headers, body);
 
   let routed: Promise<Routed> | undefined;
   if (stream && gw.lifecycle.isCold(entry)) {
@@ -36,7 +38,7 @@ export async function proxyOpenAI(
     ctx.signal.addEventListener("abort", () => upstreamAbort.abort(ctx.signal.reason), {
       once: true,
     });
-    routed = sendRouted(gw, entry, path, payload, req.headers, upstreamAbort.signal, ctx.routed);
+    routed = sendRouted(gw, entry, path, payload, req.headers, upstreamAbort.signal, ctx);
     // A refusal known at once (no room, the victims busy) keeps its status and Retry-After;
     // only a load that takes a while commits to a 200 stream with keepalives.
     if (!await settlesWithin(routed, COMMIT_STREAM_AFTER_MS)) {
@@ -47,7 +49,7 @@ export async function proxyOpenAI(
   let res: Response;
   try {
     ({ res } = await (routed ??
-      sendRouted(gw, entry, path, payload, req.headers, ctx.signal, ctx.routed)));
+      sendRouted(gw, entry, path, payload, req.headers, ctx.signal, ctx)));
   } catch (e) {
     ctx.fail(e);
     throw e;
@@ -63,6 +65,7 @@ export async function proxyOpenAI(
   const watch = new StreamWatch();
   const out = guard(res.body, {
     idleMs: gw.options.streamIdleMs,
+    signal: ctx.signal,
     watch: (c) => watch.see(c),
     errorFrame: openaiErrorFrame,
     onEnd: (outcome) => ctx.endStream(outcome, watch),
@@ -86,10 +89,15 @@ function coldStream(
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   const watch = new StreamWatch();
   let keepalive: ReturnType<typeof setInterval> | undefined;
+  // A request waiting in the swap queue sees its place there.
+  const note = () => {
+    const q = gw.lifecycle.queue.positionOf(upstreamAbort.signal);
+    return encodeSseComment(q ? `queued for ${q.model}, position ${q.position}` : "loading model");
+  };
   const body = new ReadableStream<Uint8Array>({
     async start(c) {
-      keepalive = setInterval(() => c.enqueue(encodeSseComment("loading model")), 2000);
-      c.enqueue(encodeSseComment("loading model"));
+      keepalive = setInterval(() => c.enqueue(note()), 2000);
+      c.enqueue(note());
       try {
         const { res } = await routed;
         clearInterval(keepalive);
@@ -106,6 +114,7 @@ function coldStream(
         }
         reader = guard(res.body, {
           idleMs: gw.options.streamIdleMs,
+          signal: ctx.signal,
           watch: (x) => watch.see(x),
           errorFrame: openaiErrorFrame,
           onEnd: (outcome) => ctx.endStream(outcome, watch),
@@ -169,6 +178,9 @@ export class RequestContext {
         : [req.signal, gw.closing.signal],
     );
   }
+
+  /** The conversation this request continues (gateway/affinity.ts), when it names one. */
+  key: string | null = null;
 
   /** Called once the request has a neuron. */
   routed = (neuron: NeuronState): void => {

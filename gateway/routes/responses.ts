@@ -18,6 +18,7 @@ import {
   storedResponse,
 } from "../../core/responses/mod.ts";
 import { applyProfile, type Gateway, parseJsonBody, readBody, resolveModel } from "./common.ts";
+import { conversationKey } from "../affinity.ts";
 import { RequestContext } from "./openai.ts";
 import { completeOnce, streamTranslated } from "./translated.ts";
 
@@ -43,6 +44,8 @@ export async function createResponse(gw: Gateway, req: Request): Promise<Respons
   applyProfile(body, entry, "responses");
   const payload = JSON.stringify(body);
   const ctx = new RequestContext(gw, entry, "responses", t0, req);
+  // The translated body holds the whole conversation (a previous_response_id's too).
+  ctx.key = conversationKey(req.headers, { ...body, prompt_cache_key: raw.prompt_cache_key });
   const keep = (response: ResponseObject | null) => {
     if (response && rreq.store !== false) gw.responses.put(storedResponse(rreq, response));
   };

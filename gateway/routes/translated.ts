@@ -54,7 +54,7 @@ export async function completeOnce(
       payload,
       translatedHeaders(req.headers),
       ctx.signal,
-      ctx.routed,
+      ctx,
     ));
   } catch (e) {
     ctx.fail(e);
@@ -111,7 +111,7 @@ export async function streamTranslated(
     payload,
     translatedHeaders(req.headers),
     upstreamAbort.signal,
-    ctx.routed,
+    ctx,
   );
   if (await settlesWithin(routed, COMMIT_STREAM_AFTER_MS)) {
     const { res } = await routed.catch((e) => {
@@ -144,6 +144,7 @@ export async function streamTranslated(
         }
         const upstream = guard(res.body, {
           idleMs: gw.options.streamIdleMs,
+          signal: ctx.signal,
           watch: (x) => {
             if (!watch.firstTokenAt) stop();
             watch.see(x);

@@ -96,9 +96,25 @@ export async function startRun(
       new EngineError(first.code, first.message, first.limit),
       rec.key,
       endpoint === "chat" ? "messages" : "prompt",
+      contextHint(rec),
     );
   }
   return run;
+}
+
+/**
+ * What a too-long refusal adds after OpenAI's words: the model's trained length and how to
+ * raise the context a request gets (agents read the first sentence; people read this).
+ */
+export function contextHint(rec: ModelRecord): string | undefined {
+  const trained = rec.summary.contextLength;
+  const ctx = rec.info?.context;
+  if (!trained || !ctx) return undefined;
+  if (ctx >= trained) return `The model was trained for ${trained} tokens: that is its limit.`;
+  return `The model was trained for ${trained} tokens; this neuron gives each request ${ctx} ` +
+    `(${rec.info!.slots} slots, ${rec.kvCacheType} KV cache). To raise it, set \`context\` in ` +
+    `neuron.toml or \`context_length\` in models.toml (up to ${trained}), use fewer slots, ` +
+    `set kv_cache_type = "q8_0", or give the device more memory.`;
 }
 
 /** OpenAI sampling fields (already validated) → engine parameters. */

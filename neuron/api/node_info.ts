@@ -59,7 +59,13 @@ export function openaiModels(neuron: Neuron): Response {
       object: "model",
       created: Math.floor((r.loadedAt ?? Date.now()) / 1000),
       owned_by: neuron.settings.name,
+      // The limits in force: context per request, the longest prompt (one token must
+      // follow), the most a request may generate, and what the model was trained for.
       context_length: r.info?.context ?? null,
+      max_input_tokens: r.info ? r.info.context - 1 : null,
+      max_output_tokens: r.info ? r.info.context - 1 : null,
+      trained_context_length: r.summary.contextLength,
+      kv_cache_type: r.kvCacheType,
     })),
   });
 }

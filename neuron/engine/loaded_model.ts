@@ -63,6 +63,7 @@ export class LoadedModel {
         nCtx: opts.context * opts.slots,
         nBatch: opts.nBatch,
         nSeqMax: opts.slots,
+        kvType: opts.kvCacheType,
         nThreads: opts.nThreads,
         nThreadsBatch: opts.nThreadsBatch,
         // n_ubatch stays n_batch (the context's default), on CPU too: a 512-token ubatch

@@ -348,7 +348,13 @@ export class Scheduler {
     return true;
   }
 
-  /** Moves queued requests into free slots, choosing the longest cached prefix. */
+  /**
+   * Moves queued requests into free slots. A slot is worth what it saves minus what it
+   * throws away: reused prefix − discarded cache (2n − cached). So an agent's next turn
+   * finds its slot, a short unrelated request takes an empty (or the cheapest) slot instead
+   * of truncating a 40k-token conversation it shares two template tokens with, and a
+   * conversation sharing most of another's prefix still reuses it. Ties: least recently used.
+   */
   #admit(): void {
     while (this.#queue.length) {
       const free = this.#slots.filter((s) => s.req === null);
@@ -356,11 +362,14 @@ export class Scheduler {
       const p = this.#queue.shift()!;
       let best = free[0];
       let bestLen = -1;
+      let bestScore = -Infinity;
       for (const s of free) {
         const n = commonPrefix(s.cache, p.prompt);
-        if (n > bestLen || (n === bestLen && s.lastUsed < best.lastUsed)) {
+        const score = 2 * n - s.cache.length;
+        if (score > bestScore || (score === bestScore && s.lastUsed < best.lastUsed)) {
           best = s;
           bestLen = n;
+          bestScore = score;
         }
       }
       // The last prompt token is always decoded again: its logits start generation.

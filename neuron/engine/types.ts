@@ -1,5 +1,6 @@
 /** Engine types shared by the device worker and the main thread. */
 
+import type { KvCacheType } from "../../core/neuron/schemas.ts";
 import type { SamplingParams } from "../llama/sampler.ts";
 import type { Delta } from "./output.ts";
 import type { MarkerPair } from "./reasoning.ts";
@@ -96,6 +97,8 @@ export interface LoadOptions {
   /** Tokens of context per slot. */
   context: number;
   slots: number;
+  /** KV cache element type (default f16); a quantized one turns flash attention on. */
+  kvCacheType?: KvCacheType;
   nBatch: number;
   nThreads: number;
   nThreadsBatch?: number;

@@ -4,7 +4,16 @@ import { AbortFlag } from "./abort_flag.ts";
 import type { Batch } from "./batch.ts";
 import type { LlamaLibrary } from "./library.ts";
 import type { LlamaModel } from "./model.ts";
-import { CP, FLASH_ATTN_AUTO, POOLING_MEAN, setPointer, view } from "./structs.ts";
+import type { KvCacheType } from "../../core/neuron/schemas.ts";
+import {
+  CP,
+  FLASH_ATTN_AUTO,
+  FLASH_ATTN_ENABLED,
+  GGML_TYPE,
+  POOLING_MEAN,
+  setPointer,
+  view,
+} from "./structs.ts";
 
 export interface ContextOptions {
   /** Total KV cells shared by all sequences (unified cache). */
@@ -17,6 +26,8 @@ export interface ContextOptions {
   embeddings?: boolean;
   /** Physical batch (compute buffer size); defaults to nBatch. */
   nUbatch?: number;
+  /** K and V cache element type; default f16. */
+  kvType?: KvCacheType;
 }
 
 /** llama_decode's documented return codes. */
@@ -59,7 +70,12 @@ export class LlamaContext {
     dv.setUint32(CP.n_seq_max, opts.nSeqMax, true);
     dv.setInt32(CP.n_threads, opts.nThreads, true);
     dv.setInt32(CP.n_threads_batch, opts.nThreadsBatch ?? opts.nThreads, true);
-    dv.setInt32(CP.flash_attn_type, FLASH_ATTN_AUTO, true);
+    const kvType = opts.kvType ?? "f16";
+    // A quantized V cache is only read by flash attention: ask for it outright, so a backend
+    // without it fails here (a clear refusal) instead of llama.cpp falling back silently.
+    dv.setInt32(CP.flash_attn_type, kvType === "f16" ? FLASH_ATTN_AUTO : FLASH_ATTN_ENABLED, true);
+    dv.setInt32(CP.type_k, GGML_TYPE[kvType], true);
+    dv.setInt32(CP.type_v, GGML_TYPE[kvType], true);
     // One KV stream per sequence: a slot's cells stay contiguous, so attention skips the
     // others' (a shared cache interleaves them and cost 7–25% CPU in the engine bench).
     // Slots never share cells: prefix reuse is within a slot.
@@ -73,7 +89,9 @@ export class LlamaContext {
     const ptr = await l.llama_init_from_model(model.ptr, params);
     if (ptr === null) {
       throw new Error(
-        `llama.cpp could not create a context (n_ctx ${opts.nCtx}, ${opts.nSeqMax} sequences): likely out of memory`,
+        kvType === "f16"
+          ? `llama.cpp could not create a context (n_ctx ${opts.nCtx}, ${opts.nSeqMax} sequences): likely out of memory`
+          : `llama.cpp could not create a context with a ${kvType} KV cache (n_ctx ${opts.nCtx}, ${opts.nSeqMax} sequences): the backend needs flash attention for it and may lack it, or memory ran out; try kv_cache_type "f16"`,
       );
     }
     return new LlamaContext(lib, ptr);

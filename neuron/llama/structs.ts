@@ -76,6 +76,9 @@ export const BT = {
 export const SPLIT_MODE_NONE = 0;
 export const POOLING_MEAN = 1;
 export const FLASH_ATTN_AUTO = -1;
+export const FLASH_ATTN_ENABLED = 1;
+/** `enum ggml_type` values of the KV cache types offered (ggml.h). */
+export const GGML_TYPE = { f16: 1, q4_0: 2, q8_0: 8 } as const;
 
 export function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -25,6 +25,8 @@ export function engineHttpError(
   e: EngineError,
   model?: string,
   field: ContextField = "messages",
+  /** Said after a context-length refusal's standard text: the trained length, how to raise. */
+  contextHint?: string,
 ): HttpError {
   switch (e.code) {
     case "not_loaded":
@@ -35,7 +37,8 @@ export function engineHttpError(
       // OpenAI's wording: agents match "maximum context length is N tokens" to compact.
       return new HttpError(
         400,
-        e.limit ? contextLengthMessage(e.limit.max, e.limit.tokens, field) : e.message,
+        (e.limit ? contextLengthMessage(e.limit.max, e.limit.tokens, field) : e.message) +
+          (contextHint ? ` ${contextHint}` : ""),
         { code: "context_length_exceeded", param: field },
       );
     case "grammar":

@@ -1,5 +1,6 @@
 /** What a GGUF header tells about a model before it is loaded. */
 
+import type { KvCacheType } from "../../core/neuron/schemas.ts";
 import { type GgufHeader, metaNumber, metaString } from "./gguf_header.ts";
 
 export interface ModelSummary {
@@ -12,6 +13,9 @@ export interface ModelSummary {
   nHeadKv: number;
   /** Key/value width per token per layer (n_embd_head_k × n_head_kv). */
   nEmbdKv: number;
+  /** Per-head widths of K and V (a quantized cache needs them to be whole blocks). */
+  headDimK: number;
+  headDimV: number;
   nVocab: number;
   hasChatTemplate: boolean;
   /** A reasoning marker pair present as vocabulary entries. */
@@ -36,6 +40,7 @@ export function summarize(h: GgufHeader, fileBytes: number): ModelSummary {
   const nHead = n("attention.head_count") ?? 1;
   const nHeadKv = n("attention.head_count_kv") ?? nHead;
   const headDim = n("attention.key_length") ?? (nHead ? nEmbd / nHead : 0);
+  const headDimV = n("attention.value_length") ?? headDim;
   const tokens = h.metadata.get("tokenizer.ggml.tokens");
   const vocab = Array.isArray(tokens) ? new Set(tokens as string[]) : new Set<string>();
   const pair = PAIRS.find(([o, c]) => vocab.has(o) && vocab.has(c));
@@ -48,6 +53,8 @@ export function summarize(h: GgufHeader, fileBytes: number): ModelSummary {
     nHead,
     nHeadKv,
     nEmbdKv: Math.round(headDim * nHeadKv),
+    headDimK: headDim,
+    headDimV,
     nVocab: Array.isArray(tokens) ? tokens.length : 0,
     hasChatTemplate: typeof h.metadata.get("tokenizer.chat_template") === "string",
     markers: pair ? { open: pair[0], close: pair[1] } : null,
@@ -55,9 +62,17 @@ export function summarize(h: GgufHeader, fileBytes: number): ModelSummary {
   };
 }
 
-/** f16 K and V for every layer: the KV cache's cost per token of context. */
-export function kvBytesPerToken(s: ModelSummary): number {
-  return 2 * s.nLayer * s.nEmbdKv * 2;
+/** Bytes per element of each KV cache type (q8_0 / q4_0: 34 / 18 bytes per block of 32). */
+const KV_ELEMENT_BYTES: Record<KvCacheType, number> = { f16: 2, q8_0: 34 / 32, q4_0: 18 / 32 };
+
+/** Elements per quantization block: a quantized cache needs head widths that are whole blocks. */
+export const KV_BLOCK: Record<KvCacheType, number> = { f16: 1, q8_0: 32, q4_0: 32 };
+
+/** K and V for every layer: the KV cache's cost per token of context. */
+export function kvBytesPerToken(s: ModelSummary, type: KvCacheType = "f16"): number {
+  const nHeadKv = s.headDimK ? s.nEmbdKv / s.headDimK : 0;
+  const width = s.nEmbdKv + Math.round(s.headDimV * nHeadKv);
+  return Math.ceil(s.nLayer * width * KV_ELEMENT_BYTES[type]);
 }
 
 /**
@@ -67,10 +82,15 @@ export function kvBytesPerToken(s: ModelSummary): number {
  */
 export function estimateMemory(
   s: ModelSummary,
-  ctx: { cells: number; nBatch: number },
+  ctx: { cells: number; nBatch: number; kvType?: KvCacheType },
 ): { weights: number; kv: number; compute: number; total: number } {
   const weights = s.fileBytes;
-  const kv = kvBytesPerToken(s) * ctx.cells;
-  const compute = ctx.nBatch * (s.nVocab + 16 * s.nEmbd) * 4 + 8 * 1024 * 1024;
+  const kv = kvBytesPerToken(s, ctx.kvType) * ctx.cells;
+  const compute = computeBytes(s, ctx.nBatch);
   return { weights, kv, compute, total: weights + kv + compute };
+}
+
+/** Compute buffers: logits for a batch plus activations (flash attention keeps KQ out). */
+export function computeBytes(s: ModelSummary, nBatch: number): number {
+  return nBatch * (s.nVocab + 16 * s.nEmbd) * 4 + 8 * 1024 * 1024;
 }

@@ -1,7 +1,13 @@
 /**
  * Eviction with a real neuron whose CPU budget holds two tiny models: the
  * victim `lru` and `priority` choose for the same traffic, a model with a
- * stream in flight is never the victim, and the idle TTL unloads.
+ * stream in flight is never the victim (a request needing its room waits in
+ * the queue), and the idle TTL unloads.
+ *
+ * min_residency is 0 here: the victim is chosen the moment the next request
+ * arrives, usually before the poller has seen the previous request end. The
+ * gateway must decide on its own in-flight counts, not the neuron's polled
+ * ones (a stale polled in_flight once made `priority` evict "high").
  */
 
 import { assert, assertEquals, assertMatch } from "../assert.ts";
@@ -60,7 +66,14 @@ async function highLowNew(f: TestFleet): Promise<void> {
   await ask(f, "new");
 }
 
-const lru = fleetTests({ neurons: [NEURON], models: MODELS, eviction: `strategy = "lru"` });
+const NO_HOLD = `min_residency = 0`;
+
+const lru = fleetTests({
+  neurons: [NEURON],
+  models: MODELS,
+  eviction: `strategy = "lru"`,
+  queue: NO_HOLD,
+});
 
 lru.test("lru: the least recently used model makes room", async (f) => {
   await highLowNew(f);
@@ -96,31 +109,40 @@ lru.test("a model with a stream in flight is never evicted", async (f) => {
     const models = s.neurons[0].models;
     return models.filter((m) => m.gateway_in_flight > 0 && m.in_flight > 0).length === 2;
   });
-  // Streamed or not, the load that would need their room is refused for now.
-  for (const stream of [false, true]) {
+  // Streamed or not, a request that needs their room waits in the queue until they finish.
+  const waiting = [false, true].map(async (stream) => {
     const res = await f.fetch("/v1/chat/completions", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ model: "high", messages: user("room please"), max_tokens: 2, stream }),
     });
-    assertEquals(res.status, 503, `stream: ${stream}`);
-    assertMatch(res.headers.get("retry-after") ?? "", /^\d+$/);
-    const body = await res.json();
-    assertEquals(body.error.code, "no_capacity");
-    assertMatch(body.error.message, /in use/);
-  }
+    return { status: res.status, stream, text: await res.text() };
+  });
+  await waitFor(
+    "both requests to queue",
+    async () => metricValue(await f.metrics(), "cortex_queue_length", { model: "high" }) === 2,
+  );
   assertEquals(await f.loaded("n"), ["low", "new"]);
+  // Neither stream was cut short by an unload.
   assertEquals(await Promise.all(streams), [
     { tokens: 480, finish: "length" },
     { tokens: 480, finish: "length" },
   ]);
-  assertEquals(await f.loaded("n"), ["low", "new"]);
-  assertEquals(metricValue(await f.metrics(), "cortex_evictions_total"), 1);
-  // Once the streams are done, the same request makes room.
-  await ask(f, "high");
+  for (const w of await Promise.all(waiting)) {
+    assertEquals(w.status, 200, `stream: ${w.stream}: ${w.text}`);
+    if (w.stream) assertMatch(w.text, /data: \[DONE\]/);
+    else assertEquals(JSON.parse(w.text).usage.completion_tokens, 2);
+  }
   const now = await f.loaded("n");
   assertEquals(now.length, 2);
   assert(now.includes("high"));
+  const m = await f.metrics();
+  assertEquals(metricValue(m, "cortex_evictions_total"), 2);
+  assertEquals(metricValue(m, "cortex_queue_length"), 0);
+  assertEquals(
+    metricValue(m, "cortex_queue_wait_seconds_count", { model: "high", outcome: "served" }),
+    2,
+  );
 });
 
 lru.stop();
@@ -129,6 +151,7 @@ const priority = fleetTests({
   neurons: [NEURON],
   models: MODELS,
   eviction: `strategy = "priority"`,
+  queue: NO_HOLD,
 });
 
 priority.test("priority: the lowest residency_priority makes room, used or not", async (f) => {

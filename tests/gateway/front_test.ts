@@ -18,7 +18,7 @@ const TLS = new URL("../fixtures/tls/", import.meta.url).pathname;
 const KEY = "front-key";
 const standIn = serveStandIn({ model: "m" });
 
-function config(extra = "") {
+function config(extra = "", auth = "") {
   return parseCortexConfig(`
 [gateway]
 listen = "127.0.0.1:0"
@@ -29,6 +29,7 @@ ${extra}
 
 [auth]
 api_keys = ["${KEY}"]
+${auth}
 
 [[neurons]]
 name = "stand-in"
@@ -317,6 +318,35 @@ endpoint = "${slow.url}"
     assert(refused, "the port still answers after shutdown");
   } finally {
     await slow.close();
+  }
+});
+
+Deno.test("front: with operator keys, API keys use models but do not change the fleet", async () => {
+  const g = await serveGateway(config("", `admin_keys = ["op-key"]`), parseModelsConfig(""));
+  const call = (path: string, key: string | null, body?: unknown) =>
+    fetch(`${g.url}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: key ? { authorization: `Bearer ${key}` } : {},
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  try {
+    for (const path of ["/cortex/load", "/cortex/unload", "/cortex/pull"]) {
+      const res = await call(path, KEY, { model: "m", source: "hf:a/b:Q4_K_M" });
+      assertEquals(res.status, 403, path);
+      assertEquals((await res.json()).error.code, "admin_key_required");
+      assertEquals((await call(path, null, {})).status, 401, `${path} without a key`);
+    }
+    const status = await call("/cortex/status", KEY);
+    assertEquals(status.status, 200, "reading the fleet needs an API key only");
+    await status.body?.cancel();
+    const unknown = await call("/cortex/unload", "op-key", { model: "no-such-model" });
+    assertEquals(unknown.status, 404, "an operator key is let through");
+    await unknown.body?.cancel();
+    const models = await call("/v1/models", "op-key");
+    assertEquals(models.status, 200, "an operator key works as an API key");
+    await models.body?.cancel();
+  } finally {
+    await g.shutdown(1000);
   }
 });
 

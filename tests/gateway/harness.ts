@@ -38,6 +38,8 @@ export interface FleetSpec {
   gateway?: Record<string, string | number>;
   /** `[eviction]` keys (TOML lines). */
   eviction?: string;
+  /** `[queue]` keys (TOML lines). */
+  queue?: string;
   apiKeys?: string[];
 }
 
@@ -185,6 +187,9 @@ ${Object.entries(gateway).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join("\
 
 [eviction]
 ${spec.eviction ?? ""}
+
+[queue]
+${spec.queue ?? ""}
 
 [auth]
 api_keys = ${JSON.stringify(spec.apiKeys ?? [])}

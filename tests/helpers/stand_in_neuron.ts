@@ -78,6 +78,10 @@ function splitEvents(model: string, events: number): Response {
 
 export interface StandIn {
   url: string;
+  /** While true, `/health` and `/models` take 3 s to answer (a poll times out first). */
+  slowPolls: boolean;
+  /** While true, `/health` answers 500 (`/models` still answers). */
+  healthFails: boolean;
   /** Headers of every proxied request, in order. */
   seen: Headers[];
   /** Streams the gateway cancelled (its client left, or it gave up). */
@@ -87,10 +91,17 @@ export interface StandIn {
 
 export function serveStandIn(opts: { model: string; events?: number; gapMs?: number }): StandIn {
   const { model, events = 20, gapMs = 5 } = opts;
-  const state = { seen: [] as Headers[], cancelled: 0 };
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+  const state = { seen: [] as Headers[], cancelled: 0, slowPolls: false, healthFails: false };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const path = new URL(req.url).pathname;
-    if (path === "/health") return Response.json(health(model));
+    if ((path === "/health" || path === "/models") && state.slowPolls) {
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+    if (path === "/health") {
+      return state.healthFails
+        ? Response.json({ error: { message: "devices unreadable" } }, { status: 500 })
+        : Response.json(health(model));
+    }
     if (path === "/models") return Response.json({ models: health(model).models });
     state.seen.push(req.headers);
     const mode = req.headers.get("x-stand-in");
@@ -133,6 +144,18 @@ export function serveStandIn(opts: { model: string; events?: number; gapMs?: num
     },
     get cancelled() {
       return state.cancelled;
+    },
+    get slowPolls() {
+      return state.slowPolls;
+    },
+    set slowPolls(v: boolean) {
+      state.slowPolls = v;
+    },
+    get healthFails() {
+      return state.healthFails;
+    },
+    set healthFails(v: boolean) {
+      state.healthFails = v;
     },
     close: () => server.shutdown(),
   };

@@ -396,7 +396,10 @@ itest("a load that cannot fit the budget is refused up front with the numbers", 
   const r = await post("/models/load", { model: "bench", context: 4096, slots: 64 });
   assertEquals(r.status, 507);
   assertEquals(r.json.error.code, "insufficient_memory");
-  assertMatch(r.json.error.message, /needs about \d+ MiB but CPU has \d+ MiB free of 400 MiB/);
+  assertMatch(
+    r.json.error.message,
+    /^bench: context × slots as configured: needs \d+ MiB \(weights \d+ MiB, compute \d+ MiB, KV cache 2048 MiB for 64 slots × 4096 tokens at f16\) but CPU can give \d+ MiB of 400 MiB/,
+  );
   const h = await get("/health");
   assert(
     !(h.json.models as { id: string }[]).some((m) => m.id === "llama3"),

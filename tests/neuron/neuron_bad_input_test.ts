@@ -129,7 +129,7 @@ const CASES: Case[] = [
     param: "messages",
     code: "context_length_exceeded",
     message:
-      /^This model's maximum context length is 256 tokens\. However, your messages resulted in \d+ tokens\. Please reduce the length of the messages\.$/,
+      /^This model's maximum context length is 256 tokens\. However, your messages resulted in \d+ tokens\. Please reduce the length of the messages\. The model was trained for 4096 tokens; this neuron gives each request 256 \(1 slots, f16 KV cache\)\. To raise it/,
   },
   {
     name: "completions: prompt longer than the context",
