@@ -5,11 +5,11 @@
  * Code throws one `HttpError` (status, a dialect-neutral machine code, a message,
  * the offending field); the HTTP layer renders it as the OpenAI envelope
  * `{"error":{"message","type","param","code"}}` or the Anthropic envelope
- * `{"type":"error","error":{"type","message"}}` depending on the route.
+ * `{"type":"error","error":{"type","message"}}`, or Ollama's `{"error"}` depending on the route.
  */
 import type { z } from "zod";
 
-export type ErrorDialect = "openai" | "anthropic";
+export type ErrorDialect = "openai" | "anthropic" | "ollama";
 
 /** Error `type` values of the Anthropic API (`error.type`). */
 export type AnthropicErrorType =
@@ -158,11 +158,17 @@ export function toAnthropicErrorBody(err: HttpError): AnthropicErrorBody {
   };
 }
 
+/** Ollama's envelope: `{"error": "..."}`. */
+export interface OllamaErrorBody {
+  error: string;
+}
+
 /** Renders an error in the given dialect. */
 export function errorBody(
   err: HttpError,
   dialect: ErrorDialect,
-): OpenAIErrorBody | AnthropicErrorBody {
+): OpenAIErrorBody | AnthropicErrorBody | OllamaErrorBody {
+  if (dialect === "ollama") return { error: err.message };
   return dialect === "openai" ? toOpenAIErrorBody(err) : toAnthropicErrorBody(err);
 }
 

@@ -1,7 +1,7 @@
 /**
  * The gateway's HTTP surface: OpenAI and Anthropic APIs, the Responses
- * API, the operator API, and auth. Errors render in the caller's dialect:
- * Anthropic's envelope under /v1/messages, OpenAI's everywhere else.
+ * API, the Ollama API, the operator API, and auth. Errors render in the caller's dialect:
+ * Anthropic's envelope under /v1/messages, Ollama's under /api/, OpenAI's everywhere else.
  */
 
 import { type ErrorDialect, errorResponse, HttpError } from "../core/errors.ts";
@@ -15,17 +15,35 @@ import { countTokens, messages } from "./routes/anthropic.ts";
 import type { Gateway } from "./routes/common.ts";
 import { getModel, listModels } from "./routes/models.ts";
 import type { Endpoint } from "./metrics.ts";
+import * as ollama from "./routes/ollama.ts";
 import { observedRequests, proxyOpenAI } from "./routes/openai.ts";
 import { createResponse, getResponse } from "./routes/responses.ts";
 
 const log = createLogger("gateway.http");
 
 function dialectOf(path: string): ErrorDialect {
+  if (path.startsWith("/api/")) return "ollama";
   return path.startsWith("/v1/messages") ? "anthropic" : "openai";
 }
 
 /** Operator calls that change the fleet: they need an operator key when any is configured. */
 const FLEET_CHANGES = new Set(["/cortex/load", "/cortex/unload", "/cortex/pull"]);
+
+const OLLAMA_PATHS = [
+  "/api/chat",
+  "/api/generate",
+  "/api/embed",
+  "/api/embeddings",
+  "/api/show",
+  "/api/tags",
+  "/api/ps",
+  "/api/version",
+  "/api/pull",
+  "/api/push",
+  "/api/create",
+  "/api/copy",
+  "/api/delete",
+];
 
 const ENDPOINT_OF: Record<string, Endpoint> = {
   "/v1/chat/completions": "chat",
@@ -88,7 +106,24 @@ export function createGatewayHandler(
             return await admin.unload(gw, req);
           case "/cortex/pull":
             return await admin.pull(gw, req);
+          case "/api/chat":
+            return await ollama.generate(gw, req, "chat");
+          case "/api/generate":
+            return await ollama.generate(gw, req, "generate");
+          case "/api/embed":
+            return await ollama.embed(gw, req);
+          case "/api/embeddings":
+            return await ollama.embed(gw, req, true);
+          case "/api/show":
+            return await ollama.show(gw, req);
+          case "/api/pull":
+          case "/api/push":
+          case "/api/create":
+          case "/api/copy":
+            return ollama.unsupported(path);
         }
+      } else if (method === "DELETE" && path === "/api/delete") {
+        return ollama.unsupported(path);
       } else if (method === "GET") {
         if (path === "/v1/models") return listModels(gw, req);
         if (path.startsWith("/v1/models/")) return getModel(gw, pathParam(path, 11, "model"));
@@ -96,6 +131,9 @@ export function createGatewayHandler(
           return getResponse(gw, pathParam(path, 14, "response_id"));
         }
         if (path === "/cortex/status") return admin.status(gw);
+        if (path === "/api/tags") return ollama.tags(gw);
+        if (path === "/api/ps") return ollama.ps(gw);
+        if (path === "/api/version") return ollama.version();
       }
       const known = [
         "/v1/chat/completions",
@@ -105,6 +143,7 @@ export function createGatewayHandler(
         "/v1/messages/count_tokens",
         "/v1/responses",
         "/v1/models",
+        ...OLLAMA_PATHS,
       ];
       if (known.includes(path)) {
         throw new HttpError(405, `${method} is not allowed on ${path}`, {
