@@ -29,11 +29,10 @@ import type { EmbeddingResponse } from "../../core/openai/mod.ts";
 import type { NeuronModel } from "../../core/neuron/schemas.ts";
 import { conversationKey } from "../affinity.ts";
 import type { CatalogueEntry } from "../catalogue.ts";
-import { sendRouted, translatedHeaders } from "../proxy.ts";
 import { applyProfile, type Gateway, parseJsonBody, readBody, resolveModel } from "./common.ts";
 import { limits } from "./models.ts";
 import { RequestContext } from "./openai.ts";
-import { streamTranslated, upstreamError } from "./translated.ts";
+import { sendOnce, streamTranslated } from "./translated.ts";
 
 const log = createLogger("gateway.ollama");
 const NS = 1e6; // per millisecond
@@ -183,25 +182,7 @@ export async function embed(gw: Gateway, req: Request, old = false): Promise<Res
   if (newer?.dimensions) payload.dimensions = newer.dimensions;
   applyProfile(payload, entry, "embeddings");
   const { ctx, at } = context(gw, req, entry, t0, false);
-  let res: Response;
-  try {
-    ({ res } = await sendRouted(
-      gw,
-      entry,
-      "/v1/embeddings",
-      JSON.stringify(payload),
-      translatedHeaders(req.headers),
-      ctx.signal,
-      ctx,
-    ));
-  } catch (e) {
-    ctx.fail(e);
-    throw e;
-  }
-  if (!res.ok) {
-    ctx.end(res.status);
-    throw await upstreamError(res);
-  }
+  const res = await sendOnce(gw, req, ctx, entry, "/v1/embeddings", JSON.stringify(payload));
   const out = await res.json() as EmbeddingResponse;
   const prompt = out.usage?.prompt_tokens ?? 0;
   ctx.end(200, { promptTokens: prompt, completionTokens: 0 });

@@ -37,20 +37,24 @@ export async function upstreamError(res: Response): Promise<HttpError> {
   return new HttpError(res.status, message, { param, code });
 }
 
-/** Sends a non-streamed chat request and returns the completion (usage recorded). */
-export async function completeOnce(
+/**
+ * Sends one non-streamed request to `path` and returns the neuron's answer when it is a
+ * success; a failure is recorded on `ctx` and thrown (as an HttpError for an error answer).
+ */
+export async function sendOnce(
   gw: Gateway,
   req: Request,
   ctx: RequestContext,
   entry: CatalogueEntry,
+  path: string,
   payload: string,
-): Promise<ChatCompletion> {
+): Promise<Response> {
   let res: Response;
   try {
     ({ res } = await sendRouted(
       gw,
       entry,
-      CHAT,
+      path,
       payload,
       translatedHeaders(req.headers),
       ctx.signal,
@@ -64,6 +68,18 @@ export async function completeOnce(
     ctx.end(res.status);
     throw await upstreamError(res);
   }
+  return res;
+}
+
+/** Sends a non-streamed chat request and returns the completion (usage recorded). */
+export async function completeOnce(
+  gw: Gateway,
+  req: Request,
+  ctx: RequestContext,
+  entry: CatalogueEntry,
+  payload: string,
+): Promise<ChatCompletion> {
+  const res = await sendOnce(gw, req, ctx, entry, CHAT, payload);
   const completion = await res.json() as ChatCompletion;
   const { usage, ttftMs } = usageHeader(res);
   ctx.end(200, usage, ttftMs);
