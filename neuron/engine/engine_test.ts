@@ -120,7 +120,10 @@ Deno.test("cancelling mid-generation frees the slot for the next request", async
     });
     await finished;
     assertEquals(done?.finishReason, "cancelled");
-    assert(done!.usage.completionTokens < 50);
+    // Far short of the 100,000 asked for. The count includes what the worker made while this
+    // thread was still catching up on delta messages (under load, tens of tokens), so it
+    // shows the cancel took, not how fast.
+    assert(done!.usage.completionTokens < 2000, `${done!.usage.completionTokens} tokens`);
     const next = await collect(engine, "m", greedy(chat("next"), 8));
     assertEquals(next.done?.finishReason, "length");
     assertEquals(next.done?.usage.completionTokens, 8);
