@@ -53,7 +53,8 @@ export const BINARIES: readonly BinarySpec[] = [
     name: "cortex",
     entry: "cli/cortex.ts",
     permissions: SERVER_PERMISSIONS,
-    include: ["neuron/engine/worker.ts"],
+    // The dashboard's page is read from disk at start, not imported.
+    include: ["neuron/engine/worker.ts", "gateway/dashboard/page"],
   },
   {
     name: "neuron",
@@ -253,7 +254,11 @@ export async function compileBinaries(
   const echo = opts.echo ?? true;
   // The npm packages must be in the global cache before their bad files can be excluded.
   const cache = await new Deno.Command(deno, {
-    args: ["cache", "--node-modules-dir=none", ...specs.flatMap((s) => [s.entry, ...s.include])],
+    args: [
+      "cache",
+      "--node-modules-dir=none",
+      ...specs.flatMap((s) => [s.entry, ...s.include.filter((m) => m.endsWith(".ts"))]),
+    ],
     cwd: opts.root,
     env,
     stdout: "inherit",

@@ -8,6 +8,7 @@ import { type ErrorDialect, errorResponse, HttpError } from "../core/errors.ts";
 import { createLogger } from "../core/log.ts";
 import { requestPath } from "../core/request_path.ts";
 import { accessOf } from "./access.ts";
+import { type Dashboard, eventStream } from "./dashboard/mod.ts";
 import { RetryLaterError } from "./lifecycle.ts";
 import { clientPeer } from "./proxy.ts";
 import * as admin from "./routes/admin.ts";
@@ -57,6 +58,7 @@ const ENDPOINT_OF: Record<string, Endpoint> = {
 
 export function createGatewayHandler(
   gw: Gateway,
+  dashboard?: Dashboard,
 ): (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Response> {
   return async (req, info) => {
     const t0 = performance.now();
@@ -72,6 +74,12 @@ export function createGatewayHandler(
           neurons_up: gw.fleet.neurons.filter((n) => n.up).length,
           neurons: gw.fleet.neurons.length,
         });
+      }
+      // The dashboard's page holds no data and no key: it asks for one and reads /cortex/events.
+      // A target no URL parser accepts (`http://a:99999/`) is never the page: it stays a 4xx.
+      if (dashboard && method === "GET") {
+        const page = dashboard.asset(path);
+        if (page && URL.canParse(req.url)) return page;
       }
       const access = accessOf(gw.options, req.headers);
       if (access === "none") {
@@ -131,6 +139,7 @@ export function createGatewayHandler(
           return getResponse(gw, pathParam(path, 14, "response_id"));
         }
         if (path === "/cortex/status") return admin.status(gw);
+        if (path === "/cortex/events" && dashboard) return eventStream(dashboard.hub, req);
         if (path === "/api/tags") return ollama.tags(gw);
         if (path === "/api/ps") return ollama.ps(gw);
         if (path === "/api/version") return ollama.version();

@@ -127,24 +127,8 @@ export const TOKENS_PER_SECOND_BUCKETS = [
   2000,
 ];
 
-/** Time a request waited in the swap queue: 10 ms … 10 min. */
-export const QUEUE_WAIT_BUCKETS = [
-  0.01,
-  0.05,
-  0.1,
-  0.25,
-  0.5,
-  1,
-  2.5,
-  5,
-  10,
-  20,
-  30,
-  60,
-  120,
-  300,
-  600,
-];
+/** Time a request waited in the swap queue: 10 ms … 10 min, as a whole request's. */
+export const QUEUE_WAIT_BUCKETS = DURATION_BUCKETS;
 
 /** How a wait in the swap queue ended. */
 export const QUEUE_OUTCOMES = ["served", "timeout", "failed"] as const;
@@ -177,6 +161,12 @@ export interface RequestObservation {
   /** Set for failures the status does not tell (a stream broken after 200, an unreachable neuron). */
   errorKind?: ErrorKind;
 }
+
+/** A fleet change the gateway made, as the dashboard's event list shows it. */
+export type FleetEvent =
+  | { kind: "cold_load"; model: string; node: string }
+  | { kind: "eviction"; model: string; node: string; reason: EvictionReason }
+  | { kind: "swap"; node: string };
 
 /** A model the gateway serves: its canonical id and the names that resolve to it. */
 export type KnownModel = string | { id: string; aliases?: readonly string[] };
@@ -256,6 +246,7 @@ export class GatewayMetrics {
   readonly #swaps: Counter<"node">;
   #queue: QueueSource = () => new Map();
   #observers: ((o: RequestObservation) => void)[] = [];
+  #fleetEvents: ((e: FleetEvent) => void)[] = [];
 
   /** Any accepted name (id or alias) → canonical id. */
   #models = new Map<string, string>();
@@ -474,6 +465,11 @@ export class GatewayMetrics {
     this.#observers.push(fn);
   }
 
+  /** Called with every cold load, swap and eviction (the dashboard's event list). */
+  onFleetEvent(fn: (e: FleetEvent) => void): void {
+    this.#fleetEvents.push(fn);
+  }
+
   /** A request left the swap queue after `seconds`. */
   queueWait(model: string, seconds: number, outcome: QueueOutcome): void {
     if (!measured(seconds)) return;
@@ -488,6 +484,7 @@ export class GatewayMetrics {
   /** A load on `node` unloaded other models first. */
   swap(node: string): void {
     this.#swaps.inc({ node: this.nodeLabel(node) });
+    for (const fn of this.#fleetEvents) fn({ kind: "swap", node });
   }
 
   /** Records one finished request: count, latency, TTFT, tokens, speed and any error. */
@@ -542,6 +539,7 @@ export class GatewayMetrics {
   /** A model was loaded on demand on `node`. */
   coldStart(model: string, node: string): void {
     this.#coldStarts.inc({ model: this.modelLabel(model), node: this.nodeLabel(node) });
+    for (const fn of this.#fleetEvents) fn({ kind: "cold_load", model, node });
   }
 
   /** The gateway unloaded `model` from `node`. */
@@ -550,6 +548,7 @@ export class GatewayMetrics {
       throw new RangeError(`reason: expected one of ${EVICTION_REASONS.join(", ")}, got ${reason}`);
     }
     this.#evictions.inc({ model: this.modelLabel(model), node: this.nodeLabel(node), reason });
+    for (const fn of this.#fleetEvents) fn({ kind: "eviction", model, node, reason });
   }
 
   /** The exposition text and its content type, for the metrics listener. */

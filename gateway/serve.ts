@@ -13,6 +13,7 @@ import { ResponseStore } from "../core/responses/mod.ts";
 import { type RunningNeuron, serveNeuron } from "../neuron/serve.ts";
 import { errorResponse, HttpError } from "../core/errors.ts";
 import { createGatewayHandler } from "./app.ts";
+import { createDashboard } from "./dashboard/mod.ts";
 import { Catalogue } from "./catalogue.ts";
 import { Deadlines } from "./deadlines.ts";
 import { Evictor } from "./evictor.ts";
@@ -126,7 +127,14 @@ export async function serveGateway(
   });
   evictor.start();
 
-  const api = listen(g.listen, createGatewayHandler(gateway), tls);
+  const dashboard = await createDashboard({
+    fleet,
+    catalogue,
+    queue: lifecycle.queue,
+    usage,
+    metrics,
+  });
+  const api = listen(g.listen, createGatewayHandler(gateway, dashboard), tls);
   const met = listen(g.metrics_listen, async (req) => {
     if (requestPath(req.url) !== "/metrics") {
       return new Response("not found\n", { status: 404 });
@@ -145,6 +153,8 @@ export async function serveGateway(
     async shutdown(deadlineMs = 30_000) {
       evictor.stop();
       fleet.stop();
+      // Dashboards' streams never end by themselves: close them so the drain below can finish.
+      dashboard.close();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<boolean>((r) => timer = setTimeout(() => r(false), deadlineMs));
       // New connections are refused at once; streams in flight may finish until the deadline.
