@@ -6,29 +6,11 @@
  */
 
 import { assertEquals } from "../assert.ts";
-import { parseCortexConfig, parseModelsConfig } from "../../core/config/mod.ts";
-import { serveGateway } from "../../gateway/serve.ts";
-import { serveStandIn } from "../helpers/stand_in_neuron.ts";
+import { gatewayOver, serveStandIn } from "../helpers/stand_in_neuron.ts";
 
 const a = serveStandIn({ model: "m" });
 const b = serveStandIn({ model: "m" });
-const gw = await serveGateway(
-  parseCortexConfig(`
-[gateway]
-listen = "127.0.0.1:0"
-metrics_listen = "127.0.0.1:0"
-poll_interval = "200ms"
-
-[[neurons]]
-name = "a"
-endpoint = "${a.url}"
-
-[[neurons]]
-name = "b"
-endpoint = "${b.url}"
-`),
-  parseModelsConfig(""),
-);
+const gw = await gatewayOver({ a, b }, { gateway: `poll_interval = "200ms"` });
 
 /** Which stand-in served the next request. */
 async function servedBy(headers: Record<string, string>, hold = false) {

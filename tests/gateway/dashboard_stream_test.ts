@@ -6,10 +6,8 @@
  */
 
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
-import { parseCortexConfig, parseModelsConfig } from "../../core/config/mod.ts";
-import { serveGateway } from "../../gateway/serve.ts";
 import { launchBrowser } from "../helpers/browser.ts";
-import { serveStandIn } from "../helpers/stand_in_neuron.ts";
+import { gatewayOver, serveStandIn } from "../helpers/stand_in_neuron.ts";
 
 const API_KEY = "dash-api-key-4711";
 const ADMIN_KEY = "dash-admin-key-0815";
@@ -20,23 +18,10 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const standIn = serveStandIn({ model: "m" });
-    const gw = await serveGateway(
-      parseCortexConfig(`
-[gateway]
-listen = "127.0.0.1:0"
-metrics_listen = "127.0.0.1:0"
-poll_interval = "100ms"
-
-[auth]
-api_keys = ["${API_KEY}"]
-admin_keys = ["${ADMIN_KEY}"]
-
-[[neurons]]
-name = "s"
-endpoint = "${standIn.url}"
-`),
-      parseModelsConfig(""),
-    );
+    const gw = await gatewayOver({ s: standIn }, {
+      gateway: `poll_interval = "100ms"`,
+      auth: `api_keys = ["${API_KEY}"]\nadmin_keys = ["${ADMIN_KEY}"]`,
+    });
     try {
       const root = await fetch(`${gw.url}/`, { redirect: "manual" });
       await root.body?.cancel();

@@ -9,35 +9,20 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { parseCortexConfig, parseModelsConfig } from "../../core/config/mod.ts";
-import { serveGateway } from "../../gateway/serve.ts";
-import { serveStandIn } from "../helpers/stand_in_neuron.ts";
+import { gatewayOver, serveStandIn } from "../helpers/stand_in_neuron.ts";
 import { metricValue } from "./harness.ts";
 
 const TLS = new URL("../fixtures/tls/", import.meta.url).pathname;
 const KEY = "front-key";
 const standIn = serveStandIn({ model: "m" });
 
-function config(extra = "", auth = "") {
-  return parseCortexConfig(`
-[gateway]
-listen = "127.0.0.1:0"
-metrics_listen = "127.0.0.1:0"
-max_body_bytes = 4096
-stream_idle_timeout = "400ms"
-${extra}
+const front = (gateway = "", auth = "") =>
+  gatewayOver({ "stand-in": standIn }, {
+    gateway: `max_body_bytes = 4096\nstream_idle_timeout = "400ms"\n${gateway}`,
+    auth: `api_keys = ["${KEY}"]\n${auth}`,
+  });
 
-[auth]
-api_keys = ["${KEY}"]
-${auth}
-
-[[neurons]]
-name = "stand-in"
-endpoint = "${standIn.url}"
-`);
-}
-
-const gw = await serveGateway(config(), parseModelsConfig(""));
+const gw = await front();
 const port = Number(new URL(gw.url).port);
 const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: KEY, maxRetries: 0 });
 const anthropic = new Anthropic({ baseURL: gw.url, apiKey: KEY, maxRetries: 0 });
@@ -233,10 +218,8 @@ Deno.test("front: a neuron whose connection breaks mid-stream is an error event 
 });
 
 Deno.test("front: HTTPS with tls_cert / tls_key, HTTP/2 by ALPN, the openai client over it", async () => {
-  const tls = await serveGateway(
-    config(`tls_cert = "${TLS}cert.pem"\ntls_key = "${TLS}key.pem"`),
-    parseModelsConfig(""),
-  );
+  const tls = await front(`tls_cert = "${TLS}cert.pem"
+tls_key = "${TLS}key.pem"`);
   const ca = await Deno.readTextFile(`${TLS}ca.pem`);
   const client = Deno.createHttpClient({ caCerts: [ca] });
   try {
@@ -274,18 +257,7 @@ Deno.test("front: HTTPS with tls_cert / tls_key, HTTP/2 by ALPN, the openai clie
 
 Deno.test("front: a shutdown lets streams run for its grace period, then ends them with an error event", async () => {
   const slow = serveStandIn({ model: "m", events: 1000, gapMs: 10 });
-  const g = await serveGateway(
-    parseCortexConfig(`
-[gateway]
-listen = "127.0.0.1:0"
-metrics_listen = "127.0.0.1:0"
-
-[[neurons]]
-name = "slow"
-endpoint = "${slow.url}"
-`),
-    parseModelsConfig(""),
-  );
+  const g = await gatewayOver({ slow });
   const sdk = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: "none", maxRetries: 0 });
   try {
     const s = await sdk.chat.completions.create({
@@ -322,7 +294,7 @@ endpoint = "${slow.url}"
 });
 
 Deno.test("front: with operator keys, API keys use models but do not change the fleet", async () => {
-  const g = await serveGateway(config("", `admin_keys = ["op-key"]`), parseModelsConfig(""));
+  const g = await front("", `admin_keys = ["op-key"]`);
   const call = (path: string, key: string | null, body?: unknown) =>
     fetch(`${g.url}${path}`, {
       method: body === undefined ? "GET" : "POST",

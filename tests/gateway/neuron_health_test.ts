@@ -7,26 +7,13 @@
 
 import OpenAI from "openai";
 import { assert, assertEquals } from "../assert.ts";
-import { parseCortexConfig, parseModelsConfig } from "../../core/config/mod.ts";
-import { serveGateway } from "../../gateway/serve.ts";
-import { serveStandIn } from "../helpers/stand_in_neuron.ts";
+import { gatewayOver, serveStandIn } from "../helpers/stand_in_neuron.ts";
 import { waitFor } from "./harness.ts";
 
 const standIn = serveStandIn({ model: "m", events: 10, gapMs: 5 });
-const gw = await serveGateway(
-  parseCortexConfig(`
-[gateway]
-listen = "127.0.0.1:0"
-metrics_listen = "127.0.0.1:0"
-poll_interval = "100ms"
-down_after = "500ms"
-
-[[neurons]]
-name = "s"
-endpoint = "${standIn.url}"
-`),
-  parseModelsConfig(""),
-);
+const gw = await gatewayOver({ s: standIn }, {
+  gateway: `poll_interval = "100ms"\ndown_after = "500ms"`,
+});
 const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: "none", maxRetries: 0 });
 const neuron = () => gw.gateway.fleet.get("s")!;
 

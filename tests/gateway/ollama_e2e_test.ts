@@ -10,11 +10,9 @@
 
 import { Ollama } from "ollama";
 import { makeValidator } from "../../core/grammar/testing/validator.ts";
-import { parseCortexConfig, parseModelsConfig } from "../../core/config/mod.ts";
-import { serveGateway } from "../../gateway/serve.ts";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { ensureFixture, FIXTURES } from "../fixtures/mod.ts";
-import { serveStandIn } from "../helpers/stand_in_neuron.ts";
+import { gatewayOver, serveStandIn } from "../helpers/stand_in_neuron.ts";
 import { markerTokens, type Stack, startStack, thinkThenAnswer } from "./e2e_support/mod.ts";
 import { GRAMMAR_HEADER } from "./e2e_support/mod.ts";
 import { waitFor } from "./harness.ts";
@@ -347,18 +345,7 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const standIn = serveStandIn({ model: "m" });
-    const gw = await serveGateway(
-      parseCortexConfig(`
-[gateway]
-listen = "127.0.0.1:0"
-metrics_listen = "127.0.0.1:0"
-
-[[neurons]]
-name = "stand-in"
-endpoint = "${standIn.url}"
-`),
-      parseModelsConfig(""),
-    );
+    const gw = await gatewayOver({ "stand-in": standIn });
     try {
       const c = new Ollama({ host: gw.url, headers: { "x-stand-in": "die" } });
       await waitFor("the stand-in's model", async () => (await c.list()).models.length > 0);

@@ -7,7 +7,9 @@
  * and a clean end.
  */
 
+import { parseCortexConfig, parseModelsConfig } from "../../core/config/mod.ts";
 import type { Health } from "../../core/neuron/schemas.ts";
+import { type RunningGateway, serveGateway } from "../../gateway/serve.ts";
 import { neuronModel } from "./neuron_model.ts";
 
 const enc = new TextEncoder();
@@ -159,4 +161,26 @@ export function serveStandIn(opts: { model: string; events?: number; gapMs?: num
     },
     close: () => server.shutdown(),
   };
+}
+
+/**
+ * A gateway in this process in front of stand-ins (name → stand-in), on free loopback
+ * ports; `gateway` and `auth` are extra lines for those tables of cortex.toml.
+ */
+export async function gatewayOver(
+  neurons: Record<string, { url: string }>,
+  extra: { gateway?: string; auth?: string } = {},
+): Promise<RunningGateway> {
+  const tables = Object.entries(neurons)
+    .map(([name, n]) => `[[neurons]]\nname = "${name}"\nendpoint = "${n.url}"\n`)
+    .join("\n");
+  return await serveGateway(
+    parseCortexConfig(
+      `[gateway]\nlisten = "127.0.0.1:0"\nmetrics_listen = "127.0.0.1:0"\n${
+        extra.gateway ?? ""
+      }\n` +
+        `[auth]\n${extra.auth ?? ""}\n\n${tables}`,
+    ),
+    parseModelsConfig(""),
+  );
 }
