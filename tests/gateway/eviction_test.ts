@@ -12,6 +12,8 @@
 
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import {
+  ENDLESS,
+  endlessStream,
   ext,
   fleetTests,
   metricValue,
@@ -47,7 +49,6 @@ residency_priority = 0
 `;
 
 /** Text that never lets the model stop: generation runs to max_tokens. */
-const ENDLESS = "root ::= [a-z ] root";
 
 async function ask(f: TestFleet, model: string): Promise<void> {
   const r = await f.openai().chat.completions.create({
@@ -90,19 +91,7 @@ lru.test("a model with a stream in flight is never evicted", async (f) => {
   assertEquals(await f.loaded("n"), ["low", "new"]);
   const c = f.openai();
   const streams = ["low", "new"].map(async (model) => {
-    const s = await c.chat.completions.create(ext({
-      model,
-      messages: user("go on"),
-      max_tokens: 480,
-      stream: true,
-    }, { grammar: ENDLESS }));
-    let tokens = 0;
-    let finish: string | null = null;
-    for await (const ch of s) {
-      if (ch.choices[0]?.delta.content) tokens++;
-      finish = ch.choices[0]?.finish_reason ?? finish;
-    }
-    return { tokens, finish };
+    return await endlessStream(c, model, 480, "go on");
   });
   await waitFor("both streams to be in flight", async () => {
     const s = await f.status();

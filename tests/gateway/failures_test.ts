@@ -6,7 +6,7 @@
 
 import OpenAI from "openai";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { ext, fleetTests, metricValue, type TestFleet, user, waitFor } from "./harness.ts";
+import { ENDLESS, ext, fleetTests, metricValue, type TestFleet, user, waitFor } from "./harness.ts";
 
 const { test, stop } = fleetTests({
   neurons: [
@@ -26,7 +26,6 @@ source = "solo.gguf"
 });
 
 /** Text that never lets the model stop: generation runs to max_tokens. */
-const ENDLESS = "root ::= [a-z ] root";
 
 async function neuronRequests(f: TestFleet, neuron: string, model: string): Promise<number> {
   return metricValue(await f.neurons[neuron].metrics(), "neuron_requests_total", { model });

@@ -342,3 +342,28 @@ export const user = (text: string) => [{ role: "user" as const, content: text }]
 /** Adds llama.cpp-style extension fields (e.g. `grammar`) the SDK's types do not know. */
 export const ext = <T extends object>(params: T, extra: Record<string, unknown>): T =>
   ({ ...params, ...extra }) as T;
+
+/** A grammar that never lets a random-weight model end its answer: it runs to max_tokens. */
+export const ENDLESS = "root ::= [a-z ] root";
+
+/** A streamed chat answer of `maxTokens` endless tokens read to its end: tokens and finish. */
+export async function endlessStream(
+  c: OpenAI,
+  model: string,
+  maxTokens: number,
+  text = "go",
+): Promise<{ tokens: number; finish: string | null }> {
+  const s = await c.chat.completions.create(ext({
+    model,
+    messages: user(text),
+    max_tokens: maxTokens,
+    stream: true,
+  }, { grammar: ENDLESS }));
+  let tokens = 0;
+  let finish: string | null = null;
+  for await (const ch of s) {
+    if (ch.choices[0]?.delta.content) tokens++;
+    finish = ch.choices[0]?.finish_reason ?? finish;
+  }
+  return { tokens, finish };
+}

@@ -7,7 +7,7 @@
 
 import OpenAI from "openai";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { ext, fleetTests, metricValue, type TestFleet, user, waitFor } from "./harness.ts";
+import { ENDLESS, ext, fleetTests, metricValue, type TestFleet, user, waitFor } from "./harness.ts";
 
 const { test, stop } = fleetTests({
   neurons: [
@@ -241,7 +241,6 @@ test("x-include-thinking is forwarded: reasoning comes back inside <think> tags"
 });
 
 /** Text that never lets the model stop: generation runs to max_tokens. */
-const ENDLESS = "root ::= [a-z ] root";
 
 test("streams pass through chunk by chunk", async (f) => {
   const c = f.openai();

@@ -6,15 +6,21 @@
  * never waits behind a lower one's queue, and pinned models never swap.
  */
 
-import OpenAI from "openai";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { ext, fleetTests, metricValue, type TestFleet, user, waitFor } from "./harness.ts";
+import {
+  ENDLESS,
+  endlessStream,
+  fleetTests,
+  metricValue,
+  type TestFleet,
+  user,
+  waitFor,
+} from "./harness.ts";
 
 /** One tiny model takes ~10 MB at context 512 × 2 slots: 15 MiB holds one, not two. */
 const NEURON = { name: "n", store: { plain: "plain" as const }, budgetMb: 15 };
 
 /** Text that never lets the model stop: generation runs to max_tokens. */
-const ENDLESS = "root ::= [a-z ] root";
 
 const TWO = `
 [[models]]
@@ -25,27 +31,6 @@ source = "plain.gguf"
 id = "b"
 source = "plain.gguf"
 `;
-
-/** A streamed answer read to its end: the tokens, how it finished, the SSE comments. */
-async function streamed(
-  c: OpenAI,
-  model: string,
-  maxTokens: number,
-): Promise<{ tokens: number; finish: string | null }> {
-  const s = await c.chat.completions.create(ext({
-    model,
-    messages: user("go"),
-    max_tokens: maxTokens,
-    stream: true,
-  }, { grammar: ENDLESS }));
-  let tokens = 0;
-  let finish: string | null = null;
-  for await (const ch of s) {
-    if (ch.choices[0]?.delta.content) tokens++;
-    finish = ch.choices[0]?.finish_reason ?? finish;
-  }
-  return { tokens, finish };
-}
 
 /**
  * Keeps `model` busy with a stream the caller ends: resolves once tokens
@@ -92,7 +77,7 @@ swap.test("room for one, clients streaming to a and b at once: every request com
     Array.from({ length: CLIENTS }, async (_, i) => {
       const out: { tokens: number; finish: string | null }[] = [];
       for (let r = 0; r < ROUNDS; r++) {
-        out.push(await streamed(c, (i + r) % 2 ? "a" : "b", 8));
+        out.push(await endlessStream(c, (i + r) % 2 ? "a" : "b", 8));
       }
       return out;
     }),
@@ -156,7 +141,7 @@ const short = fleetTests({
 });
 
 short.test("queue_timeout: 503 with Retry-After in each dialect", async (f) => {
-  await streamed(f.openai(), "a", 2);
+  await endlessStream(f.openai(), "a", 2);
   const h = await hold(f, "a");
   try {
     const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -219,7 +204,7 @@ residency_priority = 5
 
 ranks.test("a higher priority never waits behind a lower one's queue; a lower one never displaces it", async (f) => {
   const c = f.openai();
-  await streamed(c, "low", 2);
+  await endlessStream(c, "low", 2);
   const h = await hold(f, "low");
   const done: string[] = [];
   const ask = async (model: string) => {
@@ -270,7 +255,7 @@ source = "plain.gguf"
 });
 
 pinned.test("pinned never swaps: a request needing its room is refused, not queued", async (f) => {
-  await streamed(f.openai(), "kept", 2);
+  await endlessStream(f.openai(), "kept", 2);
   const r = await f.post("/v1/chat/completions", {
     model: "other",
     messages: user("x"),
