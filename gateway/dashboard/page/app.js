@@ -64,34 +64,38 @@
     if (!res.ok || !res.body) return reconnect(`HTTP ${res.status}`);
     setConn(true, "live");
     retry = 500;
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buf = "";
     try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += value;
-        let i;
-        while ((i = buf.indexOf("\n\n")) >= 0) {
-          onFrame(buf.slice(0, i));
-          buf = buf.slice(i + 2);
-        }
-      }
+      await readEvents(res, onEvent);
     } catch {
       // the stream broke: reconnect below
     }
     reconnect("disconnected");
   }
 
-  function onFrame(raw) {
-    let event = "message";
-    let data = "";
-    for (const line of raw.split("\n")) {
-      if (line.startsWith("event: ")) event = line.slice(7);
-      else if (line.startsWith("data: ")) data += line.slice(6);
+  /** Reads a server-sent event stream to its end, calling `on(event, data)` with parsed JSON. */
+  async function readEvents(res, on) {
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buf += value;
+      let i;
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const raw = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        let event = "message";
+        let data = "";
+        for (const line of raw.split("\n")) {
+          if (line.startsWith("event: ")) event = line.slice(7);
+          else if (line.startsWith("data: ")) data += line.slice(6);
+        }
+        if (data) on(event, JSON.parse(data));
+      }
     }
-    if (!data) return;
-    const msg = JSON.parse(data);
+  }
+
+  function onEvent(event, msg) {
     if (event === "snapshot") {
       state = msg.state;
       series = msg.series;
@@ -397,25 +401,11 @@
     schedule(false);
     try {
       const res = await post("/cortex/load", { model: id, node, stream: true });
-      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buf = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += value;
-        let i;
-        while ((i = buf.indexOf("\n\n")) >= 0) {
-          const frame = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const ev = /^event: (\w+)/m.exec(frame)?.[1];
-          const data = /^data: (.*)$/m.exec(frame)?.[1];
-          if (!data) continue;
-          const msg = JSON.parse(data);
-          if (ev === "progress" && pending.has(id)) pending.get(id).progress = msg.progress;
-          if (ev === "error") throw new Error(msg.error?.message ?? "load failed");
-          schedule(false);
-        }
-      }
+      await readEvents(res, (ev, msg) => {
+        if (ev === "progress" && pending.has(id)) pending.get(id).progress = msg.progress;
+        if (ev === "error") throw new Error(msg.error?.message ?? "load failed");
+        schedule(false);
+      });
     } catch (e) {
       pending.delete(id);
       flash(`Loading ${id} failed: ${e.message}`);
