@@ -168,7 +168,7 @@ export class Lifecycle {
     /** Stops the wait (not the load, which others may share) with the signal's reason. */
     signal?: AbortSignal,
     /** The conversation it continues: served where its cache is, when that neuron may take it. */
-    key?: string | null,
+    key?: () => string | null,
   ): Promise<{ neuron: NeuronState; cold: boolean }> {
     const warm = this.#route(entry.id, exclude, key);
     if (warm) return { neuron: warm, cold: false };
@@ -191,7 +191,6 @@ export class Lifecycle {
           if (attempt.kind === "loaded") {
             // The requests the load was for are its queue: served there, gate or not.
             this.#usage.reserve(attempt.neuron.client.name, entry.id);
-            this.affinity.record(key ?? null, attempt.neuron.client.name);
             outcome = "served";
             return { neuron: attempt.neuron, cold: true };
           }
@@ -242,15 +241,21 @@ export class Lifecycle {
   }
 
   /** An admissible holder, reserved for the caller; null when none. */
-  #route(model: string, exclude?: ReadonlySet<string>, key?: string | null): NeuronState | null {
+  #route(
+    model: string,
+    exclude?: ReadonlySet<string>,
+    key?: () => string | null,
+  ): NeuronState | null {
     const holders = this.#holders(model, exclude);
-    // The neuron that served this conversation holds its prefix in a slot: it goes first.
-    const home = this.affinity.pick(key ?? null, holders.map((h) => h.neuron));
+    // The neuron that served this conversation holds its prefix in a slot: it goes first. With
+    // one holder there is no choice to make, and no conversation to name.
+    const conversation = holders.length > 1 ? key?.() ?? null : null;
+    const home = this.affinity.pick(conversation, holders.map((h) => h.neuron));
     if (home) holders.sort((a, b) => Number(b.neuron === home) - Number(a.neuron === home));
     for (const h of holders) {
       if (!this.queue.admit(h.neuron, model)) continue;
       this.#usage.reserve(h.neuron, model);
-      this.affinity.record(key ?? null, h.neuron);
+      this.affinity.record(conversation, h.neuron);
       return this.#fleet.get(h.neuron)!;
     }
     return null;

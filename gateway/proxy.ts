@@ -156,7 +156,7 @@ export async function send(
 /** What routing needs of the request it serves: its conversation, and who to tell. */
 export interface RoutedRequest {
   /** The conversation (gateway/affinity.ts): its next turn goes where its cache is. */
-  key?: string | null;
+  key?: () => string | null;
   routed(neuron: NeuronState, cold: boolean): void;
 }
 

@@ -35,7 +35,7 @@ export async function messages(gw: Gateway, req: Request): Promise<Response> {
   if (areq.stream) body.stream_options = { include_usage: true };
   const payload = JSON.stringify(body);
   const ctx = new RequestContext(gw, entry, "messages", t0, req);
-  ctx.key = conversationKey(req.headers, body);
+  ctx.conversation = () => conversationKey(req.headers, body);
 
   if (!areq.stream) {
     const completion = await completeOnce(gw, req, ctx, entry, payload);

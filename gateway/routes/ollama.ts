@@ -101,7 +101,7 @@ export async function generate(gw: Gateway, req: Request, shape: OllamaShape): P
   const chatBody = request as unknown as Record<string, unknown>;
   applyProfile(chatBody, entry, "chat");
   const { ctx, at } = context(gw, req, entry, t0, true);
-  if (shape === "chat") ctx.key = conversationKey(req.headers, chatBody);
+  if (shape === "chat") ctx.conversation = () => conversationKey(req.headers, chatBody);
   const durations = (first: number | null): Durations => {
     const now = performance.now();
     const firstAt = first ?? now;

@@ -30,7 +30,7 @@ export async function proxyOpenAI(
   const payload = changed ? JSON.stringify(body) : bytes;
   const stream = body.stream === true;
   const ctx = new RequestContext(gw, entry, endpoint, t0, req);
-  if (endpoint === "chat") ctx.key = conversationKey(req.headers, body);
+  if (endpoint === "chat") ctx.conversation = () => conversationKey(req.headers, body);
 
   let routed: Promise<Routed> | undefined;
   if (stream && gw.lifecycle.isCold(entry)) {
@@ -179,8 +179,18 @@ export class RequestContext {
     );
   }
 
-  /** The conversation this request continues (gateway/affinity.ts), when it names one. */
-  key: string | null = null;
+  /**
+   * How to name the conversation this request continues (gateway/affinity.ts): hashing an
+   * agent's head costs a pass over its tools and system prompt, so routing asks only when
+   * more than one neuron could serve it.
+   */
+  conversation: (() => string | null) | null = null;
+  #key: string | null | undefined;
+
+  key = (): string | null => {
+    if (this.#key === undefined) this.#key = this.conversation?.() ?? null;
+    return this.#key;
+  };
 
   /** Called once the request has a neuron. */
   routed = (neuron: NeuronState): void => {

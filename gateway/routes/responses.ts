@@ -45,7 +45,8 @@ export async function createResponse(gw: Gateway, req: Request): Promise<Respons
   const payload = JSON.stringify(body);
   const ctx = new RequestContext(gw, entry, "responses", t0, req);
   // The translated body holds the whole conversation (a previous_response_id's too).
-  ctx.key = conversationKey(req.headers, { ...body, prompt_cache_key: raw.prompt_cache_key });
+  ctx.conversation = () =>
+    conversationKey(req.headers, { ...body, prompt_cache_key: raw.prompt_cache_key });
   const keep = (response: ResponseObject | null) => {
     if (response && rreq.store !== false) gw.responses.put(storedResponse(rreq, response));
   };
