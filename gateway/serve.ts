@@ -19,6 +19,7 @@ import { Deadlines } from "./deadlines.ts";
 import { Evictor } from "./evictor.ts";
 import { Fleet } from "./fleet.ts";
 import { Lifecycle } from "./lifecycle.ts";
+import { startMemoryReclaim } from "./memory_reclaim.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import type { NeuronTarget } from "./neuron_client.ts";
 import type { Gateway } from "./routes/common.ts";
@@ -126,6 +127,7 @@ export async function serveGateway(
     intervalMs: Math.max(250, Math.min(g.poll_interval, config.eviction.idle_ttl || Infinity)),
   });
   evictor.start();
+  const reclaim = startMemoryReclaim({ load: () => usage.total() });
 
   const dashboard = await createDashboard({
     fleet,
@@ -152,6 +154,7 @@ export async function serveGateway(
     embedded,
     async shutdown(deadlineMs = 30_000) {
       evictor.stop();
+      reclaim.stop();
       fleet.stop();
       // Dashboards' streams never end by themselves: close them so the drain below can finish.
       dashboard.close();

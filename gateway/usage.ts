@@ -16,6 +16,7 @@ const key = (neuron: string, model: string) => `${neuron}\u0000${model}`;
 
 export class UsageTracker {
   #inFlight = new Map<string, number>();
+  #total = 0;
   #reserved = new Map<string, number>();
   #sweep: ReturnType<typeof setTimeout> | undefined;
   #lastUsed = new Map<string, number>();
@@ -33,6 +34,11 @@ export class UsageTracker {
     const k = key(neuron, model);
     return (this.#inFlight.get(k) ?? 0) + (this.#reserved.get(k) ?? 0);
   };
+
+  /** Requests in flight to every model on every neuron. */
+  total(): number {
+    return this.#total;
+  }
 
   lastUsed(neuron: string, model: string): number {
     return this.#lastUsed.get(key(neuron, model)) ?? 0;
@@ -70,12 +76,14 @@ export class UsageTracker {
       else this.#reserved.set(k, r - 1);
     }
     this.#inFlight.set(k, (this.#inFlight.get(k) ?? 0) + 1);
+    this.#total++;
     this.#lastUsed.set(k, Date.now());
     if (this.#windows.size) this.#peak(neuron, model, k);
     let done = false;
     return () => {
       if (done) return;
       done = true;
+      this.#total--;
       const n = (this.#inFlight.get(k) ?? 1) - 1;
       if (n <= 0) this.#inFlight.delete(k);
       else this.#inFlight.set(k, n);

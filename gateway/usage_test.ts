@@ -42,3 +42,15 @@ Deno.test("usage: answered requests are remembered per neuron", () => {
   u.answered("n", 1234);
   assertEquals(u.lastAnswered("n"), 1234);
 });
+
+Deno.test("usage: total counts every request in flight, and each end once", () => {
+  const u = new UsageTracker();
+  const a = u.begin("n1", "m1");
+  const b = u.begin("n2", "m2");
+  assertEquals(u.total(), 2);
+  a();
+  a();
+  assertEquals(u.total(), 1);
+  b();
+  assertEquals(u.total(), 0);
+});

@@ -1,0 +1,76 @@
+import { assertEquals } from "../tests/assert.ts";
+import { openMallocTrim, ReclaimPolicy, startMemoryReclaim } from "./memory_reclaim.ts";
+
+/** Samples of [load, heap]; the trims they call for. */
+const run = (p: ReclaimPolicy, samples: [number, number][]) =>
+  samples.map(([load, heap]) => p.sample(load, heap));
+
+Deno.test("reclaim: trims when a burst falls to a quarter of its peak, then as the heap shrinks", () => {
+  const p = new ReclaimPolicy(64, 5);
+  assertEquals(
+    run(p, [
+      [0, 30],
+      [100, 90],
+      [1024, 150],
+      [900, 150],
+      [256, 150],
+      [3, 150],
+      [0, 150],
+      [0, 60],
+      [
+        0,
+        60,
+      ],
+      [0, 25],
+      [0, 20],
+      [0, 10],
+    ]),
+    [false, false, false, false, true, false, false, true, false, true, false, false],
+  );
+});
+
+Deno.test("reclaim: small loads never trim", () => {
+  const p = new ReclaimPolicy(64, 5);
+  assertEquals(run(p, [[10, 9], [63, 8], [0, 7], [0, 6], [40, 5], [0, 4]]).some((t) => t), false);
+});
+
+Deno.test("reclaim: a new burst ends the watch, and its own end trims again", () => {
+  const p = new ReclaimPolicy(64, 5);
+  assertEquals(
+    run(p, [[200, 50], [10, 50], [500, 40], [400, 30], [0, 30], [0, 20]]),
+    [false, true, false, false, true, true],
+  );
+});
+
+Deno.test("reclaim: malloc_trim opens on glibc Linux and runs", () => {
+  const trim = openMallocTrim();
+  if (Deno.build.os === "linux") {
+    assertEquals(typeof trim, "function");
+    trim!();
+  } else assertEquals(trim, null);
+});
+
+Deno.test("reclaim: the timer samples load and heap and calls trim", async () => {
+  const samples: [number, number][] = [[100, 50], [0, 50], [0, 40]];
+  let trims = 0;
+  const { promise: twice, resolve } = Promise.withResolvers<void>();
+  const next = () => samples.shift() ?? [0, 40];
+  let heap = 0;
+  const r = startMemoryReclaim({
+    load: () => {
+      const [l, h] = next();
+      heap = h;
+      return l;
+    },
+    heap: () => heap,
+    trim: () => ++trims === 2 && resolve(),
+    everyMs: 5,
+    minPeak: 64,
+  });
+  // A deadline for failing, not a measurement: three samples take 15 ms.
+  const deadline = setTimeout(() => resolve(), 10_000);
+  await twice;
+  clearTimeout(deadline);
+  r.stop();
+  assertEquals(trims, 2);
+});
