@@ -406,7 +406,11 @@ itest("ollama: a short keep_alive unloads the model once it is idle that long", 
   assert(await neuronHolds(s, "spare"), "loaded to begin with");
   await c.generate({ model: "spare", prompt: "hi", keep_alive: "1s", options: opts });
   await waitFor("spare unloaded by its keep_alive", async () => !(await neuronHolds(s, "spare")));
-  assert(!(await c.ps()).models.some((m) => m.name === "spare"));
+  // The gateway's view follows once its refresh after the unload has run.
+  await waitFor(
+    "spare gone from ps",
+    async () => !(await c.ps()).models.some((m) => m.name === "spare"),
+  );
   assert(await neuronHolds(s, "plain"), "models without one stay");
 });
 
