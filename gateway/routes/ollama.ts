@@ -98,15 +98,22 @@ export async function generate(gw: Gateway, req: Request, shape: OllamaShape): P
   const keepAlive = parseKeepAlive(oreq.keep_alive);
   const unload = keepAlive === 0;
   const empty = chat ? !chat.messages.length : !gen!.prompt;
-  if (unload && empty) {
-    // `ollama stop`: keep_alive 0 and nothing to say unloads the model.
-    await unloadAfter(gw, entry.id);
+  if (empty) {
+    // Nothing to say: Ollama's preload (`ollama run` sends this first) loads the model, and
+    // `ollama stop` (keep_alive 0) unloads it.
+    if (unload) await unloadAfter(gw, entry.id);
+    else {
+      const { neuron } = await gw.lifecycle.acquire(entry, undefined, undefined, req.signal);
+      // A request that begins and ends here: its reservation taken, its last use now.
+      gw.usage.begin(neuron.client.name, entry.id)();
+      if (keepAlive) gw.usage.setKeepAlive(neuron.client.name, entry.id, keepAlive);
+    }
     return Response.json({
       model: oreq.model,
       created_at: new Date().toISOString(),
       ...(shape === "chat" ? { message: { role: "assistant", content: "" } } : { response: "" }),
       done: true,
-      done_reason: "unload",
+      done_reason: unload ? "unload" : "load",
     });
   }
   const opts = { contextLength: limits(entry).context_length };

@@ -414,9 +414,27 @@ itest("ollama: a short keep_alive unloads the model once it is idle that long", 
   assert(await neuronHolds(s, "plain"), "models without one stay");
 });
 
+itest("ollama: nothing to say unloads with keep_alive 0 (ollama stop), else loads", async (s) => {
+  const c = client();
+  const stopped = await c.generate({ model: "spare", prompt: "", keep_alive: 0 });
+  assertEquals([stopped.done, stopped.done_reason], [true, "unload"]);
+  await waitFor("spare unloaded by ollama stop", async () => !(await neuronHolds(s, "spare")));
+  // What `ollama run` sends first: no messages, the model loads and nothing is generated.
+  const sent = s.chats.length;
+  const before = Date.now();
+  const loaded = await c.chat({ model: "spare", messages: [], keep_alive: "1h" });
+  const after = Date.now();
+  assertEquals([loaded.done, loaded.done_reason, loaded.message.content], [true, "load", ""]);
+  assert(await neuronHolds(s, "spare"), "loaded");
+  assertEquals(s.chats.length, sent, "nothing generated");
+  const listed = (await c.ps()).models.find((m) => m.name === "spare");
+  const at = new Date(listed!.expires_at).getTime();
+  assert(at >= before + 3_600_000 && at <= after + 3_600_000, "its keep_alive from the load");
+});
+
 itest("ollama: keep_alive 0 unloads the model after the request", async (s) => {
   const c = client();
-  // Loads it again (the test before let it go), answers, then unloads.
+  // Answers (loaded by the test before, or now), then unloads.
   const r = await c.generate({
     model: "spare",
     prompt: "hi",
@@ -425,6 +443,7 @@ itest("ollama: keep_alive 0 unloads the model after the request", async (s) => {
     options: opts,
   });
   assert(r.done);
+  assert(r.eval_count > 0, "it answered before it went");
   await waitFor("spare unloaded", async () => !(await neuronHolds(s, "spare")));
   await waitFor(
     "spare gone from ps",
