@@ -1,5 +1,6 @@
 /**
- * Background upkeep: unload models idle past `idle_ttl`, and reload a
+ * Background upkeep: unload models idle past `idle_ttl` (or past their own `keep_alive`,
+ * which an Ollama client may set on any request), and reload a
  * neuron's models once it has seen `defrag_after_cycles` load/unload cycles
  * and is idle, to get its memory back in one piece.
  */
@@ -28,7 +29,7 @@ export class Evictor {
   ) {}
 
   start(): void {
-    if (!this.opts.idleTtlMs && !this.opts.defragAfterCycles) return;
+    // Runs even with idle_ttl off: a client's keep_alive can give any model a TTL of its own.
     const loop = () => {
       if (this.#stopped) return;
       this.#timer = setTimeout(async () => {
@@ -49,19 +50,17 @@ export class Evictor {
     if (this.#running) return;
     this.#running = true;
     try {
-      if (this.opts.idleTtlMs > 0) {
-        const victims = idleVictims({
-          snapshot: this.fleet.snapshot(),
-          residents: this.lifecycle.residents(),
-          now: Date.now(),
-          idleTtlMs: this.opts.idleTtlMs,
-        });
-        for (const v of victims) {
-          try {
-            await this.lifecycle.evictIdle(v.neuron, v.model);
-          } catch (e) {
-            this.#log.warn("idle unload failed", { model: v.model, neuron: v.neuron, error: e });
-          }
+      const victims = idleVictims({
+        snapshot: this.fleet.snapshot(),
+        residents: this.lifecycle.residents(),
+        now: Date.now(),
+        idleTtlMs: this.opts.idleTtlMs,
+      });
+      for (const v of victims) {
+        try {
+          await this.lifecycle.evictIdle(v.neuron, v.model);
+        } catch (e) {
+          this.#log.warn("idle unload failed", { model: v.model, neuron: v.neuron, error: e });
         }
       }
       if (this.opts.defragAfterCycles > 0) {

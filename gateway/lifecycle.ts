@@ -322,6 +322,7 @@ export class Lifecycle {
           held,
           priority: profile?.residency_priority ?? 0,
           pinned: profile?.pinned === true,
+          idleTtlMs: this.#usage.keepAlive(name, m.id),
         });
       }
     }

@@ -8,6 +8,8 @@ import {
   type Health,
   HealthSchema,
   type LoadRequest,
+  type ModelShow,
+  ModelShowSchema,
   ModelsListSchema,
   type NeuronModel,
   NeuronModelSchema,
@@ -148,6 +150,11 @@ export class NeuronClient {
 
   async unload(model: string, signal?: AbortSignal): Promise<void> {
     await this.#call("POST", "/models/unload", { model }, zod.unknown(), signal);
+  }
+
+  /** One model with its chat template's text (an older neuron without the route: a 404). */
+  show(model: string, signal?: AbortSignal): Promise<ModelShow> {
+    return this.#call("POST", "/models/show", { model }, ModelShowSchema, signal);
   }
 
   async tokenize(body: Record<string, unknown>, signal?: AbortSignal): Promise<number> {

@@ -44,6 +44,8 @@ export interface ResidentFacts {
   outside?: number;
   /** Not a victim for now although idle (its min_residency, or its queue about to be served). */
   held?: boolean;
+  /** Its own idle unload (a client's `keep_alive`), ms; Infinity = never; absent = `idle_ttl`. */
+  idleTtlMs?: number;
 }
 
 /** The gateway's own count of requests in flight to `model` on `neuron`. */
@@ -520,7 +522,7 @@ export interface IdleInput {
   residents: readonly ResidentFacts[];
   /** Epoch ms. */
   now: number;
-  /** Unload models idle longer than this; 0 = off. */
+  /** Unload models idle longer than this, unless their facts say otherwise; 0 = off. */
   idleTtlMs: number;
 }
 
@@ -533,16 +535,42 @@ export interface IdleVictim {
 }
 
 /**
- * Loaded models on up neurons idle longer than the TTL, with nothing in flight
- * or queued and not pinned; the longest idle first. A model whose last use and
- * load time are both unknown is left alone.
+ * When a resident model's idle unload falls due (epoch ms), or null for never: no TTL (its
+ * own `keep_alive`, else `idleTtlMs`; 0 = off), pinned, or its use unknown. A model with
+ * requests in flight counts from `now`: its idle time starts when they end.
+ */
+export function idleExpiry(
+  neuron: string,
+  m: NeuronModel,
+  residents: readonly ResidentFacts[],
+  now: number,
+  idleTtlMs: number,
+): number | null {
+  const f = residents.find((r) => r.neuron === neuron && r.model === m.id);
+  return expiryOf(resident(neuron, m, indexFacts(f ? [f] : [])), f, now, idleTtlMs);
+}
+
+function expiryOf(
+  r: Resident,
+  f: ResidentFacts | undefined,
+  now: number,
+  idleTtlMs: number,
+): number | null {
+  const ttl = f?.idleTtlMs ?? idleTtlMs;
+  if (r.pinned || r.lastUsed === null || !(ttl > 0) || ttl === Infinity) return null;
+  return (r.busy ? now : r.lastUsed) + ttl;
+}
+
+/**
+ * Loaded models on up neurons idle longer than their TTL, with nothing in flight or queued,
+ * not held and not pinned; the longest idle first. A model whose last use and load time are
+ * both unknown is left alone.
  */
 export function idleVictims(input: IdleInput): IdleVictim[] {
   const { snapshot, now, idleTtlMs } = input;
   if (!Number.isFinite(idleTtlMs) || idleTtlMs < 0) {
     throw new RangeError(`idleTtlMs: expected milliseconds >= 0, got ${idleTtlMs}`);
   }
-  if (idleTtlMs === 0) return [];
   const facts = indexFacts(input.residents);
   const out: IdleVictim[] = [];
   for (const n of snapshot) {
@@ -550,10 +578,16 @@ export function idleVictims(input: IdleInput): IdleVictim[] {
     for (const m of n.models) {
       if (m.state !== "loaded") continue;
       const r = resident(n.name, m, facts);
-      if (r.busy || r.held || r.pinned || r.lastUsed === null) continue;
-      const idleMs = now - r.lastUsed;
-      if (idleMs <= idleTtlMs) continue;
-      out.push({ neuron: n.name, model: m.id, device: m.device, bytes: r.bytes, idleMs });
+      if (r.busy || r.held) continue;
+      const due = expiryOf(r, facts.get(factKey(n.name, m.id)), now, idleTtlMs);
+      if (due === null || due >= now) continue;
+      out.push({
+        neuron: n.name,
+        model: m.id,
+        device: m.device,
+        bytes: r.bytes,
+        idleMs: now - r.lastUsed!,
+      });
     }
   }
   return out.sort((a, b) =>

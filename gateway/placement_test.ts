@@ -4,6 +4,7 @@ import { neuronModel } from "../tests/helpers/neuron_model.ts";
 import {
   defragDue,
   type FleetSnapshot,
+  idleExpiry,
   idleVictims,
   type NeuronSnapshot,
   pickHolder,
@@ -442,6 +443,39 @@ Deno.test("idleVictims: idle longer than the TTL, not in use, not pinned, longes
   });
   assert.deepEqual(idleVictims({ snapshot, residents, now: 10_000, idleTtlMs: 0 }), []);
   assert.throws(() => idleVictims({ snapshot, residents, now: 0, idleTtlMs: -1 }), /idleTtlMs/);
+});
+
+Deno.test("idleVictims: a resident's own keep_alive TTL beats idle_ttl, off or not", () => {
+  const snapshot = [
+    neuron("a", [device("GPU0", 0)], [
+      model("short", "GPU0", 4),
+      model("forever", "GPU0", 4),
+      model("default", "GPU0", 4),
+    ]),
+  ];
+  const residents = [
+    facts("a", "short", { lastUsedMs: 8_000, idleTtlMs: 1_000 }),
+    facts("a", "forever", { lastUsedMs: 0, idleTtlMs: Infinity }),
+    facts("a", "default", { lastUsedMs: 5_000 }),
+  ];
+  const victims = (idleTtlMs: number) =>
+    idleVictims({ snapshot, residents, now: 10_000, idleTtlMs }).map((v) => v.model);
+  assert.deepEqual(victims(0), ["short"]);
+  assert.deepEqual(victims(3_000), ["default", "short"]);
+});
+
+Deno.test("idleExpiry: last use plus the TTL; from now while busy; null for never", () => {
+  const m = model("m", "GPU0", 4);
+  const at = (over: Partial<ResidentFacts>, ttl = 3_000, seen = [facts("a", "m", over)]) =>
+    idleExpiry("a", m, seen, 10_000, ttl);
+  assert.equal(at({ lastUsedMs: 9_000 }), 12_000);
+  assert.equal(at({ lastUsedMs: 9_000, idleTtlMs: 60_000 }), 69_000);
+  assert.equal(at({ lastUsedMs: 9_000, inFlight: 1 }), 13_000);
+  assert.equal(at({ lastUsedMs: 9_000 }, 0), null, "idle_ttl off");
+  assert.equal(at({ lastUsedMs: 9_000, idleTtlMs: Infinity }), null, "keep_alive < 0");
+  assert.equal(at({ lastUsedMs: 9_000, pinned: true }), null, "pinned");
+  // No gateway facts (loaded outside it): its load time counts as its last use.
+  assert.equal(at({}, 3_000, []), 3_001);
 });
 
 // --- defragDue --------------------------------------------------------------

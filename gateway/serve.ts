@@ -112,6 +112,7 @@ export async function serveGateway(
       streamIdleMs: g.stream_idle_timeout,
       apiKeys: config.auth.api_keys,
       adminKeys: config.auth.admin_keys,
+      idleTtlMs: config.eviction.idle_ttl,
     },
   };
   if (config.auth.api_keys.length && !config.auth.admin_keys.length) {

@@ -20,6 +20,8 @@ export class UsageTracker {
   #reserved = new Map<string, number>();
   #sweep: ReturnType<typeof setTimeout> | undefined;
   #lastUsed = new Map<string, number>();
+  /** Idle unload a client asked for (Ollama's `keep_alive`), ms; Infinity = never. */
+  #keepAlive = new Map<string, number>();
   #tokPerS = new Map<string, number>();
   /** (neuron, model) pairs being unloaded: no new requests go there. */
   #evicting = new Set<string>();
@@ -141,9 +143,22 @@ export class UsageTracker {
     this.#lastUsed.set(key(neuron, model), Date.now());
   }
 
+  /**
+   * A client's idle unload for `model` on `neuron` (ms after its last use; Infinity = never),
+   * in place of `[eviction] idle_ttl` until another request sets one or the model unloads.
+   */
+  setKeepAlive(neuron: string, model: string, ms: number): void {
+    this.#keepAlive.set(key(neuron, model), ms);
+  }
+
+  keepAlive(neuron: string, model: string): number | undefined {
+    return this.#keepAlive.get(key(neuron, model));
+  }
+
   forget(neuron: string, model: string): void {
     const k = key(neuron, model);
     this.#lastUsed.delete(k);
+    this.#keepAlive.delete(k);
     this.#evicting.delete(k);
   }
 

@@ -54,3 +54,14 @@ Deno.test("usage: total counts every request in flight, and each end once", () =
   b();
   assertEquals(u.total(), 0);
 });
+
+Deno.test("usage: a keep_alive holds for that resident until it is set again or forgotten", () => {
+  const u = new UsageTracker();
+  assertEquals(u.keepAlive("n", "a"), undefined);
+  u.setKeepAlive("n", "a", 60_000);
+  assertEquals([u.keepAlive("n", "a"), u.keepAlive("m", "a")], [60_000, undefined]);
+  u.setKeepAlive("n", "a", Infinity);
+  assertEquals(u.keepAlive("n", "a"), Infinity);
+  u.forget("n", "a"); // unloaded: a later load starts from idle_ttl again
+  assertEquals(u.keepAlive("n", "a"), undefined);
+});

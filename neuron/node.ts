@@ -12,7 +12,7 @@ import { Engine } from "./engine/engine.ts";
 import { EngineError, type LoadedModelInfo, type Usage } from "./engine/types.ts";
 import { ModelStore, type StoreEntry, StoreError } from "./store/model_store.ts";
 import { type Fit, FitError, fitModel } from "./store/fit.ts";
-import { kvBytesPerToken, type ModelSummary } from "./store/summary.ts";
+import { kvBytesPerToken, modelFacts, type ModelSummary } from "./store/summary.ts";
 import { detectToolFormat, type ToolFormat } from "../core/tools/mod.ts";
 
 export interface NeuronSettings {
@@ -437,7 +437,8 @@ export class Neuron {
         kv_bytes_per_token: s ? kvBytesPerToken(s, kvType) : null,
         kv_cache_type: kvType,
         reasoning: s?.markers ?? null,
-        chat_template: s?.hasChatTemplate ?? false,
+        chat_template: (s?.chatTemplate ?? null) !== null,
+        ...modelFacts(s),
         tool_format: null,
         embeddings: false,
         in_flight: 0,
@@ -449,6 +450,23 @@ export class Neuron {
       });
     }
     return [...out.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** One model as listed, with its chat template's text; null when there is none by that id. */
+  async show(id: string): Promise<{ model: NeuronModel; chatTemplate: string | null } | null> {
+    const r = this.#records.get(id);
+    if (r) {
+      return {
+        model: this.describe(r),
+        chatTemplate: r.info ? r.info.chatTemplate : r.summary.chatTemplate,
+      };
+    }
+    const m = (await this.models()).find((x) => x.id === id);
+    if (!m) return null;
+    const s = m.error === null
+      ? await this.store.summary(await this.store.resolve(m.source))
+      : null;
+    return { model: m, chatTemplate: s?.chatTemplate ?? null };
   }
 
   describe(r: ModelRecord): NeuronModel {
@@ -470,7 +488,8 @@ export class Neuron {
         : r.state === "loaded"
         ? null
         : r.summary.markers,
-      chat_template: r.info ? r.info.chatTemplate !== null : r.summary.hasChatTemplate,
+      chat_template: (r.info ? r.info.chatTemplate : r.summary.chatTemplate) !== null,
+      ...modelFacts(r.summary),
       tool_format: r.state === "loaded" ? r.toolFormat : null,
       embeddings: r.info?.embeddings ?? false,
       in_flight: r.inFlight,

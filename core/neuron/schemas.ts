@@ -69,6 +69,14 @@ export const NeuronModelSchema = z.object({
   /** The KV cache type those bytes are for (as loaded, or the neuron's default). */
   kv_cache_type: KvCacheTypeSchema.optional(),
   reasoning: MarkersSchema,
+  /**
+   * From the GGUF header, where it says (optional: older neurons do not send them):
+   * `general.architecture`, the weights in the file's tensors, and `general.file_type` by
+   * llama.cpp's name for it (`F16`, `Q4_K_M`, ...).
+   */
+  architecture: z.string().optional(),
+  parameter_count: z.number().optional(),
+  quantization: z.string().optional(),
   chat_template: z.boolean(),
   tool_format: z.string().nullable(),
   embeddings: z.boolean(),
@@ -130,6 +138,20 @@ export const DiscoverySchema = z.object({
 export type Discovery = z.infer<typeof DiscoverySchema>;
 
 export const ModelsListSchema = z.object({ models: z.array(NeuronModelSchema) });
+
+/** `POST /models/show`: one model, by the id it is listed under. */
+export const ShowRequestSchema = z.strictObject({ model: ModelKeySchema });
+
+/**
+ * What `/models/show` answers: the model as listed, and the text of the chat template in
+ * force (the GGUF's `tokenizer.chat_template`; null when it has none). The text stays out of
+ * the polled listing: templates run to kilobytes, and only a client's "show" needs them.
+ */
+export const ModelShowSchema = z.object({
+  model: NeuronModelSchema,
+  chat_template: z.string().nullable(),
+});
+export type ModelShow = z.infer<typeof ModelShowSchema>;
 
 export const TokenizeRequestSchema = z.looseObject({
   model: z.string().min(1),

@@ -1,9 +1,14 @@
 import { assertEquals, assertThrows } from "../../tests/assert.ts";
+import { HttpError } from "../errors.ts";
 import {
   ChatRequestSchema,
-  keepAliveUnloads,
+  expiresAt,
   ollamaChatToOpenAI,
+  ollamaDetails,
   OllamaStreamTranslator,
+  parameterSize,
+  parametersText,
+  parseKeepAlive,
   parseOllama,
 } from "./mod.ts";
 
@@ -41,20 +46,60 @@ Deno.test("ollama request: tool calls round-trip, format, think and options map"
   assertEquals([out.max_tokens, out.top_k, out.stream], [5, 3, undefined]);
 });
 
-Deno.test("ollama request: num_ctx beyond the context and keep_alive durations are 400s", () => {
+Deno.test("ollama request: num_ctx beyond the context is a 400", () => {
   const req = parseOllama(ChatRequestSchema, {
     model: "m",
     messages: [{ role: "user", content: "hi" }],
     options: { num_ctx: 8192 },
   });
   assertThrows(() => ollamaChatToOpenAI(req, ctx), /num_ctx 8192/);
-  assertEquals([keepAliveUnloads(undefined), keepAliveUnloads(0), keepAliveUnloads("0s")], [
-    false,
-    true,
-    true,
-  ]);
-  assertThrows(() => keepAliveUnloads("5m"), /not supported/);
-  assertThrows(() => keepAliveUnloads(-1), /not supported/);
+});
+
+Deno.test("ollama keep_alive: 0 unloads, durations and seconds set a TTL, negative is never", () => {
+  assertEquals(
+    [undefined, 0, "0s", "5m", "1h30m", 90, 1.5, -1, "-1m"].map((v) => parseKeepAlive(v)),
+    [undefined, 0, 0, 300_000, 5_400_000, 90_000, 1_500, Infinity, Infinity],
+  );
+  for (const bad of ["soon", "10", "5 parsecs", "-"]) {
+    const e = assertThrows(() => parseKeepAlive(bad), /is not a duration/) as HttpError;
+    assertEquals([e instanceof HttpError, e.status, e.param], [true, 400, "keep_alive"]);
+  }
+});
+
+Deno.test("ollama model info: details from GGUF facts, sizes as Ollama writes them", () => {
+  assertEquals(
+    [8_030_261_248, 7e9, 494_032_768, 3e6, 135_168, 999].map(parameterSize),
+    ["8.0B", "7B", "494.03M", "3M", "135K", "999"],
+  );
+  assertEquals(
+    ollamaDetails(
+      { architecture: "qwen2", parameter_count: 494_032_768, quantization: "Q4_K_M" },
+      "x",
+    ),
+    {
+      parent_model: "",
+      format: "gguf",
+      family: "qwen2",
+      families: ["qwen2"],
+      parameter_size: "494.03M",
+      quantization_level: "Q4_K_M",
+    },
+  );
+  // An older neuron reports none of them: the file name's tag, and empty strings.
+  const old = ollamaDetails({}, "org/Model-Q5_K_S");
+  assertEquals([old.family, old.parameter_size, old.quantization_level], ["", "", "Q5_K_S"]);
+  assertEquals(expiresAt(Date.UTC(2030, 0, 1), 0), "2030-01-01T00:00:00.000Z");
+  // Never: Go's largest Duration after now, as Ollama answers for a negative keep_alive.
+  assertEquals(expiresAt(null, Date.UTC(2026, 0, 1)).slice(0, 4), "2318");
+  assertEquals(
+    parametersText({ num_ctx: 2048, temperature: 0.2, stop: ["a", "b"], top_k: undefined }),
+    [
+      `num_ctx${" ".repeat(23)} 2048`,
+      `temperature${" ".repeat(19)} 0.2`,
+      `stop${" ".repeat(26)} "a"`,
+      `stop${" ".repeat(26)} "b"`,
+    ].join("\n"),
+  );
 });
 
 Deno.test("ollama stream: text passes on, tool calls arrive whole, the end carries counters", () => {

@@ -9,6 +9,7 @@
  * `reasoning_effort`. `tool_choice` is accepted as a cortex extension (Ollama has none).
  */
 import { z } from "zod";
+import { parseDuration } from "../config/duration.ts";
 import { HttpError, httpErrorFromZod } from "../errors.ts";
 import type {
   ChatCompletionRequest,
@@ -106,21 +107,27 @@ export function parseOllama<S extends z.ZodType>(schema: S, body: unknown): z.in
 }
 
 /**
- * `keep_alive` → whether to unload the model once the request is done. `0` (any unit) does;
- * absent keeps the gateway's own idle policy. Other durations are refused: cortex unloads
- * idle models after `[eviction] idle_ttl`, one setting for the fleet, not per request.
+ * `keep_alive` → how long the model stays loaded once idle, in ms: `0` unloads it after the
+ * request, a negative value never (Infinity), a duration (`"5m"`, `"1h30m"`, or a number of
+ * seconds) sets that model's idle unload in place of `[eviction] idle_ttl`; absent leaves the
+ * gateway's own policy (undefined).
  */
-export function keepAliveUnloads(v: string | number | undefined): boolean {
-  if (v === undefined) return false;
-  if (typeof v === "number" ? v === 0 : /^\s*0+(\.0*)?\s*(ns|us|µs|ms|s|m|h)?\s*$/.test(v)) {
-    return true;
+export function parseKeepAlive(v: string | number | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const negative = typeof v === "number" ? v < 0 : v.trim().startsWith("-");
+  try {
+    if (!negative) return parseDuration(v);
+    parseDuration(typeof v === "number" ? -v : v.trim().slice(1));
+    return Infinity;
+  } catch (e) {
+    throw new HttpError(
+      400,
+      `keep_alive ${JSON.stringify(v)} is not a duration (${(e as Error).message}): send one ` +
+        'like "5m" or "1h30m", a number of seconds, 0 to unload after the request, or a ' +
+        "negative value to keep the model loaded",
+      { param: "keep_alive", code: "invalid_value" },
+    );
   }
-  throw new HttpError(
-    400,
-    `keep_alive ${JSON.stringify(v)} is not supported: cortex unloads idle models after its ` +
-      "[eviction] idle_ttl; send keep_alive 0 to unload after the request, or leave it out",
-    { param: "keep_alive", code: "unsupported_parameter" },
-  );
 }
 
 export interface TranslateOptions {

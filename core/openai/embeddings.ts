@@ -13,6 +13,11 @@ export const EmbeddingRequestSchema = z.looseObject({
   encoding_format: z.enum(["float", "base64"]).nullish(),
   dimensions: z.int().positive().nullish(),
   user: z.string().nullish(),
+  /**
+   * A cortex extension (Ollama's `truncate`): cut an input longer than the embedding context
+   * to its first tokens instead of refusing it. Off by default, as OpenAI refuses.
+   */
+  truncate: z.boolean().nullish(),
 });
 export type EmbeddingRequest = z.infer<typeof EmbeddingRequestSchema>;
 

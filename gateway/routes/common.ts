@@ -18,6 +18,8 @@ export interface GatewayOptions {
   apiKeys: string[];
   /** `[auth] admin_keys`: needed to load, unload and pull when any is set. */
   adminKeys: string[];
+  /** `[eviction] idle_ttl` (0 or absent: off), which `/api/ps` reports expiry times from. */
+  idleTtlMs?: number;
 }
 
 export interface Gateway {

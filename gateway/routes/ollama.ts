@@ -14,13 +14,16 @@ import {
   EmbeddingsRequestSchema,
   EmbedRequestSchema,
   encodeNdjson,
+  expiresAt,
   GenerateRequestSchema,
-  keepAliveUnloads,
   ollamaChatToOpenAI,
+  ollamaDetails,
   ollamaGenerateToOpenAI,
   ollamaNdjsonFromOpenAI,
   type OllamaShape,
   OllamaStreamTranslator,
+  parametersText,
+  parseKeepAlive,
   parseOllama,
 } from "../../core/ollama/mod.ts";
 import { HttpError } from "../../core/errors.ts";
@@ -28,7 +31,9 @@ import { createLogger } from "../../core/log.ts";
 import type { EmbeddingResponse } from "../../core/openai/mod.ts";
 import type { NeuronModel } from "../../core/neuron/schemas.ts";
 import { conversationKey } from "../affinity.ts";
-import type { CatalogueEntry } from "../catalogue.ts";
+import { type CatalogueEntry, sourceMatches } from "../catalogue.ts";
+import type { NeuronState } from "../fleet.ts";
+import { idleExpiry } from "../placement.ts";
 import { applyProfile, type Gateway, parseJsonBody, readBody, resolveModel } from "./common.ts";
 import { limits } from "./models.ts";
 import { RequestContext } from "./openai.ts";
@@ -51,13 +56,24 @@ async function body(gw: Gateway, req: Request): Promise<Record<string, unknown>>
   return parseJsonBody(await readBody(req, gw.options.maxBodyBytes));
 }
 
-/** A request context that notes when a neuron took the request. */
-function context(gw: Gateway, req: Request, entry: CatalogueEntry, t0: number, chat: boolean) {
+/**
+ * A request context that notes when a neuron took the request, and gives the model there
+ * the request's `keep_alive` (ms; 0 is an unload after the request instead).
+ */
+function context(
+  gw: Gateway,
+  req: Request,
+  entry: CatalogueEntry,
+  t0: number,
+  chat: boolean,
+  keepAlive: number | undefined,
+) {
   const ctx = new RequestContext(gw, entry, chat ? "chat" : "embeddings", t0, req);
   const routed = ctx.routed;
   const at = { routed: t0 };
   ctx.routed = (neuron) => {
     at.routed = performance.now();
+    if (keepAlive) gw.usage.setKeepAlive(neuron.client.name, entry.id, keepAlive);
     routed(neuron);
   };
   return { ctx, at };
@@ -79,17 +95,25 @@ export async function generate(gw: Gateway, req: Request, shape: OllamaShape): P
   const gen = chat ? null : parseOllama(GenerateRequestSchema, raw);
   const oreq = (chat ?? gen)!;
   const entry = resolve(gw, oreq.model);
-  const unload = keepAliveUnloads(oreq.keep_alive);
+  const keepAlive = parseKeepAlive(oreq.keep_alive);
+  const unload = keepAlive === 0;
   const empty = chat ? !chat.messages.length : !gen!.prompt;
-  if (unload && empty) {
-    // `ollama stop`: keep_alive 0 and nothing to say unloads the model.
-    await unloadAfter(gw, entry.id);
+  if (empty) {
+    // Nothing to say: Ollama's preload (`ollama run` sends this first) loads the model, and
+    // `ollama stop` (keep_alive 0) unloads it.
+    if (unload) await unloadAfter(gw, entry.id);
+    else {
+      const { neuron } = await gw.lifecycle.acquire(entry, undefined, undefined, req.signal);
+      // A request that begins and ends here: its reservation taken, its last use now.
+      gw.usage.begin(neuron.client.name, entry.id)();
+      if (keepAlive) gw.usage.setKeepAlive(neuron.client.name, entry.id, keepAlive);
+    }
     return Response.json({
       model: oreq.model,
       created_at: new Date().toISOString(),
       ...(shape === "chat" ? { message: { role: "assistant", content: "" } } : { response: "" }),
       done: true,
-      done_reason: "unload",
+      done_reason: unload ? "unload" : "load",
     });
   }
   const opts = { contextLength: limits(entry).context_length };
@@ -100,7 +124,7 @@ export async function generate(gw: Gateway, req: Request, shape: OllamaShape): P
   request.stream_options = { include_usage: true };
   const chatBody = request as unknown as Record<string, unknown>;
   applyProfile(chatBody, entry, "chat");
-  const { ctx, at } = context(gw, req, entry, t0, true);
+  const { ctx, at } = context(gw, req, entry, t0, true, keepAlive);
   if (shape === "chat") ctx.conversation = () => conversationKey(req.headers, chatBody);
   const durations = (first: number | null): Durations => {
     const now = performance.now();
@@ -166,7 +190,11 @@ function gather(text: string, shape: OllamaShape): Record<string, unknown> {
   return { ...last, message };
 }
 
-/** `POST /api/embed` (`old`: the older `/api/embeddings`, one `prompt`, one `embedding`). */
+/**
+ * `POST /api/embed` (`old`: the older `/api/embeddings`, one `prompt`, one `embedding`).
+ * `truncate` (Ollama's default: true) cuts an input longer than the embedding context in
+ * force on the neuron, which tokenizes; `truncate: false` refuses it in Ollama's words.
+ */
 export async function embed(gw: Gateway, req: Request, old = false): Promise<Response> {
   const t0 = performance.now();
   const raw = await body(gw, req);
@@ -174,19 +202,31 @@ export async function embed(gw: Gateway, req: Request, old = false): Promise<Res
   const newer = older ? null : parseOllama(EmbedRequestSchema, raw);
   const oreq = (older ?? newer)!;
   const entry = resolve(gw, oreq.model);
-  const unload = keepAliveUnloads(oreq.keep_alive);
+  const keepAlive = parseKeepAlive(oreq.keep_alive);
   const payload: Record<string, unknown> = {
     model: oreq.model,
     input: older ? older.prompt : newer!.input,
   };
+  if (newer) payload.truncate = newer.truncate ?? true;
   if (newer?.dimensions) payload.dimensions = newer.dimensions;
   applyProfile(payload, entry, "embeddings");
-  const { ctx, at } = context(gw, req, entry, t0, false);
-  const res = await sendOnce(gw, req, ctx, entry, "/v1/embeddings", JSON.stringify(payload));
+  const { ctx, at } = context(gw, req, entry, t0, false, keepAlive);
+  let res: Response;
+  try {
+    res = await sendOnce(gw, req, ctx, entry, "/v1/embeddings", JSON.stringify(payload));
+  } catch (e) {
+    if (e instanceof HttpError && e.code === "context_length_exceeded") {
+      throw new HttpError(400, `input length exceeds maximum context length: ${e.message}`, {
+        param: older ? "prompt" : "input",
+        code: e.code,
+      });
+    }
+    throw e;
+  }
   const out = await res.json() as EmbeddingResponse;
   const prompt = out.usage?.prompt_tokens ?? 0;
   ctx.end(200, { promptTokens: prompt, completionTokens: 0 });
-  if (unload) await unloadAfter(gw, entry.id);
+  if (keepAlive === 0) await unloadAfter(gw, entry.id);
   const vectors = out.data.sort((a, b) => a.index - b.index).map((d) => d.embedding as number[]);
   if (old) return Response.json({ embedding: vectors[0] ?? [] });
   const now = performance.now();
@@ -199,27 +239,26 @@ export async function embed(gw: Gateway, req: Request, old = false): Promise<Res
   });
 }
 
-/** What the fleet reports of a model: its neuron entries (loaded ones first). */
-function neuronModels(gw: Gateway, id: string): { node: string; m: NeuronModel }[] {
-  const out: { node: string; m: NeuronModel }[] = [];
-  for (const n of gw.fleet.neurons) {
-    for (const m of n.models) if (m.id === id) out.push({ node: n.client.name, m });
-  }
-  return out.sort((a, b) => Number(b.m.state === "loaded") - Number(a.m.state === "loaded"));
+interface Holder {
+  neuron: NeuronState;
+  /** As that neuron lists it: the loaded model, or the store file it could load. */
+  m: NeuronModel;
 }
 
-const QUANT = /(?:^|[-_.])(I?Q\d(?:_[A-Z0-9]+)*|BF16|F16|F32)(?=$|[-_.])/i;
-
-function details(e: CatalogueEntry) {
-  return {
-    parent_model: "",
-    format: "gguf",
-    // The gateway does not read the GGUF's architecture; only what its name says.
-    family: "",
-    families: [] as string[],
-    parameter_size: "",
-    quantization_level: QUANT.exec(e.id)?.[1]?.toUpperCase() ?? "",
-  };
+/** The neurons that hold a model: loaded ones first, then those whose store has its file. */
+function holders(gw: Gateway, e: CatalogueEntry): Holder[] {
+  const loaded: Holder[] = [];
+  const stored: Holder[] = [];
+  for (const neuron of gw.fleet.neurons) {
+    if (!neuron.up) continue;
+    for (const m of neuron.models) {
+      if (m.state === "loaded" && m.id === e.id) loaded.push({ neuron, m });
+      else if (m.state === "available" && sourceMatches(e.profile.source, m.source)) {
+        stored.push({ neuron, m });
+      }
+    }
+  }
+  return [...loaded, ...stored];
 }
 
 /** A stable digest for a name: Ollama clients key models on it. */
@@ -227,15 +266,14 @@ function digest(id: string): string {
   return createHash("sha256").update(id).digest("hex");
 }
 
-function tagOf(gw: Gateway, e: CatalogueEntry, name: string) {
-  const m = neuronModels(gw, e.id)[0]?.m;
+function tagOf(e: CatalogueEntry, name: string, m: NeuronModel | undefined) {
   return {
     name,
     model: name,
     modified_at: new Date(m?.loaded_at ?? Date.now()).toISOString(),
     size: m?.size_bytes ?? 0,
     digest: digest(e.id),
-    details: details(e),
+    details: ollamaDetails(m, m?.source ?? e.id),
   };
 }
 
@@ -243,53 +281,71 @@ function tagOf(gw: Gateway, e: CatalogueEntry, name: string) {
 export function tags(gw: Gateway): Response {
   const models = [];
   for (const e of gw.catalogue.list()) {
-    for (const name of [e.id, ...e.aliases]) models.push(tagOf(gw, e, name));
+    const m = holders(gw, e)[0]?.m;
+    for (const name of [e.id, ...e.aliases]) models.push(tagOf(e, name, m));
   }
   return Response.json({ models });
 }
 
-/** `POST /api/show`: parameters, capabilities and the context in force. */
+/** `POST /api/show`: the chat template, parameters, capabilities and the context in force. */
 export async function show(gw: Gateway, req: Request): Promise<Response> {
   const raw = await body(gw, req);
   const name = raw.model ?? raw.name;
   const e = resolve(gw, name);
-  const m = neuronModels(gw, e.id)[0]?.m;
+  const held = holders(gw, e)[0];
+  const m = held?.m;
+  // The template's text is asked for here only: it stays out of the polled listing.
+  let template = "";
+  if (held) {
+    try {
+      template = (await held.neuron.client.show(held.m.id, req.signal)).chat_template ?? "";
+    } catch (err) {
+      log.warn("no chat template from the neuron", {
+        model: e.id,
+        neuron: held.neuron.client.name,
+        error: (err as Error).message,
+      });
+    }
+  }
   const capabilities: string[] = [];
   if (m?.chat_template ?? true) capabilities.push("completion");
   if (m?.tool_format) capabilities.push("tools");
   if (m?.reasoning) capabilities.push("thinking");
   if (m?.embeddings || e.profile.embeddings) capabilities.push("embedding");
-  const sampling = Object.entries(e.profile.sampling ?? {}).filter(([, v]) => v !== undefined);
   const ctx = limits(e).context_length;
+  const arch = m?.architecture ?? "unknown";
   return Response.json({
     modelfile: "",
-    parameters: sampling.map(([k, v]) => `${k} ${v}`).join("\n"),
-    // The neuron renders the GGUF's own chat template; the gateway does not hold its text.
-    template: "",
-    details: details(e),
-    // Clients read `<architecture>.context_length`: the architecture is named "cortex" here.
+    parameters: parametersText({ num_ctx: ctx, ...e.profile.sampling }),
+    template,
+    details: ollamaDetails(m, m?.source ?? e.id),
+    // Clients size prompts by `<general.architecture>.context_length`: the context in force.
     model_info: {
-      "general.architecture": "cortex",
-      ...(ctx !== null ? { "cortex.context_length": ctx } : {}),
+      "general.architecture": arch,
+      ...(m?.parameter_count !== undefined ? { "general.parameter_count": m.parameter_count } : {}),
+      ...(ctx !== null ? { [`${arch}.context_length`]: ctx } : {}),
     },
     capabilities,
     modified_at: new Date(m?.loaded_at ?? Date.now()).toISOString(),
   });
 }
 
-/** `GET /api/ps`: what is loaded, and where. */
+/** `GET /api/ps`: what is loaded, where, and until when (the gateway's idle unload). */
 export function ps(gw: Gateway): Response {
+  const now = Date.now();
+  const residents = gw.lifecycle.residents();
   const models = [];
   for (const e of gw.catalogue.list()) {
-    for (const { node, m } of neuronModels(gw, e.id)) {
+    for (const { neuron, m } of holders(gw, e)) {
       if (m.state !== "loaded") continue;
+      const node = neuron.client.name;
+      const due = idleExpiry(node, m, residents, now, gw.options.idleTtlMs ?? 0);
       models.push({
-        ...tagOf(gw, e, e.id),
+        ...tagOf(e, e.id, m),
         size: m.memory_bytes ?? m.size_bytes,
         size_vram: m.device && !/^cpu/i.test(m.device) ? m.memory_bytes ?? m.size_bytes : 0,
         context_length: m.context,
-        // Idle models go after `[eviction] idle_ttl`, a gateway setting; no per-model deadline.
-        expires_at: null,
+        expires_at: expiresAt(due, now),
         node,
         device: m.device,
       });

@@ -10,6 +10,25 @@ import { EngineError } from "../engine/types.ts";
 import type { Neuron } from "../node.ts";
 import { engineHttpError, json } from "../server/http.ts";
 
+/**
+ * The inputs with every one longer than `max` tokens cut to its first `max` (as token ids;
+ * the others stay as they were). Only a request the embedder refused as too long pays for
+ * this tokenization. The tokenizer here reads special-token text as those tokens, where the
+ * embedder reads it as plain text: an over-long input that spells out a control token is cut
+ * as if it were one token.
+ */
+async function cut(
+  neuron: Neuron,
+  model: string,
+  inputs: (string | number[])[],
+  max: number,
+): Promise<(string | number[])[]> {
+  return await Promise.all(inputs.map(async (x) => {
+    const tokens = typeof x === "string" ? await neuron.engine.tokenize(model, x, true) : x;
+    return tokens.length > max ? tokens.slice(0, max) : x;
+  }));
+}
+
 export async function embeddings(neuron: Neuron, body: unknown): Promise<Response> {
   const r = parseOpenAIBody(EmbeddingRequestSchema, body);
   const rec = neuron.loaded(r.model);
@@ -39,7 +58,11 @@ export async function embeddings(neuron: Neuron, body: unknown): Promise<Respons
   });
   rec.inFlight++;
   try {
-    const res = await neuron.engine.embed(r.model, inputs);
+    const res = await neuron.engine.embed(r.model, inputs).catch(async (e) => {
+      const tooLong = e instanceof EngineError && e.code === "context_exceeded" && e.limit;
+      if (!r.truncate || !tooLong) throw e;
+      return await neuron.engine.embed(r.model, await cut(neuron, r.model, inputs, tooLong.max));
+    });
     const base64 = r.encoding_format === "base64";
     return json({
       object: "list",

@@ -1,6 +1,14 @@
 /** Read-only node endpoints: version, health, discovery, models. */
 
-import type { Discovery, Health, Version } from "../../core/neuron/schemas.ts";
+import { HttpError } from "../../core/errors.ts";
+import {
+  type Discovery,
+  type Health,
+  type ModelShow,
+  ShowRequestSchema,
+  type Version,
+} from "../../core/neuron/schemas.ts";
+import { parseOpenAIBody } from "../../core/openai/mod.ts";
 import type { Neuron } from "../node.ts";
 import { json } from "../server/http.ts";
 
@@ -48,6 +56,20 @@ export async function discovery(neuron: Neuron): Promise<Response> {
 
 export async function listModels(neuron: Neuron): Promise<Response> {
   return json({ models: await neuron.models() });
+}
+
+/** `POST /models/show`: a model as listed, with its chat template's text. */
+export async function showModel(neuron: Neuron, body: unknown): Promise<Response> {
+  const { model } = parseOpenAIBody(ShowRequestSchema, body);
+  const found = await neuron.show(model);
+  if (!found) {
+    throw new HttpError(404, `model ${model} is neither loaded nor in the model store`, {
+      code: "model_not_found",
+      param: "model",
+    });
+  }
+  const answer: ModelShow = { model: found.model, chat_template: found.chatTemplate };
+  return json(answer);
 }
 
 /** The OpenAI `/v1/models` view: loaded models only. */

@@ -12,7 +12,14 @@ import { chatCompletions } from "../api/chat.ts";
 import { completions } from "../api/completions.ts";
 import { embeddings } from "../api/embeddings.ts";
 import { loadModel, unloadModel } from "../api/lifecycle.ts";
-import { discovery, health, listModels, openaiModels, version } from "../api/node_info.ts";
+import {
+  discovery,
+  health,
+  listModels,
+  openaiModels,
+  showModel,
+  version,
+} from "../api/node_info.ts";
 import { pullModel } from "../api/pull.ts";
 import { tokenize } from "../api/tokenize.ts";
 import { EngineError } from "../engine/types.ts";
@@ -47,6 +54,7 @@ export function createNeuronApp(neuron: Neuron, opts: AppOptions) {
     .on("GET", "/models", () => listModels(neuron))
     .on("POST", "/models/load", async (req) => loadModel(neuron, await body(req)))
     .on("POST", "/models/unload", async (req) => unloadModel(neuron, await body(req)))
+    .on("POST", "/models/show", async (req) => showModel(neuron, await body(req)))
     .on(
       "POST",
       "/models/pull",

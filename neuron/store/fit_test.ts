@@ -14,7 +14,7 @@ function header(arch: string, kv: Record<string, number>, nVocab: number): GgufH
   const metadata = new Map<string, GgufValue>([["general.architecture", arch]]);
   for (const [k, v] of Object.entries(kv)) metadata.set(`${arch}.${k}`, v);
   metadata.set("tokenizer.ggml.tokens", Array.from({ length: nVocab }, (_, i) => `t${i}`));
-  return { version: 3, tensorCount: 0, metadata };
+  return { version: 3, tensorCount: 0, parameterCount: 0, metadata };
 }
 
 const MODELS = {

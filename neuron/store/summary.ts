@@ -1,6 +1,7 @@
 /** What a GGUF header tells about a model before it is loaded. */
 
-import type { KvCacheType } from "../../core/neuron/schemas.ts";
+import { GGMLFileQuantizationType } from "@huggingface/gguf";
+import type { KvCacheType, NeuronModel } from "../../core/neuron/schemas.ts";
 import { type GgufHeader, metaNumber, metaString } from "./gguf_header.ts";
 
 export interface ModelSummary {
@@ -17,7 +18,12 @@ export interface ModelSummary {
   headDimK: number;
   headDimV: number;
   nVocab: number;
-  hasChatTemplate: boolean;
+  /** `tokenizer.chat_template`: the Jinja text generation renders prompts with. */
+  chatTemplate: string | null;
+  /** Weights in the file's tensors; null for one part of a split model (the rest is elsewhere). */
+  parameterCount: number | null;
+  /** `general.file_type` by llama.cpp's name for it (`F16`, `Q4_K_M`, ...); null when absent. */
+  quantization: string | null;
   /** A reasoning marker pair present as vocabulary entries. */
   markers: { open: string; close: string } | null;
   fileBytes: number;
@@ -44,6 +50,8 @@ export function summarize(h: GgufHeader, fileBytes: number): ModelSummary {
   const tokens = h.metadata.get("tokenizer.ggml.tokens");
   const vocab = Array.isArray(tokens) ? new Set(tokens as string[]) : new Set<string>();
   const pair = PAIRS.find(([o, c]) => vocab.has(o) && vocab.has(c));
+  const template = h.metadata.get("tokenizer.chat_template");
+  const fileType = metaNumber(h, "general.file_type");
   return {
     architecture: arch,
     name: metaString(h, "general.name") ?? null,
@@ -56,9 +64,24 @@ export function summarize(h: GgufHeader, fileBytes: number): ModelSummary {
     headDimK: headDim,
     headDimV,
     nVocab: Array.isArray(tokens) ? tokens.length : 0,
-    hasChatTemplate: typeof h.metadata.get("tokenizer.chat_template") === "string",
+    chatTemplate: typeof template === "string" ? template : null,
+    parameterCount: (metaNumber(h, "split.count") ?? 1) > 1 ? null : h.parameterCount,
+    // The enum's reverse mapping gives llama.cpp's LLAMA_FTYPE_MOSTLY_* names (same numbers).
+    quantization: fileType === undefined ? null : GGMLFileQuantizationType[fileType] ?? null,
     markers: pair ? { open: pair[0], close: pair[1] } : null,
     fileBytes,
+  };
+}
+
+/** What a model listing tells of the file (absent where the header does not say). */
+export function modelFacts(
+  s: ModelSummary | null,
+): Pick<NeuronModel, "architecture" | "parameter_count" | "quantization"> {
+  if (!s) return {};
+  return {
+    ...(s.architecture !== "unknown" ? { architecture: s.architecture } : {}),
+    ...(s.parameterCount !== null ? { parameter_count: s.parameterCount } : {}),
+    ...(s.quantization !== null ? { quantization: s.quantization } : {}),
   };
 }
 

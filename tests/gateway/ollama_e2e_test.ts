@@ -10,6 +10,8 @@
 
 import { Ollama } from "ollama";
 import { makeValidator } from "../../core/grammar/testing/validator.ts";
+import { parameterSize } from "../../core/ollama/mod.ts";
+import { metaString, readGgufHeader } from "../../neuron/store/gguf_header.ts";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { ensureFixture, FIXTURES } from "../fixtures/mod.ts";
 import { gatewayOver, serveStandIn } from "../helpers/stand_in_neuron.ts";
@@ -33,6 +35,8 @@ async function up(): Promise<Stack> {
     },
     apiKeys: [KEY],
     context: 2048,
+    // The evictor, which honours keep_alive, runs at this pace.
+    pollInterval: "250ms",
   });
   // `emb` serves embeddings: reload it with them on.
   const neuronPost = (path: string, body: unknown) =>
@@ -149,23 +153,89 @@ itest("ollama: embed and the older embeddings", async () => {
   assert(Math.abs(old.embedding[0] - r.embeddings[0][0]) < 1e-5);
 });
 
+itest("ollama: embed truncate cuts to the context in force; truncate false refuses", async (s) => {
+  // Far more tokens than the 2048 of context the stack loads models with.
+  const long = "the quick brown fox jumps over the lazy dog ".repeat(400);
+  assert((await s.tokenIds("emb", long)).length > 2048, "the input is over the context");
+  const cut = await client().embed({ model: "emb", input: ["hello world", long] });
+  assertEquals(cut.embeddings.length, 2);
+  assert(Math.abs(Math.hypot(...cut.embeddings[1]) - 1) < 1e-3, "a whole vector for the cut one");
+  const short = await client().embed({ model: "emb", input: "hello world" });
+  // The long input counted only up to the context; the short one in full, as before.
+  assertEquals(cut.prompt_eval_count, short.prompt_eval_count + 2048);
+  const refused = await raw(s, "POST", "/api/embed", {
+    model: "emb",
+    input: ["hello world", long],
+    truncate: false,
+  });
+  assertEquals(refused.status, 400);
+  assertMatch(refused.body.error, /^input length exceeds maximum context length: .*2048/);
+  try {
+    await client().embed({ model: "emb", input: long, truncate: false });
+    throw new Error("an input over the context should be refused");
+  } catch (e) {
+    assertEquals((e as { status_code?: number }).status_code, 400);
+  }
+  const fits = await client().embed({ model: "emb", input: "hello world", truncate: false });
+  const drift = Math.max(...fits.embeddings[0].map((x, i) => Math.abs(x - short.embeddings[0][i])));
+  assert(drift < 1e-6, `the same vector (${drift})`);
+});
+
 itest("ollama: tags, show, ps, version", async () => {
   const c = client();
   const names = (await c.list()).models.map((m) => m.name).sort();
   assertEquals(names, ["emb", "plain", "spare", "think"]);
   const tag = (await c.list()).models.find((m) => m.name === "plain")!;
   assert(tag.size > 0, "size from the store");
-  assertEquals(tag.details.format, "gguf");
+  // Family, size and quantization as the fixture's GGUF header says them.
+  const header = await readGgufHeader(await ensureFixture(FIXTURES.plain));
+  assert(header.parameterCount > 0);
+  assertEquals(tag.details, {
+    parent_model: "",
+    format: "gguf",
+    family: "llama",
+    families: ["llama"],
+    parameter_size: parameterSize(header.parameterCount),
+    quantization_level: "F16",
+  });
   const show = await c.show({ model: "think" });
-  assertEquals(
-    (show.model_info as unknown as Record<string, unknown>)["cortex.context_length"],
-    2048,
-  );
+  const info = show.model_info as unknown as Record<string, unknown>;
+  assertEquals(info["general.architecture"], "llama");
+  assertEquals(info["llama.context_length"], 2048);
   assert(show.capabilities.includes("thinking"), `${show.capabilities}`);
+  // The GGUF's own chat template, as the neuron renders prompts with it.
+  const thinkHeader = await readGgufHeader(await ensureFixture(FIXTURES.think));
+  const template = metaString(thinkHeader, "tokenizer.chat_template");
+  assert(template && template.length > 0, "the fixture has a template");
+  assertEquals(show.template, template);
+  assertMatch(show.parameters, /^num_ctx +2048$/m);
   assert((await c.show({ model: "plain" })).capabilities.includes("tools"));
   const ps = await c.ps();
-  assert(ps.models.some((m) => m.name === "think"), "loaded models listed");
+  const think = ps.models.find((m) => m.name === "think");
+  assert(think, "loaded models listed");
+  assertEquals(think.details.quantization_level, "F16");
+  // No [eviction] idle_ttl and no keep_alive: never expires, written as Ollama writes it.
+  assert(new Date(think.expires_at).getUTCFullYear() > 2300, `${think.expires_at}`);
   assertMatch((await c.version()).version, /^\d+\.\d+\.\d+$/);
+});
+
+itest("ollama: keep_alive sets the model's idle unload, which ps reports", async () => {
+  const c = client();
+  const expiry = async (model: string) =>
+    new Date((await c.ps()).models.find((m) => m.name === model)!.expires_at).getTime();
+  const before = Date.now();
+  await c.generate({ model: "plain", prompt: "hi", keep_alive: "1h", options: opts });
+  const after = Date.now();
+  // An hour after the request's last use, which the gateway stamped between the two.
+  const at = await expiry("plain");
+  assert(at >= before + 3_600_000 && at <= after + 3_600_000, `${new Date(at).toISOString()}`);
+  await c.chat({
+    model: "plain",
+    messages: [{ role: "user", content: "hi" }],
+    keep_alive: -1,
+    options: opts,
+  });
+  assert(new Date(await expiry("plain")).getUTCFullYear() > 2300, "negative: never");
 });
 
 const WEATHER = {
@@ -300,10 +370,10 @@ itest("ollama: errors in Ollama's shape, with their status", async (s) => {
   const keep = await raw(s, "POST", "/api/generate", {
     model: "plain",
     prompt: "hi",
-    keep_alive: "10m",
+    keep_alive: "soon",
   });
   assertEquals(keep.status, 400);
-  assertMatch(keep.body.error, /keep_alive "10m" is not supported/);
+  assertMatch(keep.body.error, /keep_alive "soon" is not a duration/);
   const auth = await raw(s, "GET", "/api/tags", undefined, "wrong");
   assertEquals(auth.status, 401);
   assert(typeof auth.body.error === "string");
@@ -322,8 +392,49 @@ itest("ollama: errors in Ollama's shape, with their status", async (s) => {
   }
 });
 
+/** Whether the neuron itself (not the gateway's view) holds `model` loaded. */
+async function neuronHolds(s: Stack, model: string): Promise<boolean> {
+  const res = await fetch(`${s.neuron.url}/models`, {
+    headers: { authorization: `Bearer ${NEURON_TOKEN}` },
+  });
+  const { models } = await res.json() as { models: { id: string; state: string }[] };
+  return models.some((m) => m.id === model && m.state === "loaded");
+}
+
+itest("ollama: a short keep_alive unloads the model once it is idle that long", async (s) => {
+  const c = client();
+  assert(await neuronHolds(s, "spare"), "loaded to begin with");
+  await c.generate({ model: "spare", prompt: "hi", keep_alive: "1s", options: opts });
+  await waitFor("spare unloaded by its keep_alive", async () => !(await neuronHolds(s, "spare")));
+  // The gateway's view follows once its refresh after the unload has run.
+  await waitFor(
+    "spare gone from ps",
+    async () => !(await c.ps()).models.some((m) => m.name === "spare"),
+  );
+  assert(await neuronHolds(s, "plain"), "models without one stay");
+});
+
+itest("ollama: nothing to say unloads with keep_alive 0 (ollama stop), else loads", async (s) => {
+  const c = client();
+  const stopped = await c.generate({ model: "spare", prompt: "", keep_alive: 0 });
+  assertEquals([stopped.done, stopped.done_reason], [true, "unload"]);
+  await waitFor("spare unloaded by ollama stop", async () => !(await neuronHolds(s, "spare")));
+  // What `ollama run` sends first: no messages, the model loads and nothing is generated.
+  const sent = s.chats.length;
+  const before = Date.now();
+  const loaded = await c.chat({ model: "spare", messages: [], keep_alive: "1h" });
+  const after = Date.now();
+  assertEquals([loaded.done, loaded.done_reason, loaded.message.content], [true, "load", ""]);
+  assert(await neuronHolds(s, "spare"), "loaded");
+  assertEquals(s.chats.length, sent, "nothing generated");
+  const listed = (await c.ps()).models.find((m) => m.name === "spare");
+  const at = new Date(listed!.expires_at).getTime();
+  assert(at >= before + 3_600_000 && at <= after + 3_600_000, "its keep_alive from the load");
+});
+
 itest("ollama: keep_alive 0 unloads the model after the request", async (s) => {
   const c = client();
+  // Answers (loaded by the test before, or now), then unloads.
   const r = await c.generate({
     model: "spare",
     prompt: "hi",
@@ -332,8 +443,10 @@ itest("ollama: keep_alive 0 unloads the model after the request", async (s) => {
     options: opts,
   });
   assert(r.done);
+  assert(r.eval_count > 0, "it answered before it went");
+  await waitFor("spare unloaded", async () => !(await neuronHolds(s, "spare")));
   await waitFor(
-    "spare unloaded",
+    "spare gone from ps",
     async () => !(await c.ps()).models.some((m) => m.name === "spare"),
   );
   await s.stop();

@@ -9,6 +9,7 @@ import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { ensureFixture, FIXTURES } from "../fixtures/mod.ts";
 import { makeStore, spawnServer, writeConfig } from "../helpers/processes.ts";
 import { SharedServer } from "../helpers/shared_server.ts";
+import { metaString, readGgufHeader } from "../../neuron/store/gguf_header.ts";
 
 const TOKEN = "neuron-secret";
 const neuron = new SharedServer(async () => {
@@ -360,6 +361,45 @@ itest("models list: /v1/models (loaded) and /models (store)", async () => {
   assertEquals(byId.bracket.reasoning, { open: "[THINK]", close: "[/THINK]" });
   assertEquals(byId.plain.reasoning, null);
 });
+
+itest("models show: the chat template's text and the GGUF's facts, loaded or not", async () => {
+  for (const [id, fixture] of [["think", FIXTURES.think], ["llama3", FIXTURES.llama3]] as const) {
+    const header = await readGgufHeader(await ensureFixture(fixture));
+    const r = await post("/models/show", { model: id });
+    assertEquals(r.status, 200);
+    assertEquals(r.json.chat_template, metaString(header, "tokenizer.chat_template"));
+    const { architecture, parameter_count, quantization } = r.json.model;
+    assertEquals([architecture, parameter_count, quantization], [
+      "llama",
+      header.parameterCount,
+      "F16", // general.file_type 1
+    ]);
+    assertEquals(r.json.model.state, id === "think" ? "loaded" : "available");
+  }
+  const missing = await post("/models/show", { model: "nope" });
+  assertEquals([missing.status, missing.json.error.code], [404, "model_not_found"]);
+  const bad = await post("/models/show", { name: "think" });
+  assertEquals([bad.status, bad.json.error.param], [400, "model"]);
+});
+
+itest(
+  "embeddings truncate (an extension): cut to the embedding context, else refused",
+  async () => {
+    const long = "the quick brown fox jumps over the lazy dog ".repeat(100);
+    const refused = await post("/v1/embeddings", { model: "plain", input: long });
+    assertEquals([refused.status, refused.json.error.code], [400, "context_length_exceeded"]);
+    const cut = await post("/v1/embeddings", {
+      model: "plain",
+      input: [long, "hi"],
+      truncate: true,
+    });
+    assertEquals(cut.status, 200);
+    const hi = await post("/v1/embeddings", { model: "plain", input: "hi" });
+    // The long one counts the 512 tokens of context it was cut to.
+    assertEquals(cut.json.usage.prompt_tokens, 512 + hi.json.usage.prompt_tokens);
+    assertEquals(cut.json.data.length, 2);
+  },
+);
 
 itest("lifecycle: load → loaded → unload → available, memory returned", async () => {
   const before = await get("/health");

@@ -19,6 +19,11 @@ export interface StackOptions {
   shim?: boolean;
   /** Context tokens per slot (default 512). */
   context?: number;
+  /**
+   * `[gateway] poll_interval`, which also paces the evictor (default 500: seconds, so that
+   * only the gateway's own refreshes after loads and unloads update its view).
+   */
+  pollInterval?: string;
 }
 
 export interface Stack {
@@ -75,7 +80,7 @@ token = "${NEURON_TOKEN}"
       `[gateway]
 listen = "127.0.0.1:0"
 metrics_listen = "127.0.0.1:${freePort()}"
-poll_interval = 500
+poll_interval = ${JSON.stringify(options.pollInterval ?? 500)}
 
 [[neurons]]
 name = "n1"
