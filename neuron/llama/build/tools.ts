@@ -6,6 +6,8 @@
 export interface ToolEnv {
   /** The environment to search (PATH, CUDACXX, CUDA_HOME). */
   env: Record<string, string | undefined>;
+  /** Toolkit folders tried after those (default /usr/local/cuda). */
+  cudaRoots?: string[];
 }
 
 export interface CheckRequest {
@@ -125,13 +127,13 @@ export function parseArch(arch: string): string[] | null {
 const ARCH_HELP = "e.g. --arch 90a for H100/H200, 89 for L4/L40/RTX 4090, 86 for A10/RTX 3090, " +
   "80 for A100, 120a for RTX 5090/B200";
 
-/** Where nvcc is: $CUDACXX, PATH, $CUDA_HOME/bin, /usr/local/cuda/bin. */
-function findNvcc(env: ToolEnv["env"]): string | undefined {
+/** Where nvcc is: $CUDACXX, PATH, $CUDA_HOME/bin, then the usual toolkit folders. */
+function findNvcc(env: ToolEnv["env"], roots: string[]): string | undefined {
   const tries = [
     env.CUDACXX,
     "nvcc",
     env.CUDA_HOME ? `${env.CUDA_HOME}/bin/nvcc` : undefined,
-    "/usr/local/cuda/bin/nvcc",
+    ...roots.map((r) => `${r}/bin/nvcc`),
   ];
   for (const t of tries) {
     if (!t) continue;
@@ -178,7 +180,10 @@ function findCublas(root: string): { flags: string[] } | null {
 }
 
 /** Checks every tool the request needs; never throws for a missing one. */
-export async function checkTools(req: CheckRequest, { env }: ToolEnv): Promise<ToolReport> {
+export async function checkTools(
+  req: CheckRequest,
+  { env, cudaRoots = ["/usr/local/cuda"] }: ToolEnv,
+): Promise<ToolReport> {
   const problems: string[] = [];
   const notes: string[] = [];
   const report: ToolReport = { problems, notes, generator: "Ninja" };
@@ -227,13 +232,14 @@ export async function checkTools(req: CheckRequest, { env }: ToolEnv): Promise<T
     );
   }
 
-  if (req.cuda) report.cuda = await checkCuda(req, env, problems, notes);
+  if (req.cuda) report.cuda = await checkCuda(req, env, cudaRoots, problems, notes);
   return report;
 }
 
 async function checkCuda(
   req: CheckRequest,
   env: ToolEnv["env"],
+  cudaRoots: string[],
   problems: string[],
   notes: string[],
 ): Promise<CudaTools | undefined> {
@@ -266,7 +272,7 @@ async function checkCuda(
     }
   }
 
-  const nvcc = findNvcc(env);
+  const nvcc = findNvcc(env, cudaRoots);
   if (!nvcc) {
     problems.push(
       "nvcc not found (looked at $CUDACXX, PATH, $CUDA_HOME/bin, /usr/local/cuda/bin): install " +
