@@ -52,7 +52,9 @@ async function writeBuild(
   return dir;
 }
 
-async function withCache(fn: (root: string, release: string) => Promise<void>): Promise<void> {
+async function withCache(
+  fn: (root: string, release: string) => Promise<void> | void,
+): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "cortex-cache-" });
   try {
     await fn(root, `${root}/llama/v0.4.0`);
@@ -74,7 +76,7 @@ Deno.test("library: a verified local build comes before the npm prebuilt", async
 });
 
 Deno.test("library: without a local build, the npm prebuilt (npm's file names)", async () => {
-  await withCache(async (root) => {
+  await withCache((root) => {
     const r = resolveLibrary({ cacheRoot: root, hostFlags: HOST });
     assertEquals(r.origin.kind, "npm-prebuilt");
     assertEquals(r.origin.package, "@node-llama-cpp/linux-x64");
@@ -113,7 +115,7 @@ Deno.test("library: builds that were not verified, or changed, or need another C
 });
 
 Deno.test("library: a manifest that is not the schema, or of another release, is skipped", async () => {
-  await withCache(async (root, release) => {
+  await withCache(async (_root, release) => {
     const bad = await writeBuild(release, "cpu-native");
     await Deno.writeTextFile(`${bad}/manifest.json`, JSON.stringify({ schema: 1, variant: 3 }));
     const other = await writeBuild(release, "cpu-native-rpc");
