@@ -103,7 +103,7 @@ export interface ResolveOptions {
   /** The cache root holding local builds (default: this process's, see build/cache.ts). */
   cacheRoot?: string;
   /** This host's CPU extensions (default: read from /proc/cpuinfo). */
-  hostFlags?: string[];
+  hostFlags?: string[] | null;
 }
 
 /**

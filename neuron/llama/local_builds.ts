@@ -25,7 +25,7 @@ export interface SkippedBuild {
 export function checkBuild(
   dir: string,
   supported: readonly string[],
-  hostFlags: string[],
+  hostFlags: string[] | null,
 ): LocalBuild | SkippedBuild {
   let text: string;
   try {
@@ -65,6 +65,9 @@ export function checkBuild(
       };
     }
   }
+  if (hostFlags === null) {
+    return { dir, reason: "cannot read this CPU's extensions (/proc/cpuinfo) to check them" };
+  }
   const missing = missingCpuFlags(m.cpu_flags, hostFlags);
   if (missing.length) {
     return {
@@ -83,7 +86,7 @@ export function checkBuild(
 export function findLocalBuilds(
   releaseDir: string,
   supported: readonly string[],
-  hostFlags: string[],
+  hostFlags: string[] | null,
 ): { usable: LocalBuild[]; skipped: SkippedBuild[] } {
   const usable: LocalBuild[] = [];
   const skipped: SkippedBuild[] = [];

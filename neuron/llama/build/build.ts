@@ -129,6 +129,10 @@ export async function llamaBuild(o: LlamaBuildOptions, r: BuildReporter): Promis
   if (cuda) r.note(`CUDA ${cuda.version} (${cuda.nvcc}), architectures ${cuda.archs.join(", ")}`);
   const dest = paths.install(variant);
   const hostFlags = hostCpuFlags();
+  if (hostFlags === null) {
+    // The manifest records them so that no other CPU loads this native build.
+    throw new BuildError("cannot read /proc/cpuinfo: the CPU's extensions are unknown");
+  }
 
   const asked: Program[] = [
     ...(o.peer ? ["llama-server" as const] : []),
