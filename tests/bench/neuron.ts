@@ -1,8 +1,15 @@
 /**
- * `deno task bench neuron`: what the neuron's HTTP layer costs. The same model (the bench
- * fixture) runs in a real neuron process, driven with streamed chat completions, and in an
- * engine in this process (`Engine.stream`, what the HTTP layer calls); both greedy on the
- * same prompts, one slot, equal threads, request by request in alternating order.
+ * `deno task bench neuron [--against engine|llama-server|prebuilt]`, on the bench fixture:
+ *
+ * - engine (default): what the neuron's HTTP layer costs. The same model runs in a real neuron
+ *   process, driven with streamed chat completions, and in an engine in this process
+ *   (`Engine.stream`, what the HTTP layer calls); both greedy on the same prompts, one slot,
+ *   equal threads, request by request in alternating order.
+ * - llama-server: the neuron over HTTP against llama-server over HTTP, both on the native
+ *   build `deno task llama-build --peer` made (same libraries, same kernels), same threads,
+ *   slots, context and batch; bursts of 1 and 4 streams (neuron/serving.ts).
+ * - prebuilt: the neuron on the npm prebuilt against the neuron on the native build, the same
+ *   bursts.
  */
 
 import { ensureFixture, FIXTURES, fixtureVocab } from "../fixtures/mod.ts";
@@ -19,6 +26,26 @@ import {
   ttftSummary,
 } from "./neuron/report.ts";
 import { type BenchPrompt, type Peer, promptTexts, type RequestSpec } from "./neuron/workload.ts";
+import type { NeuronBenchOptions } from "./neuron/options.ts";
+import { LlamaServerPeer } from "./neuron/llama_server_peer.ts";
+import {
+  burst,
+  renderServing,
+  type RoundBursts,
+  type ServingPeer,
+  servingPrompt,
+  type ServingReport,
+  summarizeServing,
+} from "./neuron/serving.ts";
+import { findLocalBuilds } from "../../neuron/llama/local_builds.ts";
+import { cacheRoot, releasePaths } from "../../neuron/llama/build/cache.ts";
+import {
+  findFile,
+  NAMES,
+  prebuiltLibraryDirs,
+  SUPPORTED_VERSIONS,
+} from "../../neuron/llama/library.ts";
+import { hostCpuFlags } from "../../neuron/llama/cpu_flags.ts";
 
 const progress = (line: string) => console.error(`bench neuron: ${line}`);
 
@@ -84,6 +111,7 @@ async function round(
 export async function main(args: string[]): Promise<number> {
   const opts = optionsOrExitCode(() => parseOptions(args));
   if (typeof opts === "number") return opts;
+  if (opts.against !== "engine") return await runServing(opts);
   const setup: NeuronSetup = {
     modelPath: await ensureFixture(FIXTURES.bench),
     context: 1024,
@@ -159,6 +187,162 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   } finally {
     for (const p of peers.reverse()) await p.close().catch(() => {});
+  }
+}
+
+/** The verified native CPU build in this user's cache (with llama-server when `peer`). */
+function nativeBuild(peer: boolean): string | null {
+  const found = findLocalBuilds(
+    releasePaths(cacheRoot(Deno.env.toObject())).dir,
+    SUPPORTED_VERSIONS,
+    hostCpuFlags(),
+  );
+  const b = found.usable.find((b) =>
+    b.manifest.backend === "cpu" && (!peer || b.manifest.programs.includes("llama-server"))
+  );
+  return b?.dir ?? null;
+}
+
+const CONCURRENCY = [1, 4];
+const SLOTS = 4;
+
+async function runServing(opts: NeuronBenchOptions): Promise<number> {
+  const vsServer = opts.against === "llama-server";
+  const build = opts.build ?? nativeBuild(vsServer);
+  if (!build) {
+    console.error(
+      `bench neuron: no verified native llama.cpp build${vsServer ? " with llama-server" : ""} ` +
+        `in the cache: run \`deno task llama-build${vsServer ? " --peer" : ""}\` (or pass --build)`,
+    );
+    return 1;
+  }
+  const setup: NeuronSetup = {
+    modelPath: await ensureFixture(FIXTURES.bench),
+    context: Math.max(1024, Math.ceil((opts.promptTokens + opts.maxTokens + 64) / 256) * 256),
+    nBatch: 512,
+    threads: opts.threads,
+    slots: SLOTS,
+  };
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    let ours: ServingPeer & { library(): Promise<{ dir: string }> };
+    let theirs: ServingPeer;
+    let labels: [string, string];
+    if (vsServer) {
+      progress(`starting a neuron and llama-server, both on ${build}`);
+      const n = await HttpPeer.start({ ...setup, libraryPath: build });
+      closers.push(() => n.close());
+      const l = await LlamaServerPeer.start(`${build}/llama-server`, setup);
+      closers.push(() => l.close());
+      [ours, theirs, labels] = [n, l, ["neuron", "llama-server"]];
+    } else {
+      const npm = prebuiltLibraryDirs().find((p) => findFile(p.dir, NAMES.llama));
+      if (!npm) throw new Error("no npm prebuilt llama.cpp: run `deno install`");
+      progress(`starting a neuron on ${build} and one on ${npm.dir}`);
+      const native = await HttpPeer.start({ ...setup, libraryPath: build });
+      closers.push(() => native.close());
+      const prebuilt = await HttpPeer.start({ ...setup, libraryPath: npm.dir });
+      closers.push(() => prebuilt.close());
+      [ours, theirs, labels] = [native, prebuilt, ["native", "prebuilt"]];
+    }
+    const lib = await ours.library();
+    if (lib.dir !== build) throw new Error(`the neuron runs ${lib.dir}, not ${build}`);
+    const logitBias = banEndOfGeneration();
+    const specs = (c: number, tokens: number, maxTokens: number, salt: string): RequestSpec[] =>
+      Array.from({ length: c }, (_, i) => {
+        const text = servingPrompt(tokens, `${salt}i${i}`);
+        return { prompt: { text, rendered: text, addSpecial: false }, maxTokens, logitBias };
+      });
+    const notes: string[] = [];
+    const loadavg = () => Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
+    notes.push(`load average before: ${loadavg()} (${navigator.hardwareConcurrency} CPUs)`);
+
+    progress("warm-up");
+    for (const c of CONCURRENCY) {
+      for (const p of [ours, theirs]) await burst(p, specs(c, 32, 8, `warm${p.name}${c}`));
+    }
+    const rounds: RoundBursts[] = [];
+    for (let r = 0; r < opts.rounds; r++) {
+      const round: RoundBursts = new Map();
+      for (const c of CONCURRENCY) {
+        // The same fresh prompts to both, in alternating order.
+        const s = specs(c, opts.promptTokens, opts.maxTokens, `r${r}c${c}`);
+        const first = (r + c) % 2 === 0;
+        const a = first ? await burst(ours, s) : undefined;
+        const b = await burst(theirs, s);
+        const o = a ?? await burst(ours, s);
+        round.set(c, [o, b]);
+        progress(
+          `round ${r + 1}/${opts.rounds}, ${c} stream(s): prompt tok/s ${
+            o.promptTokS.toFixed(0)
+          } ` +
+            `vs ${b.promptTokS.toFixed(0)}, TTFT ${o.ttftMs.toFixed(0)} vs ${
+              b.ttftMs.toFixed(0)
+            } ` +
+            `ms, generation tok/s ${o.genTokS.toFixed(1)} vs ${b.genTokS.toFixed(1)}`,
+        );
+        if (o.promptTokens !== b.promptTokens) {
+          notes.push(
+            `round ${r + 1}, ${c} stream(s): prompt tokens differ ` +
+              `(${o.promptTokens} vs ${b.promptTokens}): the chat templates render differently`,
+          );
+        }
+        for (const [name, x] of [[labels[0], o], [labels[1], b]] as const) {
+          if (x.completionTokens !== c * opts.maxTokens) {
+            notes.push(
+              `round ${r + 1}: ${name} generated ${x.completionTokens} tokens, not ${
+                c * opts.maxTokens
+              }`,
+            );
+          }
+        }
+      }
+      rounds.push(round);
+    }
+    notes.push(`load average after: ${loadavg()}`);
+    const rows = summarizeServing(rounds, CONCURRENCY);
+    const targets = vsServer
+      ? rows.flatMap((row) => {
+        const s = `${row.concurrency} stream${row.concurrency > 1 ? "s" : ""}`;
+        return [
+          {
+            name: `prompt tok/s, ${s}, neuron/llama-server`,
+            value: row.ratio.promptTokS,
+            limit: 0.95,
+          },
+          { name: `TTFT, ${s}, llama-server/neuron`, value: row.ratio.ttftMs, limit: 0.95 },
+          {
+            name: `generation tok/s, ${s}, neuron/llama-server`,
+            value: row.ratio.genTokS,
+            limit: 0.95,
+          },
+        ];
+      })
+      : rows.map((row) => ({
+        name: `prompt tok/s, ${row.concurrency} stream(s), native/prebuilt`,
+        value: row.ratio.promptTokS,
+        limit: 1.3,
+      }));
+    const report: ServingReport = {
+      title: `bench neuron --against ${opts.against}: bench fixture (${
+        setup.modelPath.split("/").pop()
+      }), ${SLOTS} slots × ${setup.context} context, ${setup.threads} thread(s), n_batch ${setup.nBatch}`,
+      lines: [
+        `~${opts.promptTokens}-token fresh prompts, ${opts.maxTokens} generated tokens each ` +
+        `(end of generation banned), greedy, streamed; ${opts.rounds} interleaved rounds, medians`,
+        vsServer
+          ? `both on ${build} (llama-server from the same build)`
+          : `native: ${build}; prebuilt: the npm package's, as the neuron picks its CPU variant`,
+      ],
+      labels,
+      rows,
+      targets,
+      notes,
+    };
+    console.log(opts.json ? JSON.stringify(report, null, 2) : renderServing(report));
+    return 0;
+  } finally {
+    for (const close of closers.reverse()) await close().catch(() => {});
   }
 }
 
