@@ -12,7 +12,7 @@
  *   bursts.
  */
 
-import { ensureFixture, FIXTURES, fixtureVocab } from "../fixtures/mod.ts";
+import { ensureFixture, FIXTURES, fixtureVocab, type ModelOptions } from "../fixtures/mod.ts";
 import { InProcessPeer } from "./neuron/engine_peer.ts";
 import { HttpPeer, type NeuronSetup } from "./neuron/http_peer.ts";
 import { optionsOrExitCode } from "./common/options.ts";
@@ -37,7 +37,7 @@ import {
   type ServingReport,
   summarizeServing,
 } from "./neuron/serving.ts";
-import { findLocalBuilds } from "../../neuron/llama/local_builds.ts";
+import { checkBuild, findLocalBuilds } from "../../neuron/llama/local_builds.ts";
 import { cacheRoot, releasePaths } from "../../neuron/llama/build/cache.ts";
 import {
   findFile,
@@ -49,10 +49,17 @@ import { hostCpuFlags } from "../../neuron/llama/cpu_flags.ts";
 
 const progress = (line: string) => console.error(`bench neuron: ${line}`);
 
-/** Bans every end-of-generation token so each long request runs to max_tokens. */
-function banEndOfGeneration(): Record<number, number> {
-  const vocab = fixtureVocab(FIXTURES.bench);
+/** Bans every end-of-generation token of a fixture so each long request runs to max_tokens. */
+function banEndOfGeneration(model?: ModelOptions, bytes = false): Record<number, number> {
+  const vocab = fixtureVocab(model ?? FIXTURES.bench);
   const bias: Record<number, number> = {};
+  // Byte tokens too where asked: random weights string them into invalid UTF-8, on which
+  // llama-server's chat output parser fails the request.
+  if (bytes) {
+    vocab.tokens.forEach((t, id) => {
+      if (/^<0x[0-9A-F]{2}>$/.test(t)) bias[id] = -100;
+    });
+  }
   for (const t of vocab.variant.eog) {
     const id = vocab.tokens.indexOf(t);
     if (id >= 0) bias[id] = -100;
@@ -203,8 +210,12 @@ function nativeBuild(peer: boolean): string | null {
   return b?.dir ?? null;
 }
 
-const CONCURRENCY = [1, 4];
-const SLOTS = 4;
+/**
+ * The bench fixture's size without reasoning markers: llama-server parses a reasoning model's
+ * streamed output against its template's format and fails a request when random weights
+ * break it; the neuron does not. A --model is taken to be such a fixture too (tests/gpu's).
+ */
+const SERVING_FIXTURE: ModelOptions = { family: "chatml", reasoning: "none", size: "bench" };
 
 async function runServing(opts: NeuronBenchOptions): Promise<number> {
   const vsServer = opts.against === "llama-server";
@@ -216,12 +227,16 @@ async function runServing(opts: NeuronBenchOptions): Promise<number> {
     );
     return 1;
   }
+  const manifest = checkBuild(build, SUPPORTED_VERSIONS, hostCpuFlags());
+  const CONCURRENCY = opts.concurrency;
+  const SLOTS = Math.max(...CONCURRENCY);
   const setup: NeuronSetup = {
-    modelPath: await ensureFixture(FIXTURES.bench),
+    modelPath: opts.model ?? await ensureFixture(SERVING_FIXTURE),
     context: Math.max(1024, Math.ceil((opts.promptTokens + opts.maxTokens + 64) / 256) * 256),
-    nBatch: 512,
+    nBatch: opts.nBatch,
     threads: opts.threads,
     slots: SLOTS,
+    gpu: "manifest" in manifest && manifest.manifest.backend === "cuda",
   };
   const closers: (() => Promise<void>)[] = [];
   try {
@@ -247,7 +262,7 @@ async function runServing(opts: NeuronBenchOptions): Promise<number> {
     }
     const lib = await ours.library();
     if (lib.dir !== build) throw new Error(`the neuron runs ${lib.dir}, not ${build}`);
-    const logitBias = banEndOfGeneration();
+    const logitBias = banEndOfGeneration(SERVING_FIXTURE, true);
     const specs = (c: number, tokens: number, maxTokens: number, salt: string): RequestSpec[] =>
       Array.from({ length: c }, (_, i) => {
         const text = servingPrompt(tokens, `${salt}i${i}`);
@@ -301,6 +316,9 @@ async function runServing(opts: NeuronBenchOptions): Promise<number> {
     }
     notes.push(`load average after: ${loadavg()}`);
     const rows = summarizeServing(rounds, CONCURRENCY);
+    notes.unshift(
+      `prompt tokens per request (median): ${rows[0].ours.promptTokens / rows[0].concurrency}`,
+    );
     const targets = vsServer
       ? rows.flatMap((row) => {
         const s = `${row.concurrency} stream${row.concurrency > 1 ? "s" : ""}`;
@@ -324,8 +342,10 @@ async function runServing(opts: NeuronBenchOptions): Promise<number> {
         limit: 1.3,
       }));
     const report: ServingReport = {
-      title: `bench neuron --against ${opts.against}: bench fixture (${
+      title: `bench neuron --against ${opts.against}: ${opts.model ? "" : "bench-size fixture "}(${
         setup.modelPath.split("/").pop()
+      }${
+        setup.gpu ? ", all layers on the GPU" : ""
       }), ${SLOTS} slots × ${setup.context} context, ${setup.threads} thread(s), n_batch ${setup.nBatch}`,
       lines: [
         `~${opts.promptTokens}-token fresh prompts, ${opts.maxTokens} generated tokens each ` +

@@ -3,7 +3,7 @@
  * completions, timed per SSE frame as a client sees them.
  */
 
-import { makeStore, type Spawned, spawnServer, writeConfig } from "../../helpers/processes.ts";
+import { type Spawned, spawnServer, writeConfig } from "../../helpers/processes.ts";
 import { type Peer, type RequestFigures, type RequestSpec, TEMPLATE_KWARGS } from "./workload.ts";
 
 export interface NeuronSetup {
@@ -16,6 +16,8 @@ export interface NeuronSetup {
   slots?: number;
   /** library_path for the neuron (default: what it finds itself). */
   libraryPath?: string;
+  /** Every layer on the GPU (llama-server's -ngl; the neuron's default on a GPU). */
+  gpu?: boolean;
 }
 
 const MODEL = "bench";
@@ -122,7 +124,11 @@ export class HttpPeer implements Peer {
   }
 
   static async start(setup: NeuronSetup): Promise<HttpPeer> {
-    const store = await makeStore({ [MODEL]: setup.modelPath });
+    // A hard link where it can be (the GPU benchmark's model is 14 GB); the store refuses
+    // symbolic links that lead out of it.
+    const store = await Deno.makeTempDir({ prefix: "cortex-store-" });
+    const file = `${store}/${MODEL}.gguf`;
+    await Deno.link(setup.modelPath, file).catch(() => Deno.copyFile(setup.modelPath, file));
     const config = await writeConfig(
       "neuron.toml",
       `listen = "127.0.0.1:0"

@@ -31,6 +31,7 @@ export class LlamaServerPeer {
       ...["-np", String(slots), "-c", String(setup.context * slots)],
       ...["-b", String(setup.nBatch), "-ub", String(setup.nBatch)],
       ...["--jinja", "--no-webui"],
+      ...(setup.gpu ? ["-ngl", "999"] : []),
     ];
   }
 

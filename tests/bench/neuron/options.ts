@@ -18,6 +18,12 @@ export interface NeuronBenchOptions {
   build?: string;
   /** llama-server / prebuilt: about this many prompt tokens per request. */
   promptTokens: number;
+  /** llama-server / prebuilt: a GGUF to serve instead of the bench fixture. */
+  model?: string;
+  /** llama-server / prebuilt: streams sent at once, one burst per entry. */
+  concurrency: number[];
+  /** Tokens per decode step (n_batch = n_ubatch), both servers. */
+  nBatch: number;
   /** Interleaved rounds; the report gives their median. */
   rounds: number;
   /** One-token request pairs per round (new prompts, then as many repeating one): TTFT. */
@@ -67,6 +73,16 @@ function program(): Command {
       numberFlag("--gen-requests", 1, 1000),
       2,
     )
+    .option(
+      "--model <path>",
+      "a GGUF to serve instead of the bench fixture (llama-server, prebuilt)",
+    )
+    .option(
+      "--concurrency <list>",
+      "streams at once, one burst each, e.g. 1,8,32 (llama-server, prebuilt); slots = the largest",
+      "1,4",
+    )
+    .option("--n-batch <n>", "tokens per decode step", numberFlag("--n-batch", 32, 8192), 512)
     .option("--max-tokens <n>", "tokens per long request", numberFlag("--max-tokens", 2, 4096), 128)
     .option("--threads <n>", "llama.cpp threads for both peers", numberFlag("--threads", 1, 256), 1)
     .option("--json", "print the result as JSON", false)
@@ -80,8 +96,17 @@ export function parseOptions(args: string[]): NeuronBenchOptions {
   if (!(AGAINST as readonly string[]).includes(o.against)) {
     throw new UsageError(`--against: expected ${AGAINST.join(", ")}, got "${o.against}"`);
   }
+  const concurrency = String(o.concurrency).split(",").map((x) => Number(x.trim()));
+  if (!concurrency.every((n) => Number.isInteger(n) && n >= 1 && n <= 256)) {
+    throw new UsageError(
+      `--concurrency: expected numbers from 1 to 256 like 1,4, got "${o.concurrency}"`,
+    );
+  }
   return {
     against: o.against,
+    model: o.model,
+    concurrency,
+    nBatch: o.nBatch,
     build: o.build,
     promptTokens: o.promptTokens,
     rounds: o.rounds,

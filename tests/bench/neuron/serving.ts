@@ -47,7 +47,7 @@ export function burstStats(figs: RequestFigures[]): BurstStats {
  */
 export function servingPrompt(tokens: number, salt: string): string {
   const words = Math.max(1, Math.round(tokens / 3.9));
-  return Array.from({ length: words }, (_, i) => `w${salt}x${i % 97}`).join(" ");
+  return [`${salt}:`, ...Array.from({ length: words - 1 }, (_, i) => `w${i % 97}`)].join(" ");
 }
 
 /** One burst: `specs` sent at once to one peer. */
