@@ -8,6 +8,8 @@ export interface ToolEnv {
   env: Record<string, string | undefined>;
   /** Toolkit folders tried after those (default /usr/local/cuda). */
   cudaRoots?: string[];
+  /** Where to look for cuBLAS outside the toolkit (default /usr/include, /usr/local, /opt). */
+  cublasRoots?: string[];
 }
 
 export interface CheckRequest {
@@ -169,12 +171,47 @@ const exists = (p: string) => {
   }
 };
 
-/** cuBLAS headers and libraries: in the toolkit, else the usual other places (pip wheels). */
-function findCublas(root: string): { flags: string[] } | null {
+/** The first file named `name` under `dir`, at most `depth` folders down. */
+function findUnder(dir: string, name: RegExp, depth: number): string | undefined {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return undefined;
+  }
+  const hit = entries.find((e) => !e.isDirectory && name.test(e.name));
+  if (hit) return `${dir}/${hit.name}`;
+  if (depth === 0) return undefined;
+  for (const e of entries) {
+    if (!e.isDirectory) continue;
+    const found = findUnder(`${dir}/${e.name}`, name, depth - 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * cuBLAS headers and libraries: in the toolkit, else elsewhere under `searchRoots` (some images
+ * keep it outside the toolkit, e.g. pip's nvidia-cublas), with the flags that point cmake there.
+ */
+function findCublas(root: string, searchRoots: string[]): { flags: string[] } | null {
   const inToolkit = [`${root}/include`, `${root}/targets/x86_64-linux/include`];
   if (inToolkit.some((d) => exists(`${d}/cublas_v2.h`))) return { flags: [] };
-  for (const inc of ["/usr/include", "/usr/local/include"]) {
-    if (exists(`${inc}/cublas_v2.h`)) return { flags: [`-DCMAKE_CUDA_FLAGS=-I${inc}`] };
+  for (const top of searchRoots) {
+    const hdr = findUnder(top, /^cublas_v2\.h$/, 7);
+    if (!hdr) continue;
+    const inc = hdr.slice(0, hdr.lastIndexOf("/"));
+    const near = `${inc}/..`;
+    const lib = findUnder(near, /^libcublas\.so/, 3);
+    const lt = findUnder(near, /^libcublasLt\.so/, 3);
+    return {
+      flags: [
+        `-DCMAKE_CUDA_FLAGS=-I${inc}`,
+        `-DCMAKE_CXX_FLAGS=-I${inc}`,
+        ...(lib ? [`-DCUDA_cublas_LIBRARY=${lib}`] : []),
+        ...(lt ? [`-DCUDA_cublasLt_LIBRARY=${lt}`] : []),
+      ],
+    };
   }
   return null;
 }
@@ -182,7 +219,8 @@ function findCublas(root: string): { flags: string[] } | null {
 /** Checks every tool the request needs; never throws for a missing one. */
 export async function checkTools(
   req: CheckRequest,
-  { env, cudaRoots = ["/usr/local/cuda"] }: ToolEnv,
+  { env, cudaRoots = ["/usr/local/cuda"], cublasRoots = ["/usr/include", "/usr/local", "/opt"] }:
+    ToolEnv,
 ): Promise<ToolReport> {
   const problems: string[] = [];
   const notes: string[] = [];
@@ -232,14 +270,16 @@ export async function checkTools(
     );
   }
 
-  if (req.cuda) report.cuda = await checkCuda(req, env, cudaRoots, problems, notes);
+  if (req.cuda) {
+    report.cuda = await checkCuda(req, env, { cudaRoots, cublasRoots }, problems, notes);
+  }
   return report;
 }
 
 async function checkCuda(
   req: CheckRequest,
   env: ToolEnv["env"],
-  cudaRoots: string[],
+  roots: { cudaRoots: string[]; cublasRoots: string[] },
   problems: string[],
   notes: string[],
 ): Promise<CudaTools | undefined> {
@@ -272,7 +312,7 @@ async function checkCuda(
     }
   }
 
-  const nvcc = findNvcc(env, cudaRoots);
+  const nvcc = findNvcc(env, roots.cudaRoots);
   if (!nvcc) {
     problems.push(
       "nvcc not found (looked at $CUDACXX, PATH, $CUDA_HOME/bin, /usr/local/cuda/bin): install " +
@@ -315,10 +355,12 @@ async function checkCuda(
     notes.push("nvidia-smi not found: building for another host; the CUDA device is not checked");
   }
   const root = toolkitRoot(nvcc);
-  const cublas = findCublas(root);
+  const cublas = findCublas(root, roots.cublasRoots);
   if (!cublas) {
     problems.push(
-      `cuBLAS not found (no cublas_v2.h in ${root}/include): ` +
+      `cuBLAS not found (no cublas_v2.h in ${root}/include, nor under ${
+        roots.cublasRoots.join(", ")
+      }): ` +
         `apt-get install libcublas-dev-${major}-${minor} (NVIDIA's repository)`,
     );
   }

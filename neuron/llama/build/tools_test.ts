@@ -136,11 +136,13 @@ Deno.test("tool checks: CUDA 13 cannot build for Volta; missing cuBLAS names its
   try {
     const r = await checkTools({ ...CPU, cuda: true, arch: "70" }, {
       env: { PATH: `${dir}/cuda-13.0/bin:${dir}` },
+      cublasRoots: [`${dir}/pip`],
     });
     assertEquals(r.problems, [
       "CUDA 13.0 cannot build for compute capability below 7.5 (asked: 70): use a CUDA 12 " +
       "toolkit (CUDACXX=/usr/local/cuda-12.x/bin/nvcc)",
-      `cuBLAS not found (no cublas_v2.h in ${dir}/cuda-13.0/include): apt-get install ` +
+      `cuBLAS not found (no cublas_v2.h in ${dir}/cuda-13.0/include, nor under ${dir}/pip): ` +
+      "apt-get install " +
       "libcublas-dev-13-0 (NVIDIA's repository)",
     ]);
     assertMatch(r.notes.join("\n"), /nvidia-smi not found: building for another host/);
@@ -184,6 +186,33 @@ Deno.test("tool checks: an nvcc wrapper script leads to its toolkit (and its cuB
     assertEquals(r.problems, []);
     assertEquals(r.cuda?.nvcc, `${dir}/cuda-12.8/bin/nvcc`);
     assertEquals(r.cuda?.version, "12.8");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("tool checks: cuBLAS outside the toolkit (pip's wheel) is pointed at", async () => {
+  const pip = "pip/site-packages/nvidia/cublas";
+  const dir = await fakeTools({
+    ...BASE,
+    ...toolkit("12.8", false),
+    [`${pip}/include/cublas_v2.h`]: "",
+    [`${pip}/lib/libcublas.so.12`]: "",
+    [`${pip}/lib/libcublasLt.so.12`]: "",
+  });
+  try {
+    const r = await checkTools({ ...CPU, cuda: true, arch: "89" }, {
+      env: { PATH: `${dir}/cuda-12.8/bin:${dir}` },
+      cublasRoots: [`${dir}/pip`],
+    });
+    assertEquals(r.problems, []);
+    const inc = `${dir}/${pip}/include`;
+    assertEquals(r.cuda?.cublasFlags, [
+      `-DCMAKE_CUDA_FLAGS=-I${inc}`,
+      `-DCMAKE_CXX_FLAGS=-I${inc}`,
+      `-DCUDA_cublas_LIBRARY=${inc}/../lib/libcublas.so.12`,
+      `-DCUDA_cublasLt_LIBRARY=${inc}/../lib/libcublasLt.so.12`,
+    ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
