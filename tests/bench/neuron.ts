@@ -211,9 +211,10 @@ function nativeBuild(peer: boolean): string | null {
 }
 
 /**
- * The bench fixture's size without reasoning markers: llama-server parses a reasoning model's
- * streamed output against its template's format and fails a request when random weights
- * break it; the neuron does not. A --model is taken to be such a fixture too (tests/gpu's).
+ * The bench fixture's size without reasoning markers: llama-server parses streamed output
+ * against the chat template's format and fails a request whose output does not parse (random
+ * weights' thinking markers and invalid UTF-8 did); with no markers and byte tokens banned both
+ * servers stream plain text. A --model is taken to be such a fixture too (tests/gpu's).
  */
 const SERVING_FIXTURE: ModelOptions = { family: "chatml", reasoning: "none", size: "bench" };
 
