@@ -57,9 +57,9 @@ Deno.test("serving summary: medians over rounds, ratios paired per round", () =>
   assertMatch(text, /\| prompt tok\/s +\| 1 +\| 100 +\| 100 +\| 1\.00× +\|/);
   assertMatch(
     text,
-    /PASS  prompt tok\/s, 1 stream, neuron\/llama-server: 1\.00× \(target ≥ 0\.95×\)/,
+    /PASS {2}prompt tok\/s, 1 stream, neuron\/llama-server: 1\.00× \(target ≥ 0\.95×\)/,
   );
-  assertMatch(text, /FAIL  generation: 0\.90×/);
+  assertMatch(text, /FAIL {2}generation: 0\.90×/);
 });
 
 Deno.test("serving prompts are fresh from their first word, and about the size asked", () => {
