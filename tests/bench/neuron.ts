@@ -37,8 +37,8 @@ import {
   type ServingReport,
   summarizeServing,
 } from "./neuron/serving.ts";
-import { checkBuild, findLocalBuilds } from "../../neuron/llama/local_builds.ts";
-import { cacheRoot, releasePaths } from "../../neuron/llama/build/cache.ts";
+import { checkBuild } from "../../neuron/llama/local_builds.ts";
+import { nativeBuild } from "./common/native_build.ts";
 import {
   findFile,
   NAMES,
@@ -195,19 +195,6 @@ export async function main(args: string[]): Promise<number> {
   } finally {
     for (const p of peers.reverse()) await p.close().catch(() => {});
   }
-}
-
-/** The verified native CPU build in this user's cache (with llama-server when `peer`). */
-function nativeBuild(peer: boolean): string | null {
-  const found = findLocalBuilds(
-    releasePaths(cacheRoot(Deno.env.toObject())).dir,
-    SUPPORTED_VERSIONS,
-    hostCpuFlags(),
-  );
-  const b = found.usable.find((b) =>
-    b.manifest.backend === "cpu" && (!peer || b.manifest.programs.includes("llama-server"))
-  );
-  return b?.dir ?? null;
 }
 
 /**
