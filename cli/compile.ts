@@ -8,7 +8,8 @@
  *   config, GGUF files and libraries; write for model pulls; env for the `CORTEX_*` / `NEURON_*`
  *   overrides; ffi for llama.cpp and NVML; sys for the hostname and memory figures. The gateway
  *   gets the same set because `cortex serve` with no [[neurons]] runs an embedded neuron.
- *   No --allow-run: neither binary starts processes.
+ *   `cortex` alone also gets --allow-run: `cortex llama-build` runs cmake, git, tar and npm.
+ *   The neuron starts no processes.
  * - `--include neuron/engine/worker.ts`: the device worker is started with
  *   `new Worker(new URL("./worker.ts", import.meta.url))`, which deno compile does not follow;
  *   without it the binary fails when the first device worker starts.
@@ -52,7 +53,7 @@ export const BINARIES: readonly BinarySpec[] = [
   {
     name: "cortex",
     entry: "cli/cortex.ts",
-    permissions: SERVER_PERMISSIONS,
+    permissions: [...SERVER_PERMISSIONS, "--allow-run"],
     // The dashboard's page is read from disk at start, not imported.
     include: ["neuron/engine/worker.ts", "gateway/dashboard/page"],
   },

@@ -6,6 +6,7 @@
  *   cortex load | unload <model> [--node N]  put a model on a neuron or take it off
  *   cortex pull <hf:…> [--node N]            download a model into a neuron's store
  *   cortex bench --model M …                 load-test any OpenAI-compatible endpoint
+ *   cortex llama-build [--cuda] [--peer] …    build llama.cpp for this host (cli/llama_build.ts)
  *
  * Global options: --url (env CORTEX_URL, default http://127.0.0.1:31313) and
  * --api-key (env CORTEX_API_KEY).
@@ -146,6 +147,19 @@ export function buildProgram(): Command {
     )
     .option("--json", "print the report as JSON")
     .action((opts, cmd) => benchCommand(globalsOf(cmd), opts));
+
+  // Its options are parsed by cli/llama_build.ts itself (the same parser as
+  // `deno task llama-build`), so they pass through commander untouched.
+  program.command("llama-build")
+    .description(
+      "build llama.cpp for this host (native CPU, or --cuda) into the cache the neuron loads " +
+        "from first; --help for its options",
+    )
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument("[options...]")
+    .action(async (args: string[]) => (await import("./llama_build.ts")).llamaBuildCommand(args));
 
   return program;
 }

@@ -125,7 +125,17 @@ export type Version = z.infer<typeof VersionSchema>;
 
 export const DiscoverySchema = z.object({
   devices: z.array(DeviceSchema),
-  library: z.object({ dir: z.string(), version: z.string(), system_info: z.string() }),
+  library: z.object({
+    dir: z.string(),
+    version: z.string(),
+    system_info: z.string(),
+    /** library_path from the config, a verified local build (cortex llama-build), or npm's. */
+    origin: z.enum(["library_path", "local-build", "npm-prebuilt"]).optional(),
+    /** The local build's variant ("cpu-native", "cuda13-sm90a") or the npm package. */
+    variant: z.string().optional(),
+    /** Registered ggml backends ("CPU", "CUDA", "RPC"). */
+    backends: z.array(z.string()).optional(),
+  }),
   capabilities: z.object({
     chat: z.boolean(),
     completions: z.boolean(),

@@ -41,7 +41,14 @@ export async function discovery(neuron: Neuron): Promise<Response> {
   const lib = neuron.engine.lib;
   const body: Discovery = {
     devices: await neuron.devices(),
-    library: { dir: lib.dir, version: lib.version, system_info: lib.systemInfo },
+    library: {
+      dir: lib.dir,
+      version: lib.version,
+      system_info: lib.systemInfo,
+      origin: lib.origin.kind,
+      variant: lib.origin.variant ?? lib.origin.package,
+      backends: lib.backends,
+    },
     capabilities: {
       chat: true,
       completions: true,

@@ -7,6 +7,9 @@
 import { createLogger, type Logger } from "../../core/log.ts";
 import { checkLayouts } from "./structs.ts";
 import { GGML_BASE_SYMBOLS, GGML_SYMBOLS, LIBC_SYMBOLS, LLAMA_SYMBOLS } from "./symbols.ts";
+import { processCacheRoot, releasePaths } from "./build/cache.ts";
+import { hostCpuFlags } from "./cpu_flags.ts";
+import { checkBuild, findLocalBuilds, type SkippedBuild } from "./local_builds.ts";
 
 /** Versions whose header this binding was checked against. */
 export const SUPPORTED_VERSIONS = ["0.4.0", "0.4.0-dev"];
@@ -16,7 +19,12 @@ export type GgmlSymbols = Deno.DynamicLibrary<typeof GGML_SYMBOLS>["symbols"];
 
 export interface LlamaLibrary {
   dir: string;
+  origin: LibraryOrigin;
   version: string;
+  /** "linked": libggml.so registered its backends itself; "dynamic": loaded from libggml-*.so. */
+  backendsLayout: "linked" | "dynamic";
+  /** Registered ggml backends ("CPU", "CUDA", "RPC", …). */
+  backends: string[];
   llama: LlamaSymbols;
   ggml: GgmlSymbols;
   /** Address of libc's strlen: the abort callback (see abort_flag.ts). */
@@ -29,35 +37,56 @@ export class LibraryError extends Error {
   override name = "LibraryError";
 }
 
-/** Candidate file names: the npm prebuilt ones first, then a plain cmake build's. */
-const NAMES = {
+/** Candidate file names: the npm prebuilt's and a plain cmake build's. */
+export const NAMES = {
   base: ["libggml-base.so", "libggml-base.v0.4.0.so"],
   ggml: ["libggml.v0.4.0.so", "libggml.so"],
   llama: ["libllama.v0.4.0.so", "libllama.so"],
 };
 
+/** Where the library came from, as logs and `/discovery` report it. */
+export interface LibraryOrigin {
+  /** library_path from the config, a verified local build, or the npm prebuilt package. */
+  kind: "library_path" | "local-build" | "npm-prebuilt";
+  /** The local build's variant ("cpu-native", "cuda13-sm90a", …), when known. */
+  variant?: string;
+  /** The npm package, for the prebuilt. */
+  package?: string;
+}
+
+export interface ResolvedLibrary {
+  dir: string;
+  origin: LibraryOrigin;
+  /** Local builds found and not used, with the reason (logged at start). */
+  skipped: SkippedBuild[];
+}
+
+const NPM_PACKAGES = [
+  ["@node-llama-cpp/linux-x64-cuda", "linux-x64-cuda"],
+  ["@node-llama-cpp/linux-x64", "linux-x64"],
+] as const;
+
 /** Where the npm prebuilt binaries live: the CUDA package when installed, else the CPU one. */
-export function defaultLibraryDirs(): string[] {
-  const dirs: string[] = [];
-  for (
-    const [pkg, sub] of [["@node-llama-cpp/linux-x64-cuda", "linux-x64-cuda"], [
-      "@node-llama-cpp/linux-x64",
-      "linux-x64",
-    ]]
-  ) {
+export function prebuiltLibraryDirs(): { dir: string; package: string }[] {
+  const dirs: { dir: string; package: string }[] = [];
+  for (const [pkg, sub] of NPM_PACKAGES) {
     try {
       const entry = new URL(import.meta.resolve(pkg));
-      dirs.push(new URL(`../bins/${sub}`, entry).pathname);
+      dirs.push({ dir: new URL(`../bins/${sub}`, entry).pathname, package: pkg });
     } catch {
       // not installed: try the next
     }
   }
   const root = new URL("../../node_modules/", import.meta.url).pathname;
-  dirs.push(`${root}@node-llama-cpp/linux-x64/bins/linux-x64`);
+  dirs.push({
+    dir: `${root}@node-llama-cpp/linux-x64/bins/linux-x64`,
+    package: NPM_PACKAGES[1][0],
+  });
   return dirs;
 }
 
-function findFile(dir: string, names: string[]): string | undefined {
+/** The library file in `dir` under any of `names`. */
+export function findFile(dir: string, names: string[]): string | undefined {
   for (const n of names) {
     try {
       if (Deno.statSync(`${dir}/${n}`).isFile) return `${dir}/${n}`;
@@ -68,17 +97,57 @@ function findFile(dir: string, names: string[]): string | undefined {
   return undefined;
 }
 
-export function resolveLibraryDir(configured?: string): string {
-  const candidates = configured ? [configured] : defaultLibraryDirs();
-  for (const dir of candidates) {
-    if (findFile(dir, NAMES.llama)) return dir;
+export interface ResolveOptions {
+  /** library_path from the config: used as given, nothing else is looked at. */
+  configured?: string;
+  /** The cache root holding local builds (default: this process's, see build/cache.ts). */
+  cacheRoot?: string;
+  /** This host's CPU extensions (default: read from /proc/cpuinfo). */
+  hostFlags?: string[] | null;
+}
+
+/**
+ * Which llama.cpp to load: `library_path` when configured; else the preferred verified local
+ * build of the supported release; else the npm prebuilt.
+ */
+export function resolveLibrary(opts: ResolveOptions = {}): ResolvedLibrary {
+  if (opts.configured) {
+    const dir = opts.configured;
+    if (!findFile(dir, NAMES.llama)) {
+      throw new LibraryError(`library_path ${dir} holds no ${NAMES.llama.join(" or ")}`);
+    }
+    const local = checkBuild(dir, SUPPORTED_VERSIONS, opts.hostFlags ?? hostCpuFlags());
+    const variant = "manifest" in local ? local.manifest.variant : undefined;
+    return { dir, origin: { kind: "library_path", variant }, skipped: [] };
+  }
+  const root = opts.cacheRoot ?? processCacheRoot();
+  let skipped: SkippedBuild[] = [];
+  if (root !== undefined) {
+    const found = findLocalBuilds(
+      releasePaths(root).dir,
+      SUPPORTED_VERSIONS,
+      opts.hostFlags ?? hostCpuFlags(),
+    );
+    skipped = found.skipped;
+    const best = found.usable.find((b) => findFile(b.dir, NAMES.llama));
+    if (best) {
+      return {
+        dir: best.dir,
+        origin: { kind: "local-build", variant: best.manifest.variant },
+        skipped,
+      };
+    }
+  }
+  const prebuilt = prebuiltLibraryDirs();
+  for (const p of prebuilt) {
+    if (findFile(p.dir, NAMES.llama)) {
+      return { dir: p.dir, origin: { kind: "npm-prebuilt", package: p.package }, skipped };
+    }
   }
   throw new LibraryError(
-    configured
-      ? `library_path ${configured} holds no ${NAMES.llama.join(" or ")}`
-      : `no llama.cpp library found (looked in ${
-        candidates.join(", ")
-      }); run \`deno install\` or set library_path`,
+    `no llama.cpp library found (looked in ${
+      prebuilt.map((p) => p.dir).join(", ")
+    }); run \`deno install\`, build one with \`deno task llama-build\`, or set library_path`,
   );
 }
 
@@ -105,7 +174,8 @@ export interface OpenOptions {
 export function openLlamaLibrary(opts: OpenOptions = {}): LlamaLibrary {
   const primary = opts.primary ?? true;
   if (opened) return opened;
-  const dir = resolveLibraryDir(opts.dir);
+  const resolved = resolveLibrary({ configured: opts.dir });
+  const { dir, origin } = resolved;
   const log = opts.log ?? createLogger("llama.cpp");
   const need = (names: string[]) => {
     const f = findFile(dir, names);
@@ -115,9 +185,23 @@ export function openLlamaLibrary(opts: OpenOptions = {}): LlamaLibrary {
   const base = Deno.dlopen(need(NAMES.base), GGML_BASE_SYMBOLS);
   const logCallback = primary ? installLogRouting(log, base.symbols) : null;
   const ggml = Deno.dlopen(need(NAMES.ggml), GGML_SYMBOLS);
-  // Backends are separate .so files in the npm build; without this no CPU backend registers.
+  // Two layouts: a cmake build without GGML_BACKEND_DL links its backends into libggml.so,
+  // which registers them as it loads; the npm build ships them as separate libggml-*.so files
+  // that only ggml_backend_load_all_from_path registers.
+  let backendsLayout: LlamaLibrary["backendsLayout"] = "linked";
   if (primary && ggml.symbols.ggml_backend_reg_count() === 0n) {
+    backendsLayout = "dynamic";
     ggml.symbols.ggml_backend_load_all_from_path(new TextEncoder().encode(dir + "\0"));
+  }
+  const backends = backendNames(ggml.symbols);
+  if (primary && !backends.length) {
+    logCallback?.close();
+    ggml.close();
+    base.close();
+    throw new LibraryError(
+      `${dir}: no ggml backend registered (libggml.so links none, and no libggml-cpu*.so ` +
+        `or other backend library loaded from the folder)`,
+    );
   }
   let llama: Deno.DynamicLibrary<typeof LLAMA_SYMBOLS>;
   try {
@@ -158,9 +242,25 @@ export function openLlamaLibrary(opts: OpenOptions = {}): LlamaLibrary {
   const libc = Deno.dlopen("libc.so.6", LIBC_SYMBOLS);
   const strlen = libc.symbols.dlsym(null, new TextEncoder().encode("strlen\0"));
 
+  if (primary) {
+    for (const sk of resolved.skipped) {
+      log.warn("local llama.cpp build not used", { dir: sk.dir, reason: sk.reason });
+    }
+    log.info("llama.cpp library", {
+      dir,
+      origin: origin.kind,
+      variant: origin.variant ?? origin.package,
+      version,
+      backends: backends.join(","),
+    });
+  }
+
   opened = {
     dir,
+    origin,
     version,
+    backendsLayout,
+    backends,
     llama: llama.symbols,
     ggml: ggml.symbols,
     strlen,
@@ -175,6 +275,15 @@ export function openLlamaLibrary(opts: OpenOptions = {}): LlamaLibrary {
     },
   };
   return opened;
+}
+
+function backendNames(ggml: GgmlSymbols): string[] {
+  const names: string[] = [];
+  const n = Number(ggml.ggml_backend_reg_count());
+  for (let i = 0; i < n; i++) {
+    names.push(cstring(ggml.ggml_backend_reg_name(ggml.ggml_backend_reg_get(BigInt(i)))));
+  }
+  return names;
 }
 
 const LEVELS = ["debug", "debug", "debug", "warn", "error"] as const;

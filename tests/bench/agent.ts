@@ -3,8 +3,10 @@
  * ~30k-token conversation (a long system prompt, as Claude Code's is, and a request); turn 2
  * resends it with the answer and ~300 new tokens. TTFT (a one-token answer's latency) and
  * prefill tok/s of each turn, against llama-server built from the same llama.cpp release with
- * the same threads, slots, batch and context (tests/bench/agent/build_peer.sh builds it into
- * tests/bench/.peer/; never in CI). Peers run one after the other, never at the same time.
+ * the same threads, slots, batch and context. The peer is the llama-server of the native build
+ * in the cache when there is one (`deno task llama-build --peer`: the neuron runs that build
+ * too), else tests/bench/agent/build_peer.sh's, built into tests/bench/.peer/ with the npm
+ * prebuilt's CPU flags (never in CI). Peers run one after the other, never at the same time.
  *
  *   deno task bench agent [--size tiny|bench] [--tokens 30000] [--rounds 1] [--no-peer]
  */
@@ -20,9 +22,14 @@ import {
 } from "../helpers/processes.ts";
 import { numberFlag, optionsOrExitCode, parseCommand } from "./common/options.ts";
 import { medianResult, type PeerResult, renderTable, targets, type Turn } from "./agent/report.ts";
+import { nativeBuild } from "./common/native_build.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const PEER_BIN = `${ROOT}tests/bench/.peer/build/bin/llama-server`;
+/** The llama-server matching the library the neuron runs (see the module comment). */
+function peerBinary(): string {
+  const native = nativeBuild(true);
+  return native ? `${native}/llama-server` : `${ROOT}tests/bench/.peer/build/bin/llama-server`;
+}
 const SLOTS = 4;
 const log = (line: string) => console.error(`bench agent: ${line}`);
 
@@ -138,7 +145,7 @@ async function runCortex(model: string, o: Options, round: number): Promise<Peer
 
 async function runPeer(model: string, o: Options, round: number, ctx: number) {
   const port = freePort();
-  const proc = new Deno.Command(PEER_BIN, {
+  const proc = new Deno.Command(peerBinary(), {
     args: [
       ...["-m", model, "--host", "127.0.0.1", "--port", String(port)],
       ...["-t", "1", "-tb", "1", "-np", String(SLOTS), "-c", String(ctx * SLOTS)],
@@ -164,10 +171,12 @@ export async function main(args: string[]): Promise<number> {
   if (typeof o === "number") return o;
   const model = await ensureFixture(fixture(o.size));
   let peer = o.peer;
-  if (peer && !(await Deno.stat(PEER_BIN).catch(() => null))) {
-    log(`no ${PEER_BIN}: build it with tests/bench/agent/build_peer.sh; cortex alone`);
+  const bin = peerBinary();
+  if (peer && !(await Deno.stat(bin).catch(() => null))) {
+    log(`no ${bin}: build it with \`deno task llama-build --peer\`; cortex alone`);
     peer = false;
   }
+  if (peer) log(`peer: ${bin}`);
   const ours: PeerResult[] = [];
   const theirs: PeerResult[] = [];
   for (let r = 0; r < o.rounds; r++) {

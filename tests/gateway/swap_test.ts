@@ -150,7 +150,17 @@ short.test("queue_timeout: 503 with Retry-After in each dialect", async (f) => {
         headers: { "content-type": "application/json", ...headers },
         body: JSON.stringify(body),
       });
-    const openai = await post("/v1/chat/completions", { model: "b", messages: user("x") });
+    // All three wait at once: the resident must stay busy for one queue_timeout, not three (its
+    // stream ends at the context limit, sooner the faster the llama.cpp build runs).
+    const [openai, anthropic, responses] = await Promise.all([
+      post("/v1/chat/completions", { model: "b", messages: user("x") }),
+      post(
+        "/v1/messages",
+        { model: "b", max_tokens: 2, messages: user("x") },
+        { "anthropic-version": "2023-06-01" },
+      ),
+      post("/v1/responses", { model: "b", input: "x" }),
+    ]);
     assertEquals(openai.status, 503);
     assertMatch(openai.headers.get("retry-after") ?? "", /^[1-9]\d*$/);
     const oe = (await openai.json()).error;
@@ -158,11 +168,6 @@ short.test("queue_timeout: 503 with Retry-After in each dialect", async (f) => {
     assertEquals(oe.code, "queue_timeout");
     assertMatch(oe.message, /queue_timeout/);
 
-    const anthropic = await post(
-      "/v1/messages",
-      { model: "b", max_tokens: 2, messages: user("x") },
-      { "anthropic-version": "2023-06-01" },
-    );
     // Anthropic's status for "overloaded" is 529.
     assertEquals(anthropic.status, 529);
     assertMatch(anthropic.headers.get("retry-after") ?? "", /^[1-9]\d*$/);
@@ -171,7 +176,6 @@ short.test("queue_timeout: 503 with Retry-After in each dialect", async (f) => {
     assertEquals(ab.error.type, "overloaded_error");
     assertMatch(ab.error.message, /queue_timeout/);
 
-    const responses = await post("/v1/responses", { model: "b", input: "x" });
     assertEquals(responses.status, 503);
     assertMatch(responses.headers.get("retry-after") ?? "", /^[1-9]\d*$/);
     assertEquals((await responses.json()).error.code, "queue_timeout");

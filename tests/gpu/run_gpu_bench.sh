@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
 # Benchmarks the neuron engine on an NVIDIA GPU host that has no network: prompt and generation
 # tok/s for one stream and for 8 concurrent ones, on a generated F16 model of Llama-3-8B shape
-# (~14 GB), next to llama.cpp's own llama-batched-bench on the same model and settings.
+# (~14 GB), next to llama.cpp's own llama-batched-bench on the same model and settings; then,
+# where the project's npm packages are installed, the neuron over HTTP against llama-server over
+# HTTP at 1, 8 and 32 streams (`deno task bench neuron --against llama-server`). llama.cpp is
+# built by the project's own command (cli/llama_build.ts, `deno task llama-build --cuda --peer`).
 # See tests/gpu/README.md. Usage:
 #
 #   tests/gpu/run_gpu_bench.sh          # GPU host, target under 8 minutes
 #   tests/gpu/run_gpu_bench.sh --cpu    # any host: CPU build, tiny model (checks this script)
 #
 # Needs, checked first (each failure names what is missing and where it may come from):
-#   GPU mode   nvidia-smi showing a GPU; to build: nvcc (CUDA 13), cmake, a C++ compiler
+#   GPU mode   nvidia-smi showing a GPU; to build: nvcc (CUDA 12 or 13), cmake, a C++ compiler
+#              (llama-build checks them and names what is missing)
 #   Deno       $DENO, else .gpu/deno.xz (unpacked into $WORK_DIR), else deno on PATH
 #   llama.cpp  $LLAMA_LIB_DIR (libllama.so + libggml*.so, CUDA build in GPU mode), else built
-#              here from .gpu/llama-src.tar.xz (llama.cpp v0.4.0 sources)
+#              here by llama-build from .gpu/node-llama-cpp-3.21.1.tgz or .gpu/llama-src.tar.xz
+#              (llama.cpp v0.4.0 sources), else from llama-build's cache / npm
 #   zod        the model generator's npm dependency: node_modules/zod, or the carried folder
 #              node_modules/.deno/zod@<version> (linked into place here)
 # Environment:
 #   WORK_DIR    build, models, logs (default /tmp/cortex-gpu-bench; kept between runs, so a rerun
 #               on the same machine skips the build and the model)
-#   CUDA_ARCH   CMAKE_CUDA_ARCHITECTURES (default 90a: H100/H200)   JOBS  build jobs (nproc)
+#   LLAMA_CACHE llama-build's cache root (default $WORK_DIR/cache)
+#   CUDA_ARCH   --arch for llama-build (default: the GPU's, from nvidia-smi)   JOBS  (nproc)
 #   BENCH_ARGS  extra gpu_bench.ts flags, e.g. "--n-layer 16 --parallel 4"
 #   PEER=0      skip llama-batched-bench      OUT  also copy results and logs there
 set -euo pipefail
@@ -33,8 +39,9 @@ esac
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work=${WORK_DIR:-/tmp/cortex-gpu-bench}
 jobs=${JOBS:-$(nproc)}
-arch=${CUDA_ARCH:-90a}
+arch=${CUDA_ARCH:-}
 peer=${PEER:-1}
+cache=${LLAMA_CACHE:-$work/cache}
 read -r -a bench_args <<< "${BENCH_ARGS:-}"
 [[ $mode == cpu ]] && bench_args=(--cpu "${bench_args[@]}")
 export NO_COLOR=1 DENO_NO_UPDATE_CHECK=1
@@ -62,13 +69,12 @@ run_phase() {
 
 mkdir -p "$work"
 cd "$repo"
-cublas_flags=()
 
 # Results and logs go to $OUT however the run ends (a failed phase, a deadline).
 copy_out() {
   [[ -n ${OUT:-} ]] || return 0
   mkdir -p "$OUT"
-  cp "$work"/gpu_bench.json "$work"/*.log "$work"/peer.md "$OUT"/ 2> /dev/null || true
+  cp "$work"/gpu_bench.json "$work"/*.log "$work"/peer.md "$work"/serving.md "$OUT"/ 2> /dev/null || true
 }
 trap copy_out EXIT
 
@@ -82,45 +88,20 @@ if [[ $mode == gpu ]]; then
   log "GPU: ${gpus//$'\n'/; }"
 fi
 
-kind=$mode
-[[ $mode == gpu ]] && kind=cuda-$arch
-src=$work/llama-src
-build=$work/build-$kind
 if [[ -n ${LLAMA_LIB_DIR:-} ]]; then
   libdir=$LLAMA_LIB_DIR
   [[ -e $libdir/libllama.so || -e $libdir/libllama.v0.4.0.so ]] ||
     die "LLAMA_LIB_DIR=$libdir holds no libllama.so (or libllama.v0.4.0.so)"
-  if [[ $mode == gpu ]] && ! compgen -G "$libdir/libggml-cuda*.so" > /dev/null; then
+  if [[ $mode == gpu ]] && ! compgen -G "$libdir/libggml-cuda*.so*" > /dev/null; then
     die "LLAMA_LIB_DIR=$libdir holds no libggml-cuda*.so: not a CUDA build"
   fi
   build_libs=0
 else
-  libdir=$build/bin
   build_libs=1
-  [[ -f .gpu/llama-src.tar.xz ]] || die "no llama.cpp: set LLAMA_LIB_DIR to a folder of built
-       libraries, or put llama-src.tar.xz (llama.cpp v0.4.0 sources) in .gpu/ to build them here
-       (/work/shared/tools/gpu/pack.sh makes it) and carry .gpu with the tree"
-  command -v cmake > /dev/null || die "cmake not found: it is needed to build llama.cpp"
-  command -v c++ > /dev/null || die "no C++ compiler (c++) to build llama.cpp"
-  if [[ $mode == gpu ]]; then
-    nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
-    [[ -x $nvcc ]] || die "nvcc not found (PATH, /usr/local/cuda/bin): the CUDA toolkit is needed"
-    log "CUDA: $nvcc: $("$nvcc" --version | tail -n1)"
-    # ggml-cuda needs cuBLAS; some images keep it outside the toolkit (pip's nvidia-cublas).
-    cuda_inc=$(dirname "$nvcc")/../include
-    if [[ ! -f $cuda_inc/cublas_v2.h ]]; then
-      hdr=$(find /usr/local /usr/include /opt -name cublas_v2.h 2> /dev/null | head -n1)
-      [[ -n $hdr ]] || die "no cublas_v2.h next to $nvcc or under /usr/local, /usr/include, /opt:
-       the CUDA toolkit's cuBLAS headers are needed to build ggml-cuda"
-      hdr_dir=$(dirname "$hdr")
-      lib=$(find "$hdr_dir/.." "$hdr_dir/../.." -name 'libcublas.so*' 2> /dev/null | head -n1)
-      liblt=$(find "$hdr_dir/.." "$hdr_dir/../.." -name 'libcublasLt.so*' 2> /dev/null | head -n1)
-      log "cuBLAS outside the toolkit: $hdr_dir, ${lib:-no libcublas.so}, ${liblt:-no libcublasLt.so}"
-      cublas_flags=("-DCMAKE_CUDA_FLAGS=-I$hdr_dir" "-DCMAKE_CXX_FLAGS=-I$hdr_dir")
-      [[ -n $lib ]] && cublas_flags+=("-DCUDA_cublas_LIBRARY=$lib")
-      [[ -n $liblt ]] && cublas_flags+=("-DCUDA_cublasLt_LIBRARY=$liblt")
-    fi
-  fi
+  source_args=()
+  for f in .gpu/node-llama-cpp-3.21.1.tgz .gpu/llama-src.tar.xz; do
+    [[ -f $f ]] && { source_args=(--source "$repo/$f"); break; }
+  done
 fi
 
 if [[ -n ${DENO:-} ]]; then
@@ -161,34 +142,26 @@ timeout 300 "${bench[@]}" --generate-only --model-dir "$models" "${bench_args[@]
   > "$work/generate.log" 2>&1 &
 gen_pid=$!
 
-# --- llama.cpp libraries --------------------------------------------------------------------
+# --- llama.cpp libraries: the project's build command --------------------------------------
 if ((build_libs)); then
-  stamp=$(sha256sum .gpu/llama-src.tar.xz | cut -c1-16)
-  if [[ $(cat "$src/.stamp" 2>/dev/null) != "$stamp" ]]; then
-    rm -rf "$src" && mkdir -p "$src"
-    tar -xJf .gpu/llama-src.tar.xz -C "$src" && echo "$stamp" > "$src/.stamp"
+  build_args=(--peer --jobs "$jobs" --cache-dir "$cache" "${source_args[@]}")
+  [[ $mode == gpu ]] && build_args+=(--cuda)
+  [[ -n $arch ]] && build_args+=(--arch "$arch")
+  budget=480
+  [[ $mode == cpu ]] && budget=3600 # a 2-core dev box needs ~15-25 min
+  run_phase "llama-build ${build_args[*]}" "$budget" "$work/build.log" "$deno" run \
+    --node-modules-dir=manual --allow-read --allow-write --allow-env --allow-run --allow-ffi \
+    --allow-sys cli/llama_build.ts "${build_args[@]}"
+  libdir=$(sed -n 's/^  libraries: //p' "$work/build.log" | tail -n1)
+  [[ -d $libdir ]] || die "llama-build did not say where it installed the libraries"
+  # llama-batched-bench is this script's own extra: built in llama-build's tree, linked to the
+  # same libraries (their RUNPATH is $ORIGIN, so it runs from the build's bin/).
+  tree=$cache/llama/v0.4.0/build/$(basename "$libdir")
+  if ((peer)); then
+    run_phase "llama-batched-bench build" 300 "$work/build-peer.log" \
+      cmake --build "$tree" -j "$jobs" --target llama-batched-bench
+    peer_bin=$tree/bin/llama-batched-bench
   fi
-  # Only the libraries and llama-batched-bench; no network (no OpenSSL, UI, NCCL).
-  flags=(-DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=ON
-    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF
-    -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_COMMON=ON -DLLAMA_OPENSSL=OFF
-    -DGGML_CUDA_NCCL=OFF)
-  if [[ $mode == gpu ]]; then
-    flags+=(-DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$arch" "-DCMAKE_CUDA_COMPILER=$nvcc"
-      "${cublas_flags[@]}")
-  else
-    flags+=(-DGGML_CUDA=OFF)
-  fi
-  generator=()
-  command -v ninja > /dev/null && generator=(-G Ninja)
-  targets=(llama)
-  ((peer)) && targets+=(llama-batched-bench)
-  budget=420
-  [[ $mode == cpu ]] && budget=3600 # a 2-core dev box needs ~15 min
-  run_phase "llama.cpp $kind configure" 120 "$work/configure.log" \
-    cmake -S "$src" -B "$build" "${generator[@]}" "${flags[@]}"
-  run_phase "llama.cpp $kind build (-j$jobs)" "$budget" "$work/build.log" \
-    cmake --build "$build" -j "$jobs" --target "${targets[@]}"
 fi
 log "llama.cpp: $libdir: $(cd "$libdir" && ls libllama*.so libggml*.so 2>/dev/null | tr '\n' ' ')"
 
@@ -204,7 +177,7 @@ run_phase "neuron engine benchmark" 240 - "${bench[@]}" --lib "$libdir" --model-
   --json "$result" --deadline 230 "${bench_args[@]}"
 
 # --- the same measurement by llama.cpp itself -----------------------------------------------
-peer_bin=$libdir/llama-batched-bench
+peer_bin=${peer_bin:-$libdir/llama-batched-bench}
 if ((peer)) && [[ -x $peer_bin ]]; then
   read -r model pp tg par nb threads < <("$deno" eval '
     const r = JSON.parse(Deno.readTextFileSync(Deno.args[0]));
@@ -219,6 +192,29 @@ if ((peer)) && [[ -x $peer_bin ]]; then
   grep -E '^\|' "$work/peer.log" | tee "$work/peer.md"
 elif ((peer)); then
   log "llama-batched-bench: not in $libdir, no comparison (PEER=0 silences this)"
+fi
+
+# --- the neuron over HTTP against llama-server over HTTP, same build ------------------------
+# A real neuron process needs the project's npm packages (`deno install` on a host with network,
+# or node_modules carried); without them this comparison is skipped, with the reason.
+if ((peer)) && [[ -x $libdir/llama-server ]]; then
+  read -r model threads < <("$deno" eval '
+    const r = JSON.parse(Deno.readTextFileSync(Deno.args[0]));
+    console.log(r.model.path, r.options.threads);' "$result")
+  serving=(--against llama-server --build "$libdir" --model "$model" --threads "$threads"
+    --concurrency "${SERVING_STREAMS:-1,8,32}" --prompt-tokens 512 --max-tokens 128 --n-batch 2048
+    --rounds "${SERVING_ROUNDS:-2}")
+  [[ $mode == cpu ]] && serving=(--against llama-server --build "$libdir" --model "$model"
+    --concurrency 1,4 --prompt-tokens 64 --max-tokens 16 --rounds 1)
+  if [[ -f node_modules/commander/package.json && -f node_modules/@huggingface/jinja/package.json ]]; then
+    run_phase "neuron vs llama-server over HTTP" 300 - "$deno" run --allow-read --allow-write \
+      --allow-net --allow-env --allow-ffi --allow-run --allow-sys tests/bench/main.ts neuron \
+      "${serving[@]}" | tee "$work/serving.md"
+  else
+    log "neuron vs llama-server over HTTP: skipped, the project's npm packages are not installed"
+  fi
+elif ((peer)); then
+  log "llama-server: not in $libdir (LLAMA_LIB_DIR without it), no HTTP comparison"
 fi
 
 log "all done in $((SECONDS - t0))s"

@@ -1,0 +1,209 @@
+/**
+ * `deno task llama-build` / `cortex llama-build`: builds llama.cpp for this host and installs it
+ * where the neuron looks first (neuron/llama/build/). Options are parsed with node:util so this
+ * entry needs no npm package but zod: the GPU benchmark runs it on hosts without network.
+ *
+ * Exit codes: 0 built (or already built), 1 the build failed or a tool is missing, 2 bad usage.
+ */
+
+import { parseArgs } from "node:util";
+import { CliError, EXIT, usageError } from "./cli_error.ts";
+import {
+  BuildError,
+  type BuildReporter,
+  cacheRoot,
+  checkBuildTools,
+  llamaBuild,
+  type LlamaBuildOptions,
+  RELEASE,
+  SourceError,
+} from "../neuron/llama/build/mod.ts";
+
+export const LLAMA_BUILD_USAGE = `Usage: llama-build [options]
+
+Builds llama.cpp ${RELEASE.version} (the release the neuron's binding supports) for this host from
+the source in npm's ${RELEASE.npmPackage}@${RELEASE.npmVersion}, installs the shared libraries into
+<cache>/llama/v${RELEASE.version}/<variant>/ and verifies them by loading them. The neuron then
+prefers that build over the npm prebuilt (unless library_path is set).
+
+  --cuda              build the CUDA backend (CUDA 12 or 13: the nvcc found at $CUDACXX, on
+                      PATH, at $CUDA_HOME/bin or /usr/local/cuda/bin)
+  --arch <list>       CUDA architectures, e.g. 90a (H100/H200), 89 (L4, RTX 4090), 86;90a
+                      (default: the GPUs nvidia-smi lists)
+  --rpc               also the RPC backend and rpc-server (models split across hosts)
+  --peer              also llama-server, linked to the same libraries (the benchmark peer)
+  --jobs <n>          parallel compile jobs (default: the number of CPUs)
+  --source <path>     ${RELEASE.npmPackage}-${RELEASE.npmVersion}.tgz (from \`npm pack\`), a llama.cpp
+                      ${RELEASE.version} source archive (.tar.xz, .tar.gz) or folder; default: the
+                      cached tarball, else \`npm pack\` (the only network access)
+  --cache-dir <dir>   cache root (default $CORTEX_CACHE_DIR, $XDG_CACHE_HOME/cortex, ~/.cache/cortex)
+  --force             rebuild even when a verified build of the variant is there
+  --check             check the tools only, and say what is missing
+  -h, --help          show this help`;
+
+interface Parsed extends LlamaBuildOptions {
+  check: boolean;
+}
+
+/** Parses the arguments after `llama-build`; null for --help. Throws CliError (exit 2). */
+export function parseLlamaBuildArgs(
+  args: string[],
+  env: Record<string, string | undefined>,
+): Parsed | null {
+  let values;
+  try {
+    values = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        cuda: { type: "boolean" },
+        arch: { type: "string" },
+        rpc: { type: "boolean" },
+        peer: { type: "boolean" },
+        jobs: { type: "string" },
+        source: { type: "string" },
+        "cache-dir": { type: "string" },
+        force: { type: "boolean" },
+        check: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }).values;
+  } catch (e) {
+    throw usageError(`${(e as Error).message}\n\n${LLAMA_BUILD_USAGE}`);
+  }
+  if (values.help) return null;
+  if (values.arch !== undefined && !values.cuda) throw usageError("--arch: only with --cuda");
+  let jobs = navigator.hardwareConcurrency;
+  if (values.jobs !== undefined) {
+    if (!/^\d+$/.test(values.jobs) || Number(values.jobs) < 1) {
+      throw usageError(`--jobs: expected a whole number of at least 1, got "${values.jobs}"`);
+    }
+    jobs = Number(values.jobs);
+  }
+  let root: string;
+  try {
+    root = values["cache-dir"] ?? cacheRoot(env);
+  } catch (e) {
+    throw usageError((e as Error).message);
+  }
+  return {
+    cuda: values.cuda ?? false,
+    arch: values.arch,
+    rpc: values.rpc ?? false,
+    peer: values.peer ?? false,
+    jobs,
+    source: values.source,
+    force: values.force ?? false,
+    check: values.check ?? false,
+    cacheRoot: root,
+    env,
+  };
+}
+
+const elapsed = (t0: number) => {
+  const s = Math.round((performance.now() - t0) / 1000);
+  return s >= 60 ? `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+};
+
+/** Lines on stdout; the compile phase as a bar on a terminal, else a line every 5%. */
+async function reporter(t0: number): Promise<BuildReporter> {
+  const line = (text: string) => console.log(`[${elapsed(t0).padStart(7)}] ${text}`);
+  const interactive = Deno.stdout.isTerminal();
+  // cli-progress only when it can draw: a host without a terminal needs no npm package for it.
+  const bars = interactive ? await import("./progress.ts") : null;
+  let bar: { update(f: number | null, d?: string): void; stop(): void } | null = null;
+  let lastStep = -1;
+  return {
+    step: (text) => line(text),
+    note: (text) => line(`  ${text}`),
+    progress(fraction, detail) {
+      if (bars) {
+        bar ??= bars.createProgress("  compiling", bars.stdoutOutput());
+        bar.update(fraction, detail);
+        return;
+      }
+      const step = Math.floor(fraction * 20);
+      if (step <= lastStep) return;
+      lastStep = step;
+      line(`  compiling: ${Math.floor(fraction * 100)}% ${detail}`);
+    },
+    progressEnd() {
+      bar?.stop();
+      bar = null;
+    },
+  };
+}
+
+/** Runs the command; throws CliError with the exit code when it does not succeed. */
+export async function llamaBuildCommand(args: string[]): Promise<void> {
+  const o = parseLlamaBuildArgs(args, Deno.env.toObject());
+  if (!o) {
+    console.log(LLAMA_BUILD_USAGE);
+    return;
+  }
+  if (o.check) {
+    const { tools, variant } = await checkBuildTools(o);
+    console.log(
+      `cmake: ${tools.cmake ?? "missing"}${tools.cmakeVersion ? ` (${tools.cmakeVersion})` : ""}`,
+    );
+    console.log(`C++ compiler: ${tools.cxx ?? "missing"}; generator: ${tools.generator}`);
+    if (tools.cuda) {
+      console.log(
+        `CUDA: ${tools.cuda.version} (${tools.cuda.nvcc}); architectures: ${
+          tools.cuda.archs.join(", ") || "unknown"
+        }; GPUs: ${tools.cuda.gpus.join(", ") || "none seen"}`,
+      );
+    }
+    for (const n of tools.notes) console.log(`note: ${n}`);
+    if (variant) console.log(`variant: ${variant}`);
+    if (tools.problems.length) {
+      throw new CliError(
+        `missing what the build needs:\n${tools.problems.map((p) => `  - ${p}`).join("\n")}`,
+      );
+    }
+    console.log("everything the build needs is here");
+    return;
+  }
+  const t0 = performance.now();
+  let outcome;
+  try {
+    outcome = await llamaBuild(o, await reporter(t0));
+  } catch (e) {
+    if (e instanceof BuildError || e instanceof SourceError) throw new CliError(e.message);
+    throw e;
+  }
+  const m = outcome.manifest;
+  console.log(
+    outcome.upToDate
+      ? `llama.cpp ${m.llama_cpp} ${outcome.variant} is already built and verified (--force rebuilds)`
+      : `built and verified llama.cpp ${m.verified.version} ${outcome.variant} in ${elapsed(t0)}`,
+  );
+  console.log(`  libraries: ${outcome.dir}`);
+  console.log(
+    `  backends ${
+      m.verified.backends_layout === "linked"
+        ? "linked into libggml.so"
+        : "loaded from libggml-*.so"
+    }; devices: ${m.verified.devices.join(", ")}`,
+  );
+  if (m.programs.length) {
+    console.log(`  programs: ${m.programs.map((p) => `${outcome.dir}/${p}`).join(", ")}`);
+  }
+  console.log(
+    `The neuron loads this build from now on (a verified local build comes before the npm ` +
+      `prebuilt; library_path still overrides both). A neuron running as another user ` +
+      `(systemd) needs: library_path = "${outcome.dir}"`,
+  );
+}
+
+if (import.meta.main) {
+  try {
+    await llamaBuildCommand(Deno.args);
+  } catch (e) {
+    if (!(e instanceof CliError)) throw e;
+    console.error(`llama-build: ${e.message}`);
+    Deno.exit(e.exitCode);
+  }
+  Deno.exit(EXIT.ok);
+}
