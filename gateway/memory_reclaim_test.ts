@@ -1,11 +1,19 @@
-import { assertEquals } from "../tests/assert.ts";
-import { openMallocTrim, ReclaimPolicy, startMemoryReclaim } from "./memory_reclaim.ts";
+import { assert, assertEquals } from "../tests/assert.ts";
+import {
+  openCollect,
+  openMallocTrim,
+  type Reclaim,
+  ReclaimPolicy,
+  startMemoryReclaim,
+} from "./memory_reclaim.ts";
 
-/** Samples of [load, heap]; the trims they call for. */
+/** Samples of [load, heap]; what they call for. */
 const run = (p: ReclaimPolicy, samples: [number, number][]) =>
   samples.map(([load, heap]) => p.sample(load, heap));
 
-Deno.test("reclaim: trims when a burst falls to a quarter of its peak, then as the heap shrinks", () => {
+const C: Reclaim = "collect", T: Reclaim = "trim", _: Reclaim = null;
+
+Deno.test("reclaim: collects when a burst falls to a quarter of its peak, then trims as the heap shrinks", () => {
   const p = new ReclaimPolicy(64, 5);
   assertEquals(
     run(p, [
@@ -25,7 +33,7 @@ Deno.test("reclaim: trims when a burst falls to a quarter of its peak, then as t
       [0, 20],
       [0, 10],
     ]),
-    [false, false, false, false, true, false, false, true, false, true, false, false],
+    [_, _, _, _, C, _, _, T, _, T, _, _],
   );
 });
 
@@ -38,7 +46,7 @@ Deno.test("reclaim: a new burst ends the watch, and its own end trims again", ()
   const p = new ReclaimPolicy(64, 5);
   assertEquals(
     run(p, [[200, 50], [10, 50], [500, 40], [400, 30], [0, 30], [0, 20]]),
-    [false, true, false, false, true, true],
+    [_, C, _, _, C, T],
   );
 });
 
@@ -50,9 +58,23 @@ Deno.test("reclaim: malloc_trim opens on glibc Linux and runs", () => {
   } else assertEquals(trim, null);
 });
 
-Deno.test("reclaim: the timer samples load and heap and calls trim", async () => {
+Deno.test("reclaim: V8's gc is exposed and collects what nothing holds", async () => {
+  const collect = openCollect();
+  assertEquals(typeof collect, "function");
+  let ref: WeakRef<object> | null = null;
+  (() => {
+    ref = new WeakRef({ big: new Uint8Array(1 << 20) });
+  })();
+  // A WeakRef keeps its target until the job that made it ends.
+  await new Promise((r) => setTimeout(r, 0));
+  collect!();
+  assert(ref!.deref() === undefined, "the object outlived a full collection");
+});
+
+Deno.test("reclaim: the timer samples load and heap, collects once and trims twice", async () => {
   const samples: [number, number][] = [[100, 50], [0, 50], [0, 40]];
   let trims = 0;
+  let collections = 0;
   const { promise: twice, resolve } = Promise.withResolvers<void>();
   const next = () => samples.shift() ?? [0, 40];
   let heap = 0;
@@ -64,6 +86,7 @@ Deno.test("reclaim: the timer samples load and heap and calls trim", async () =>
     },
     heap: () => heap,
     trim: () => ++trims === 2 && resolve(),
+    collect: () => collections++,
     everyMs: 5,
     minPeak: 64,
   });
@@ -73,4 +96,5 @@ Deno.test("reclaim: the timer samples load and heap and calls trim", async () =>
   clearTimeout(deadline);
   r.stop();
   assertEquals(trims, 2);
+  assertEquals(collections, 1);
 });
