@@ -7,6 +7,12 @@ import type { MarkerPair } from "./reasoning.ts";
 
 export type { Delta, MarkerPair, SamplingParams };
 
+/**
+ * How a request drafts tokens for the target to verify: not at all, from n-grams of its
+ * prompt and output (prompt lookup), or with the model's draft model.
+ */
+export type SpeculativeMode = "off" | "ngram" | "draft";
+
 export interface GenerateParams {
   /** Text (tokenized with special-token parsing) or token ids. */
   prompt: string | number[];
@@ -31,6 +37,8 @@ export interface GenerateParams {
    * free but every call it starts is well formed. No such token: no grammar.
    */
   grammarTrigger?: string;
+  /** Drafting for this request; absent = the model's default. Output is the same either way. */
+  speculative?: SpeculativeMode;
 }
 
 export type FinishReason = "stop" | "length" | "cancelled" | "error";
@@ -107,7 +115,17 @@ export interface LoadOptions {
   embeddings?: boolean;
   /** Layers to offload on a GPU device (-1 = all). */
   gpuLayers?: number;
+  /** How requests that do not say speculate (default: "draft" with a draft model, else "off"). */
+  speculative?: SpeculativeMode;
+  /** A draft model (GGUF path) loaded beside this one, on the same device. */
+  draftPath?: string;
+  /** Most tokens drafted per sequence per step (default DEFAULT_DRAFT_MAX). */
+  draftMax?: number;
+  /** A draft model's top token below this probability ends its draft (default 0). */
+  draftMinP?: number;
 }
+
+export const DEFAULT_DRAFT_MAX = 16;
 
 export interface LoadedModelInfo {
   key: string;
@@ -127,6 +145,10 @@ export interface LoadedModelInfo {
   specialTokens: string[];
   embeddings: boolean;
   addBos: boolean;
+  /** The default drafting mode requests get. */
+  speculative: SpeculativeMode;
+  /** The draft model's size on the device, 0 without one. */
+  draftSizeBytes: number;
 }
 
 export interface ModelStats {
@@ -141,4 +163,6 @@ export interface ModelStats {
   generatedTokens: number;
   requestsCompleted: number;
   decodeSteps: number;
+  draftedTokens: number;
+  acceptedTokens: number;
 }

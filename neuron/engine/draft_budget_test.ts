@@ -1,0 +1,35 @@
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { DraftBudget, MAX_PAUSE } from "./draft_budget.ts";
+
+Deno.test("DraftBudget keeps the maximum while drafts are accepted", () => {
+  const b = new DraftBudget(8);
+  for (let i = 0; i < 5; i++) {
+    assertEquals(b.next(), 8);
+    b.record(8, 8);
+  }
+  b.record(8, 3);
+  assertEquals(b.next(), 4, "partly accepted: what was accepted plus one");
+  b.record(4, 4);
+  assertEquals(b.next(), 8, "fully accepted again: doubles back up");
+});
+
+Deno.test("DraftBudget pauses after misses, doubling up to the cap, so rejection costs little", () => {
+  const b = new DraftBudget(8);
+  let attempts = 0;
+  let drafted = 0;
+  for (let step = 0; step < 1000; step++) {
+    const k = b.next();
+    if (k === 0) continue;
+    attempts++;
+    drafted += k;
+    b.record(k, 0);
+  }
+  // 8, 4, 2, 1, then one-token attempts at most every MAX_PAUSE + 1 steps.
+  assert(attempts <= 6 + Math.ceil(1000 / (MAX_PAUSE + 1)), `${attempts} attempts`);
+  assert(drafted <= 15 + 1 + Math.ceil(1000 / MAX_PAUSE), `${drafted} tokens drafted`);
+  // An accepted token ends the pause streak.
+  b.record(1, 1);
+  let k = 0;
+  for (let i = 0; i <= MAX_PAUSE && k === 0; i++) k = b.next();
+  assertEquals(k, 2);
+});
