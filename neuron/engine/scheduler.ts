@@ -72,6 +72,8 @@ interface Active {
   budget: DraftBudget | null;
   /** Tokens drafted after `lastToken` for the current step. */
   draft: number[];
+  drafted: number;
+  accepted: number;
 }
 
 interface Slot {
@@ -291,6 +293,8 @@ export class Scheduler {
           cachedTokens: 0,
           completionTokens: 0,
           reasoningTokens: 0,
+          draftedTokens: 0,
+          acceptedTokens: 0,
         },
         timings: { queuedMs: performance.now() - r.submittedAt, ttftMs: 0, totalMs: 0 },
       });
@@ -507,6 +511,8 @@ export class Scheduler {
       speculative: p.speculative,
       budget: p.speculative === "off" ? null : new DraftBudget(this.#opts.draftMax),
       draft: NO_DRAFT,
+      drafted: 0,
+      accepted: 0,
     };
     slot.req = req;
     slot.lastUsed = ++this.#clock;
@@ -614,6 +620,8 @@ export class Scheduler {
           const accepted = i + (matches ? 1 : 0);
           this.counters.draftedTokens += draft.length;
           this.counters.acceptedTokens += accepted;
+          r.drafted += draft.length;
+          r.accepted += accepted;
           r.budget!.record(draft.length, accepted);
         }
         break;
@@ -651,6 +659,8 @@ export class Scheduler {
         cachedTokens: r.cachedTokens,
         completionTokens: r.generated,
         reasoningTokens: r.output.reasoningTokens,
+        draftedTokens: r.drafted,
+        acceptedTokens: r.accepted,
       },
       timings: {
         queuedMs: r.startedAt - r.submittedAt,

@@ -1,17 +1,12 @@
 /** Engine types shared by the device worker and the main thread. */
 
 import type { KvCacheType } from "../../core/neuron/schemas.ts";
+import type { SpeculativeMode } from "../../core/neuron/speculative.ts";
 import type { SamplingParams } from "../llama/sampler.ts";
 import type { Delta } from "./output.ts";
 import type { MarkerPair } from "./reasoning.ts";
 
-export type { Delta, MarkerPair, SamplingParams };
-
-/**
- * How a request drafts tokens for the target to verify: not at all, from n-grams of its
- * prompt and output (prompt lookup), or with the model's draft model.
- */
-export type SpeculativeMode = "off" | "ngram" | "draft";
+export type { Delta, MarkerPair, SamplingParams, SpeculativeMode };
 
 export interface GenerateParams {
   /** Text (tokenized with special-token parsing) or token ids. */
@@ -49,6 +44,9 @@ export interface Usage {
   cachedTokens: number;
   completionTokens: number;
   reasoningTokens: number;
+  /** Tokens drafted for this request and verified, and how many of them were accepted. */
+  draftedTokens: number;
+  acceptedTokens: number;
 }
 
 export interface Timings {
