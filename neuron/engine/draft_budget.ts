@@ -1,12 +1,16 @@
 /**
  * How many tokens a sequence drafts next. A verified draft costs a wider decode (and, with a
  * draft model, its own decodes) whether or not it is accepted, so drafting follows what it
- * earns: fully accepted drafts grow back to the maximum, partly accepted ones shrink to what
- * was accepted plus one, and a draft with nothing accepted pauses drafting for a number of
- * steps that doubles with each such miss in a row (up to MAX_PAUSE). Where nothing is ever
- * accepted that is a handful of attempts over hundreds of tokens.
+ * earns. It starts short (START tokens) and doubles with every fully accepted draft up to
+ * the maximum, so a draft that is never right costs a few short attempts, not a long one;
+ * a partly accepted draft shrinks to what was accepted plus one; a draft with nothing
+ * accepted drops to one token and pauses drafting for a number of steps that doubles with
+ * each such miss in a row (up to MAX_PAUSE). Where nothing is ever accepted that is a
+ * handful of one-token attempts over hundreds of tokens.
  */
 
+/** First draft length: short, until drafts prove right. */
+export const START = 2;
 /** Longest pause, in steps, after misses in a row. */
 export const MAX_PAUSE = 64;
 
@@ -18,7 +22,7 @@ export class DraftBudget {
 
   constructor(max: number) {
     this.max = Math.max(0, Math.floor(max));
-    this.#k = this.max;
+    this.#k = Math.min(START, this.max);
   }
 
   /** Tokens to draft this step (0: do not draft now). Call once per step. */
@@ -36,7 +40,7 @@ export class DraftBudget {
     if (accepted === 0) {
       this.#misses++;
       this.#pause = Math.min(MAX_PAUSE, 2 ** this.#misses);
-      this.#k = Math.max(1, this.#k >> 1);
+      this.#k = Math.min(1, this.max);
       return;
     }
     this.#misses = 0;

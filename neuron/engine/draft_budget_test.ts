@@ -1,16 +1,21 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { DraftBudget, MAX_PAUSE } from "./draft_budget.ts";
 
-Deno.test("DraftBudget keeps the maximum while drafts are accepted", () => {
+Deno.test("DraftBudget starts short, doubles to the maximum while drafts are accepted", () => {
   const b = new DraftBudget(8);
+  const lengths: number[] = [];
   for (let i = 0; i < 5; i++) {
-    assertEquals(b.next(), 8);
-    b.record(8, 8);
+    const k = b.next();
+    lengths.push(k);
+    b.record(k, k);
   }
+  assertEquals(lengths, [2, 4, 8, 8, 8]);
   b.record(8, 3);
   assertEquals(b.next(), 4, "partly accepted: what was accepted plus one");
   b.record(4, 4);
   assertEquals(b.next(), 8, "fully accepted again: doubles back up");
+  // A maximum below the start is the start.
+  assertEquals(new DraftBudget(1).next(), 1);
 });
 
 Deno.test("DraftBudget pauses after misses, doubling up to the cap, so rejection costs little", () => {
@@ -24,9 +29,9 @@ Deno.test("DraftBudget pauses after misses, doubling up to the cap, so rejection
     drafted += k;
     b.record(k, 0);
   }
-  // 8, 4, 2, 1, then one-token attempts at most every MAX_PAUSE + 1 steps.
+  // 2, then one token at steps doubling apart up to MAX_PAUSE.
   assert(attempts <= 6 + Math.ceil(1000 / (MAX_PAUSE + 1)), `${attempts} attempts`);
-  assert(drafted <= 15 + 1 + Math.ceil(1000 / MAX_PAUSE), `${drafted} tokens drafted`);
+  assert(drafted <= 2 + 5 + Math.ceil(1000 / MAX_PAUSE), `${drafted} tokens drafted`);
   // An accepted token ends the pause streak.
   b.record(1, 1);
   let k = 0;

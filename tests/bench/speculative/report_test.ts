@@ -16,7 +16,17 @@ function samples(speed: Record<Mode, number[]>, accept: Partial<Record<Mode, [nu
     const byWorkload = new Map<Workload, Sample[]>();
     for (const w of WORKLOADS) {
       const [accepted, drafted] = accept[mode] ?? [0, 0];
-      byWorkload.set(w, speed[mode].map((v) => ({ tokens: v, seconds: 1, drafted, accepted })));
+      byWorkload.set(
+        w,
+        speed[mode].map((v) => ({
+          tokens: v,
+          seconds: 1,
+          allTokens: v,
+          cpuSeconds: 2,
+          drafted,
+          accepted,
+        })),
+      );
     }
     out.set(mode, byWorkload);
   }
@@ -33,7 +43,9 @@ Deno.test("ratios are per round against plain in the same round, then the median
   }, { draft: [90, 100], unrelated: [0, 10] }));
   const draft = rows.find((r) => r.mode === "draft" && r.workload === "1 stream")!;
   assertEquals(draft.ratio, 2);
+  assertEquals(draft.cpuRatio, 2);
   assertEquals(draft.tokPerS, 160);
+  assertEquals(draft.tokPerCpuS, 80);
   assertEquals(draft.acceptance, 0.9);
   assertEquals(rows.find((r) => r.mode === "plain")!.acceptance, null);
   assertEquals(shortfalls(rows), []);
@@ -48,9 +60,11 @@ Deno.test("shortfalls name each missed target", () => {
     unrelated: [90],
     ngram: [99],
   }, {}));
-  assertEquals(shortfalls(rows), [
+  const missed = [
     "perfect draft, 1 stream: 1.50× < 1.8×",
     "unrelated draft, 1 stream: 0.90× < 0.95×",
     "ngram, 4 streams: 0.99× < 1×",
-  ]);
+  ];
+  assertEquals(shortfalls(rows), missed);
+  assertEquals(shortfalls(rows, "cpu"), missed);
 });
