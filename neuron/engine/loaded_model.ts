@@ -141,8 +141,6 @@ export class LoadedModel {
         specialTokens: special,
         embeddings: embedder !== null,
         addBos: vocab.addBos,
-        speculative,
-        draftSizeBytes: draftModel?.info.sizeBytes ?? 0,
       };
       const scheduler = new Scheduler(
         lib,

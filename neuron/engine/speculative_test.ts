@@ -267,3 +267,17 @@ Deno.test("drafting needs a draft model; an incompatible vocabulary is refused a
     await engine.close();
   }
 });
+
+Deno.test("draft_min_p: a draft token the draft model is less sure of ends the draft", async () => {
+  // Random weights are never 99.9% sure: nothing is drafted, and the output is unchanged.
+  await withModel("specDraft", async (engine, stats) => {
+    const plain = await run(engine, params(PROMPTS[1], "off"));
+    const spec = await run(engine, params(PROMPTS[1], "draft"));
+    same(spec, plain, "min_p 0.999");
+    assertEquals((await stats()).draftedTokens, 0);
+  }, { draftMinP: 0.999 });
+  await withModel("specDraft", async (engine, stats) => {
+    await run(engine, params(PROMPTS[1], "draft"));
+    assert((await stats()).draftedTokens > 0, "min_p 0 drafts");
+  }, { draftMinP: 0 });
+});

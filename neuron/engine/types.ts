@@ -143,10 +143,6 @@ export interface LoadedModelInfo {
   specialTokens: string[];
   embeddings: boolean;
   addBos: boolean;
-  /** The default drafting mode requests get. */
-  speculative: SpeculativeMode;
-  /** The draft model's size on the device, 0 without one. */
-  draftSizeBytes: number;
 }
 
 export interface ModelStats {
