@@ -7,26 +7,41 @@
  * accepted drops to one token and pauses drafting for a number of steps that doubles with
  * each such miss in a row (up to MAX_PAUSE). Where nothing is ever accepted that is a
  * handful of one-token attempts over hundreds of tokens.
+ *
+ * A draft model also has to read every token of the sequence to stay in step with it, which
+ * costs its share of a prefill even while paused; so a budget may give up for the rest of
+ * the request after `giveUpAfter` misses in a row (a useful draft missing six single tokens
+ * in a row, over some 130 steps, is improbable: at 70% acceptance, 0.07%).
  */
 
 /** First draft length: short, until drafts prove right. */
 export const START = 2;
 /** Longest pause, in steps, after misses in a row. */
 export const MAX_PAUSE = 64;
+/** Misses in a row after which a draft model stops drafting for the request. */
+export const DRAFT_MODEL_GIVE_UP = 6;
 
 export class DraftBudget {
   readonly max: number;
   #k: number;
   #pause = 0;
   #misses = 0;
+  readonly #giveUpAfter: number;
 
-  constructor(max: number) {
+  constructor(max: number, opts: { giveUpAfter?: number } = {}) {
     this.max = Math.max(0, Math.floor(max));
     this.#k = Math.min(START, this.max);
+    this.#giveUpAfter = opts.giveUpAfter ?? Infinity;
+  }
+
+  /** True once drafting stopped for good (misses in a row reached `giveUpAfter`). */
+  get exhausted(): boolean {
+    return this.#misses >= this.#giveUpAfter;
   }
 
   /** Tokens to draft this step (0: do not draft now). Call once per step. */
   next(): number {
+    if (this.exhausted) return 0;
     if (this.#pause > 0) {
       this.#pause--;
       return 0;

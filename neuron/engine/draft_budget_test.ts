@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
-import { DraftBudget, MAX_PAUSE } from "./draft_budget.ts";
+import { DRAFT_MODEL_GIVE_UP, DraftBudget, MAX_PAUSE } from "./draft_budget.ts";
 
 Deno.test("DraftBudget starts short, doubles to the maximum while drafts are accepted", () => {
   const b = new DraftBudget(8);
@@ -37,4 +37,30 @@ Deno.test("DraftBudget pauses after misses, doubling up to the cap, so rejection
   let k = 0;
   for (let i = 0; i <= MAX_PAUSE && k === 0; i++) k = b.next();
   assertEquals(k, 2);
+});
+
+Deno.test("DraftBudget gives up for good after enough misses in a row, when asked to", () => {
+  const b = new DraftBudget(8, { giveUpAfter: DRAFT_MODEL_GIVE_UP });
+  let attempts = 0;
+  let lastAttempt = 0;
+  for (let step = 0; step < 2000; step++) {
+    const k = b.next();
+    if (k === 0) continue;
+    attempts++;
+    lastAttempt = step;
+    // A hit before the last miss resets the run: only misses in a row count.
+    b.record(k, attempts === 3 ? k : 0);
+  }
+  assertEquals(attempts, DRAFT_MODEL_GIVE_UP + 3);
+  assert(b.exhausted);
+  assert(lastAttempt < 300, `last attempt at step ${lastAttempt}`);
+  // Without giveUpAfter it never stops trying.
+  const forever = new DraftBudget(8);
+  let late = 0;
+  for (let step = 0; step < 2000; step++) {
+    const k = forever.next();
+    if (k) forever.record(k, 0);
+    if (k && step > 1000) late++;
+  }
+  assert(late > 0 && !forever.exhausted);
 });

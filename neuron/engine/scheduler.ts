@@ -20,7 +20,7 @@ import type { LlamaLibrary } from "../llama/library.ts";
 import type { LlamaModel } from "../llama/model.ts";
 import { GrammarError, SamplerChain } from "../llama/sampler.ts";
 import { OutputPipeline } from "./output.ts";
-import { DraftBudget } from "./draft_budget.ts";
+import { DRAFT_MODEL_GIVE_UP, DraftBudget } from "./draft_budget.ts";
 import type { DraftModel, DraftRequest } from "./draft_model.ts";
 import { lookupDraft } from "./ngram_lookup.ts";
 import { messagesWaiting, workerState } from "./worker_state.ts";
@@ -509,7 +509,10 @@ export class Scheduler {
       startedAt: performance.now(),
       firstTokenAt: 0,
       speculative: p.speculative,
-      budget: p.speculative === "off" ? null : new DraftBudget(this.#opts.draftMax),
+      budget: p.speculative === "off" ? null : new DraftBudget(this.#opts.draftMax, {
+        // Prompt lookup costs nothing while idle; a draft model reads every token.
+        giveUpAfter: p.speculative === "draft" ? DRAFT_MODEL_GIVE_UP : undefined,
+      }),
       draft: NO_DRAFT,
       drafted: 0,
       accepted: 0,
