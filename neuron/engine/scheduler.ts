@@ -406,7 +406,11 @@ export class Scheduler {
   /**
    * Drafts this step's tokens for every generating sequence that speculates. Drafts take only
    * the batch room prompts waiting to prefill do not need, and never run past the request's
-   * token budget or the slot's context.
+   * token budget or the slot's context. The sequences drafting in a step share `draftMax`
+   * drafted tokens: a step decoding many sequences is already a wide batch, where a verified
+   * token costs nearly its full price (on CPU, and on a GPU once compute-bound) and a
+   * rejected one is pure loss, so speculation thins out as concurrency grows, as vLLM's
+   * disable-by-batch-size does abruptly.
    */
   async #draftAll(): Promise<void> {
     const generating: Slot[] = [];
@@ -419,17 +423,25 @@ export class Scheduler {
       else generating.push(s);
     }
     let room = this.#batch.capacity - generating.length - prefill;
-    const viaModel: { slot: Slot; req: DraftRequest }[] = [];
+    // What each speculating sequence would draft (its budget's next() counts a pause down,
+    // once a step), then the share of draftMax among those that draft this step.
+    const wanted: { slot: Slot; k: number }[] = [];
     for (const s of generating) {
       const r = s.req!;
-      if (!r.budget || r.cancelled || room <= 0) continue;
+      if (!r.budget || r.cancelled) continue;
       const k = Math.min(
         r.budget.next(),
         r.maxTokens - r.generated - 1,
         this.#opts.contextPerSlot - 1 - s.cache.length,
-        room,
       );
-      if (k <= 0) continue;
+      if (k > 0) wanted.push({ slot: s, k });
+    }
+    const share = Math.max(1, Math.floor(this.#opts.draftMax / wanted.length));
+    const viaModel: { slot: Slot; req: DraftRequest }[] = [];
+    for (const { slot: s, k: want } of wanted) {
+      const r = s.req!;
+      const k = Math.min(want, share, room);
+      if (k <= 0) break;
       // The history drafts continue: the slot's cache and the token about to be decoded.
       const history = [...s.cache, r.lastToken];
       if (r.speculative === "ngram") {
