@@ -93,33 +93,58 @@ async function answer(model: string, speculative: Mode, extra: Record<string, un
   };
 }
 
-const CASES: [string, Record<string, unknown>][] = [
-  ["json_schema", {
-    response_format: {
-      type: "json_schema",
-      json_schema: { name: "w", schema: SCHEMA, strict: true },
-    },
+/** Each case's request fields (a stop string is taken from the free answer, well inside it). */
+const CASES: [string, () => Promise<Record<string, unknown>>][] = [
+  ["json_schema", () =>
+    Promise.resolve({
+      response_format: {
+        type: "json_schema",
+        json_schema: { name: "w", schema: SCHEMA, strict: true },
+      },
+    })],
+  ["forced tool call", () =>
+    Promise.resolve({
+      tools: TOOLS,
+      tool_choice: { type: "function", function: { name: "get_weather" } },
+      parallel_tool_calls: false,
+    })],
+  ["free text with a stop string", async () => {
+    const free = await answer("drafted", "off", {});
+    assert(free.content.length > 60, JSON.stringify(free));
+    return { stop: [free.content.slice(50, 53)] };
   }],
-  ["forced tool call", {
-    tools: TOOLS,
-    tool_choice: { type: "function", function: { name: "get_weather" } },
-    parallel_tool_calls: false,
-  }],
-  ["free text with a stop string", { stop: ["e"] }],
 ];
 
-for (const [what, extra] of CASES) {
+/** The "drafted" model's speculation figures from /models. */
+async function speculation() {
+  const r = await (await fetch(`${neuron.url}/models`)).json();
+  const m = r.models.find((x: { id: string }) => x.id === "drafted");
+  assert(m, JSON.stringify(r));
+  return m.speculation;
+}
+
+for (const [what, fields] of CASES) {
   neuron.test(`${what}: the same answer with a draft model, prompt lookup or neither`, async () => {
+    const extra = await fields();
     const plain = await answer("drafted", "off", extra);
     if (what === "json_schema") JSON.parse(plain.content);
-    if (what === "forced tool call") {
-      JSON.parse(plain.calls[0][1]);
+    if (what === "forced tool call") JSON.parse(plain.calls[0][1]);
+    if (what === "free text with a stop string") assertEquals(plain.finish, "stop");
+    const before = await speculation();
+    assertEquals(await answer("drafted", "draft", extra), plain, "drafted draft");
+    const after = await speculation();
+    const drafted = after.drafted_tokens - before.drafted_tokens;
+    const accepted = after.accepted_tokens - before.accepted_tokens;
+    const seen = JSON.stringify({ before, after });
+    if (what === "free text with a stop string") {
+      assert(accepted > 0, seen);
+    } else {
+      // Drafts were verified under the grammar, not skipped; the draft (the target's
+      // unconstrained choice) is what the grammar rejects here.
+      assert(drafted > accepted, seen);
     }
     for (
-      const [model, mode] of [["drafted", "draft"], ["drafted", "ngram"], [
-        "lookup",
-        "ngram",
-      ]] as const
+      const [model, mode] of [["drafted", "ngram"], ["lookup", "ngram"]] as const
     ) {
       const spec = await answer(model, mode, extra);
       assertEquals(spec, plain, `${model} ${mode}`);
@@ -135,15 +160,9 @@ for (const [what, extra] of CASES) {
 }
 
 neuron.test("drafted and accepted tokens show in /models and /metrics", async () => {
-  const state = async () => {
-    const r = await (await fetch(`${neuron.url}/models`)).json();
-    const m = r.models.find((x: { id: string }) => x.id === "drafted");
-    assert(m, JSON.stringify(r));
-    return m.speculation;
-  };
-  const before = await state();
+  const before = await speculation();
   await answer("drafted", "draft", { max_tokens: 64 });
-  const after = await state();
+  const after = await speculation();
   assertEquals(after.mode, "draft");
   assertEquals(after.draft, "drafts/perfect");
   assertEquals(after.draft_max, 8);
