@@ -40,7 +40,18 @@ Deno.test("DraftBudget pauses after misses, doubling up to the cap, so rejection
 });
 
 Deno.test("DraftBudget gives up for good after enough misses in a row, when asked to", () => {
-  const b = new DraftBudget(8, { giveUpAfter: DRAFT_MODEL_GIVE_UP });
+  const { giveUpAfter, giveUpUnprovenAfter } = DRAFT_MODEL_GIVE_UP;
+  // Never right: it gives up after the shorter run.
+  const never = new DraftBudget(8, DRAFT_MODEL_GIVE_UP);
+  let probes = 0;
+  for (let step = 0; step < 2000; step++) {
+    const k = never.next();
+    if (k) (probes++, never.record(k, 0));
+  }
+  assertEquals(probes, giveUpUnprovenAfter);
+  assert(never.exhausted);
+  // Right once: the longer run counts from then on.
+  const b = new DraftBudget(8, DRAFT_MODEL_GIVE_UP);
   let attempts = 0;
   let lastAttempt = 0;
   for (let step = 0; step < 2000; step++) {
@@ -51,7 +62,7 @@ Deno.test("DraftBudget gives up for good after enough misses in a row, when aske
     // A hit before the last miss resets the run: only misses in a row count.
     b.record(k, attempts === 3 ? k : 0);
   }
-  assertEquals(attempts, DRAFT_MODEL_GIVE_UP + 3);
+  assertEquals(attempts, giveUpAfter + 3);
   assert(b.exhausted);
   assert(lastAttempt < 300, `last attempt at step ${lastAttempt}`);
   // Without giveUpAfter it never stops trying.

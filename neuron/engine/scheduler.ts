@@ -521,10 +521,11 @@ export class Scheduler {
       startedAt: performance.now(),
       firstTokenAt: 0,
       speculative: p.speculative,
-      budget: p.speculative === "off" ? null : new DraftBudget(this.#opts.draftMax, {
+      budget: p.speculative === "off" ? null : new DraftBudget(
+        this.#opts.draftMax,
         // Prompt lookup costs nothing while idle; a draft model reads every token.
-        giveUpAfter: p.speculative === "draft" ? DRAFT_MODEL_GIVE_UP : undefined,
-      }),
+        p.speculative === "draft" ? DRAFT_MODEL_GIVE_UP : {},
+      ),
       draft: NO_DRAFT,
       drafted: 0,
       accepted: 0,
