@@ -163,6 +163,21 @@ Deno.test("speculating and plain sequences batched together each give their plai
   });
 });
 
+Deno.test("sequences drafting in the same steps share draft_max", async () => {
+  await withModel("specDraft", async (engine, stats) => {
+    const alone = await run(engine, params(PROMPTS[0], "draft"));
+    const s0 = await stats();
+    const together = await Promise.all(PROMPTS.map((p) => run(engine, params(p, "draft"))));
+    const s1 = await stats();
+    same(together[0], alone, "batched");
+    const drafted = s1.draftedTokens - s0.draftedTokens;
+    const steps = s1.decodeSteps - s0.decodeSteps;
+    // Four perfect drafts each alone would grow to draft_max (8) per step, 32 in all.
+    assert(drafted > 0, "drafted");
+    assert(drafted <= OPTS.draftMax! * steps, `${drafted} tokens drafted in ${steps} steps`);
+  });
+});
+
 Deno.test("stop strings end a speculated generation where plain decoding ends it", async () => {
   await withModel("specDraft", async (engine) => {
     const p = PROMPTS[2];

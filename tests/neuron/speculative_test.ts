@@ -149,13 +149,11 @@ for (const [what, fields] of CASES) {
       const spec = await answer(model, mode, extra);
       assertEquals(spec, plain, `${model} ${mode}`);
     }
-    // Batched: speculating and plain requests in the same steps.
-    const together = await Promise.all([
-      answer("drafted", "draft", extra),
-      answer("drafted", "off", extra),
-    ]);
-    assertEquals(together[0], plain);
-    assertEquals(together[1], plain);
+    // Batched: speculating and plain requests in the same steps, and both kinds of drafts.
+    for (const pair of [["draft", "off"], ["draft", "ngram"]] as const) {
+      const together = await Promise.all(pair.map((mode) => answer("drafted", mode, extra)));
+      together.forEach((r, i) => assertEquals(r, plain, `batched ${pair[i]} with ${pair}`));
+    }
   });
 }
 
