@@ -16,6 +16,16 @@ function modelState(m: StatusModel): string {
   return m.state;
 }
 
+/** Speculation as a cell: the mode and the share of drafted tokens accepted. */
+export function formatSpeculation(m: StatusModel): string {
+  const s = m.speculation;
+  if (!s || s.mode === "off") return "-";
+  if (s.drafted_tokens === 0) return `${s.mode}, none drafted`;
+  return `${s.mode} ${formatPercent(s.accepted_tokens / s.drafted_tokens)} of ${
+    formatNumber(s.drafted_tokens, 0)
+  }`;
+}
+
 /** The three tables of `cortex status`, as text. */
 export function renderStatus(s: Status, now = Date.now()): string {
   const sections: string[] = [];
@@ -58,7 +68,17 @@ export function renderStatus(s: Status, now = Date.now()): string {
   sections.push(
     models.length
       ? "MODELS\n" + renderTable(
-        ["neuron", "model", "state", "device", "memory", "in flight", "queued", "tok/s"],
+        [
+          "neuron",
+          "model",
+          "state",
+          "device",
+          "memory",
+          "in flight",
+          "queued",
+          "tok/s",
+          "drafts accepted",
+        ],
         models.map(({ n, m }) => [
           n.name,
           m.id,
@@ -68,6 +88,7 @@ export function renderStatus(s: Status, now = Date.now()): string {
           m.in_flight,
           m.queued,
           formatNumber(m.tokens_per_second),
+          formatSpeculation(m),
         ]),
       )
       : "MODELS\nnone loaded",

@@ -40,6 +40,14 @@ const status: Status = StatusSchema.parse({
           gateway_in_flight: 3,
           last_used: NOW,
           tokens_per_second: 41.25,
+          speculation: {
+            mode: "draft",
+            draft: "qwen-0.6b",
+            draft_max: 16,
+            draft_min_p: 0,
+            drafted_tokens: 1000,
+            accepted_tokens: 734,
+          },
         },
         {
           id: "llama",
@@ -82,8 +90,11 @@ Deno.test("renderStatus shows neurons up and down, device memory, models with lo
     /^gpu-2\s+down\s+http:\/\/10\.0\.0\.2:13131\s+-\s+never\s+connection refused$/m,
   );
   assertMatch(text, /^gpu-1\s+CUDA0\s+gpu\s+ok\s+8\.0 GiB \(33%\)\s+24\.0 GiB\s+16\.0 GiB$/m);
-  assertMatch(text, /^gpu-1\s+qwen\s+loaded\s+CUDA0\s+8\.0 GiB\s+3\s+2\s+41\.3$/m);
-  assertMatch(text, /^gpu-1\s+llama\s+loading 45%\s+CUDA0\s+-\s+0\s+0\s+-$/m);
+  assertMatch(
+    text,
+    /^gpu-1\s+qwen\s+loaded\s+CUDA0\s+8\.0 GiB\s+3\s+2\s+41\.3\s+draft 73% of 1000$/m,
+  );
+  assertMatch(text, /^gpu-1\s+llama\s+loading 45%\s+CUDA0\s+-\s+0\s+0\s+-\s+-$/m);
 });
 
 Deno.test("renderStatus says so when nothing is loaded", () => {

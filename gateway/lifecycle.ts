@@ -66,26 +66,38 @@ const factKey = (neuron: string, model: string) => `${neuron}\u0000${model}`;
 /**
  * Memory to plan for a profile. Neurons estimate store files at their own
  * default context and slots; a profile asking for other values is rescaled
- * by the model's KV cost per token, so placement and the neuron agree.
+ * by the model's KV cost per token, so placement and the neuron agree. A
+ * profile's draft model adds its file and a KV cache for the same cells.
  */
 export function profileBytes(
   profile: CatalogueEntry["profile"],
   stored: readonly NeuronModel[],
+  draftStored: readonly NeuronModel[] = [],
 ): number | null {
   const base = requiredBytes(profile, stored);
   if (base === null || profile.vram_mb !== undefined) return base;
-  if (profile.context_length === undefined && profile.parallel === undefined) return base;
+  const rescale = profile.context_length !== undefined || profile.parallel !== undefined;
   let scaled: number | null = null;
+  let cells = 0;
   for (const m of stored) {
     if (m.memory_bytes === null || m.kv_bytes_per_token === null || !m.context || !m.slots) {
       continue;
     }
-    const ctx = Math.min(profile.context_length ?? m.context, m.context_length ?? Infinity);
-    const slots = profile.parallel ?? m.slots;
+    const ctx = rescale
+      ? Math.min(profile.context_length ?? m.context, m.context_length ?? Infinity)
+      : m.context;
+    const slots = rescale ? profile.parallel ?? m.slots : m.slots;
     const bytes = m.memory_bytes + m.kv_bytes_per_token * (ctx * slots - m.context * m.slots);
-    scaled = Math.max(scaled ?? 0, bytes);
+    if (bytes > (scaled ?? -Infinity)) {
+      scaled = bytes;
+      cells = ctx * slots;
+    }
   }
-  return scaled ?? base;
+  let draft = 0;
+  for (const d of draftStored) {
+    draft = Math.max(draft, d.size_bytes + (d.kv_bytes_per_token ?? 0) * cells);
+  }
+  return (rescale ? scaled ?? base : base) + draft;
 }
 
 /** 503 with a Retry-After: the model is coming, or capacity may free up. */
@@ -369,7 +381,13 @@ export class Lifecycle {
         )
         : []
     );
-    const need = profileBytes(entry.profile, stored);
+    const draftId = entry.profile.draft?.replace(/\.gguf$/i, "");
+    const draftStored = draftId === undefined
+      ? []
+      : snapshot.flatMap((n) =>
+        n.up ? n.models.filter((m) => m.state === "available" && m.source === draftId) : []
+      );
+    const need = profileBytes(entry.profile, stored, draftStored);
     if (need === null) {
       if (allowedDown) {
         // Known, and its neuron is down or restarting: it may be back soon.
@@ -484,6 +502,10 @@ export class Lifecycle {
       ...(p.parallel ? { slots: p.parallel } : {}),
       ...(p.kv_cache_type ? { kv_cache_type: p.kv_cache_type } : {}),
       ...(p.embeddings ? { embeddings: true } : {}),
+      ...(p.draft ? { draft: p.draft } : {}),
+      ...(p.speculative ? { speculative: p.speculative } : {}),
+      ...(p.draft_max ? { draft_max: p.draft_max } : {}),
+      ...(p.draft_min_p !== undefined ? { draft_min_p: p.draft_min_p } : {}),
     };
     try {
       const listeners = this.#progress.get(entry.id);
@@ -602,6 +624,14 @@ export class Lifecycle {
         ...(m.slots ? { slots: m.slots } : {}),
         ...(m.kv_cache_type ? { kv_cache_type: m.kv_cache_type } : {}),
         ...(m.embeddings ? { embeddings: true } : {}),
+        ...(m.speculation
+          ? {
+            speculative: m.speculation.mode,
+            ...(m.speculation.draft ? { draft: m.speculation.draft } : {}),
+            draft_max: m.speculation.draft_max,
+            draft_min_p: m.speculation.draft_min_p,
+          }
+          : {}),
       });
     }
     this.cycles.set(neuronName, 0);

@@ -63,3 +63,23 @@ Deno.test("profileBytes: entries without KV figures fall back to the estimate", 
     200 * MiB,
   );
 });
+
+Deno.test("profileBytes: a draft model adds its file and a KV cache for the target's cells", () => {
+  const draft = file({
+    id: "d",
+    size_bytes: 10 * MiB,
+    memory_bytes: 90 * MiB,
+    kv_bytes_per_token: 64,
+  });
+  // The neuron lists the target at 4096 × 4 cells: the draft caches as many tokens.
+  assertEquals(
+    profileBytes(profile({ draft: "d" }), [file()], [draft]),
+    200 * MiB + 10 * MiB + 64 * 4096 * 4,
+  );
+  assertEquals(
+    profileBytes(profile({ draft: "d", parallel: 8 }), [file()], [draft]),
+    200 * MiB + 4096 * 4 * 1024 + 10 * MiB + 64 * 4096 * 8,
+  );
+  // An operator's vram_mb is the whole figure.
+  assertEquals(profileBytes(profile({ draft: "d", vram_mb: 300 }), [file()], [draft]), 300 * MiB);
+});

@@ -13,6 +13,7 @@
 
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { FleetSnapshot } from "./placement.ts";
+import type { SpeculationState } from "../core/neuron/schemas.ts";
 
 export const ENDPOINTS = [
   "chat",
@@ -412,6 +413,36 @@ export class GatewayMetrics {
         }
       },
     });
+
+    // Speculative decoding, as each neuron counts it since the model's load (a reload
+    // starts again from zero, which Prometheus' rate() reads as a counter reset).
+    const drafts = (name: string, help: string, pick: (s: SpeculationState) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ["model", "node"],
+        registers,
+        async collect() {
+          this.reset();
+          for (const n of await fleet()) {
+            if (!n.up) continue;
+            for (const m of n.models) {
+              if (!m.speculation) continue;
+              this.inc({ model: modelLabel(m.id), node: n.name }, pick(m.speculation));
+            }
+          }
+        },
+      });
+    drafts(
+      "cortex_draft_tokens_total",
+      "Tokens drafted for speculative decoding (prompt lookup or a draft model) and verified.",
+      (s) => s.drafted_tokens,
+    );
+    drafts(
+      "cortex_draft_accepted_tokens_total",
+      "Drafted tokens the model accepted; accepted ÷ drafted is the acceptance rate.",
+      (s) => s.accepted_tokens,
+    );
 
     if (options.models) this.setKnownModels(options.models);
     if (options.nodes) this.setKnownNodes(options.nodes);

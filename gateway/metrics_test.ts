@@ -368,3 +368,45 @@ Deno.test("metrics: promtool check metrics accepts the exposition", async () => 
   assert.equal(out.code, 0, `promtool check metrics failed:\n${text}\n--- body ---\n${body}`);
   assert.equal(text.trim(), "", `promtool reported lint problems:\n${text}`);
 });
+
+Deno.test("metrics: drafted and accepted tokens per model and node come from the fleet", async () => {
+  const m = metrics();
+  const speculation = (drafted: number, accepted: number) => ({
+    mode: "draft" as const,
+    draft: "small",
+    draft_max: 16,
+    draft_min_p: 0,
+    drafted_tokens: drafted,
+    accepted_tokens: accepted,
+  });
+  let fleet: NeuronSnapshot[] = [
+    {
+      name: "n1",
+      up: true,
+      devices: [],
+      models: [{ ...loaded("qwen3-8b", 0), speculation: speculation(100, 80) }],
+    },
+    {
+      name: "n2",
+      up: true,
+      devices: [],
+      models: [{ ...loaded("qwen3-8b", 0), speculation: speculation(10, 1) }, loaded("x", 0)],
+    },
+  ];
+  m.setFleetSource(() => fleet);
+  let { body } = await m.render();
+  assert.ok(body.includes("# TYPE cortex_draft_tokens_total counter\n"));
+  const at = (name: string, node: string) => value(body, name, { model: "qwen3-8b", node });
+  assert.equal(at("cortex_draft_tokens_total", "n1"), 100);
+  assert.equal(at("cortex_draft_accepted_tokens_total", "n1"), 80);
+  assert.equal(at("cortex_draft_tokens_total", "n2"), 10);
+  assert.equal(at("cortex_draft_accepted_tokens_total", "n2"), 1);
+  // Each scrape reads the neurons' current counts (no double counting).
+  fleet = [{
+    ...fleet[0],
+    models: [{ ...fleet[0].models[0], speculation: speculation(150, 120) }],
+  }];
+  ({ body } = await m.render());
+  assert.equal(at("cortex_draft_tokens_total", "n1"), 150);
+  assert.equal(at("cortex_draft_tokens_total", "n2"), undefined);
+});

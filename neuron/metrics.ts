@@ -11,6 +11,8 @@ export class NeuronMetrics {
   readonly promptTokens: Counter<"model">;
   readonly generatedTokens: Counter<"model">;
   readonly requests: Counter<"model" | "endpoint" | "status">;
+  readonly draftedTokens: Counter<"model">;
+  readonly acceptedTokens: Counter<"model">;
 
   constructor(neuron: Neuron) {
     const r = this.registry;
@@ -23,6 +25,18 @@ export class NeuronMetrics {
     this.generatedTokens = new Counter({
       name: "neuron_generation_tokens_total",
       help: "Tokens generated.",
+      labelNames: ["model"],
+      registers: [r],
+    });
+    this.draftedTokens = new Counter({
+      name: "neuron_draft_tokens_total",
+      help: "Tokens drafted (prompt lookup or a draft model) and verified by the model.",
+      labelNames: ["model"],
+      registers: [r],
+    });
+    this.acceptedTokens = new Counter({
+      name: "neuron_draft_accepted_tokens_total",
+      help: "Drafted tokens the model accepted (each saves a decode step).",
       labelNames: ["model"],
       registers: [r],
     });

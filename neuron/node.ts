@@ -5,11 +5,22 @@
  * nothing of HTTP or the store.
  */
 
-import type { Device, KvCacheType, LoadRequest, NeuronModel } from "../core/neuron/schemas.ts";
+import type {
+  Device,
+  KvCacheType,
+  LoadRequest,
+  NeuronModel,
+  SpeculationState,
+} from "../core/neuron/schemas.ts";
 import { createLogger } from "../core/log.ts";
 import { ChatTemplate } from "./chat/template.ts";
 import { Engine } from "./engine/engine.ts";
-import { EngineError, type LoadedModelInfo, type Usage } from "./engine/types.ts";
+import {
+  DEFAULT_DRAFT_MAX,
+  EngineError,
+  type LoadedModelInfo,
+  type Usage,
+} from "./engine/types.ts";
 import { ModelStore, type StoreEntry, StoreError } from "./store/model_store.ts";
 import { type Fit, FitError, fitModel } from "./store/fit.ts";
 import { kvBytesPerToken, modelFacts, type ModelSummary } from "./store/summary.ts";
@@ -54,6 +65,8 @@ export interface ModelRecord {
   ready: Promise<ModelRecord>;
   /** Set while the model is being unloaded: no new requests; a new load waits for it. */
   unloading: Promise<void> | null;
+  /** Speculation as loaded (mode from the engine once loaded) and its running counts. */
+  speculation: SpeculationState;
 }
 
 /** Why a load was refused, with the figures to show the caller. */
@@ -63,6 +76,8 @@ export class LoadRefusedError extends Error {
     readonly status: 400 | 404 | 409 | 507,
     message: string,
     readonly details: Record<string, unknown> = {},
+    /** The load request field at fault, when one is. */
+    readonly param?: string,
   ) {
     super(message);
   }
@@ -186,8 +201,33 @@ export class Neuron {
       throw e;
     }
     const summary = await this.store.summary(entry);
+    let draft: { entry: StoreEntry; summary: ModelSummary } | undefined;
+    if (req.draft !== undefined) {
+      try {
+        const d = await this.store.resolve(req.draft);
+        draft = { entry: d, summary: await this.store.summary(d) };
+      } catch (e) {
+        if (e instanceof StoreError) {
+          throw new LoadRefusedError(
+            e.code === "invalid_id" ? 400 : 404,
+            `draft: ${e.message}`,
+            {},
+            "draft",
+          );
+        }
+        throw e;
+      }
+    }
+    if (req.speculative === "draft" && !draft) {
+      throw new LoadRefusedError(
+        400,
+        'speculative "draft" needs a draft model: set `draft` to its store id',
+        {},
+        "speculative",
+      );
+    }
     const devices = await this.devices();
-    const { device, fit } = this.#place(devices, req, summary);
+    const { device, fit } = this.#place(devices, req, summary, draft?.summary);
     const { context, slots } = fit;
     const need = fit.totalBytes;
 
@@ -214,6 +254,14 @@ export class Neuron {
       inFlight: 0,
       ready,
       unloading: null,
+      speculation: {
+        mode: req.speculative ?? (draft ? "draft" : "off"),
+        draft: draft?.entry.id ?? null,
+        draft_max: req.draft_max ?? DEFAULT_DRAFT_MAX,
+        draft_min_p: req.draft_min_p ?? 0,
+        drafted_tokens: 0,
+        accepted_tokens: 0,
+      },
     };
     this.#records.set(req.model, rec);
     this.#log.info("loading", {
@@ -241,6 +289,10 @@ export class Neuron {
         maxQueue: s.maxQueue,
         embeddings: req.embeddings ?? false,
         gpuLayers: req.gpu_layers,
+        speculative: rec.speculation.mode,
+        draftPath: draft?.entry.path,
+        draftMax: rec.speculation.draft_max,
+        draftMinP: rec.speculation.draft_min_p,
       }, {
         device: device.name,
         onProgress: (f) => {
@@ -267,7 +319,11 @@ export class Neuron {
       rec.loadedAt = Date.now();
       settle.resolve(rec);
       return rec;
-    } catch (e) {
+    } catch (err) {
+      // A draft whose vocabulary does not match is the request's fault, named by its field.
+      const e = draft && err instanceof EngineError && err.code === "bad_request"
+        ? new LoadRefusedError(400, `draft: ${err.message}`, {}, "draft")
+        : err;
       rec.state = "failed";
       rec.progress = null;
       rec.error = (e as Error).message;
@@ -286,10 +342,12 @@ export class Neuron {
     device: string,
     req: { context?: number; slots?: number; kv_cache_type?: KvCacheType } = {},
     totalBytes?: number,
+    draft?: ModelSummary,
   ): Fit {
     const s = this.settings;
     return fitModel({
       summary,
+      draft,
       budgetBytes,
       totalBytes,
       device,
@@ -311,7 +369,12 @@ export class Neuron {
    * Picks the requested device, or the one with the most free budget, and fits the model to
    * it; refuses (507 with the numbers) when it cannot fit there.
    */
-  #place(devices: Device[], req: LoadRequest, summary: ModelSummary): { device: Device; fit: Fit } {
+  #place(
+    devices: Device[],
+    req: LoadRequest,
+    summary: ModelSummary,
+    draft?: ModelSummary,
+  ): { device: Device; fit: Fit } {
     const wanted = req.device;
     const live = devices.filter((d) => d.state === "ok");
     const pool = wanted ? live.filter((d) => d.name === wanted) : live;
@@ -325,7 +388,10 @@ export class Neuron {
     if (!best) throw new LoadRefusedError(507, "no device is available");
     try {
       const total = best.memory_budget_bytes ?? best.memory_total_bytes;
-      return { device: best, fit: this.fit(summary, this.#budget(best), best.name, req, total) };
+      return {
+        device: best,
+        fit: this.fit(summary, this.#budget(best), best.name, req, total, draft),
+      };
     } catch (e) {
       if (!(e instanceof FitError)) throw e;
       // A KV type the model cannot take is the request's fault; memory is the device's.
@@ -492,6 +558,7 @@ export class Neuron {
       ...modelFacts(r.summary),
       tool_format: r.state === "loaded" ? r.toolFormat : null,
       embeddings: r.info?.embeddings ?? false,
+      speculation: r.state === "loaded" ? { ...r.speculation } : null,
       in_flight: r.inFlight,
       queued: slots === null ? 0 : Math.max(0, r.inFlight - slots),
       progress: r.progress,

@@ -8,7 +8,7 @@
  * files never claim the same variable.
  */
 import { z } from "zod";
-import { KvCacheTypeSchema } from "../neuron/schemas.ts";
+import { DRAFT_MAX_LIMIT, KvCacheTypeSchema, SpeculativeModeSchema } from "../neuron/schemas.ts";
 import { ConfigError, makeIssue } from "./config_error.ts";
 import type { Env, EnvSpec } from "./env_overrides.ts";
 import { integer, neuronName, number } from "./fields.ts";
@@ -96,6 +96,17 @@ export const ModelProfileSchema = z.strictObject({
   max_output_tokens: integer({ min: 1 }).optional(),
   /** Load as an embedding model (serves /v1/embeddings). */
   embeddings: z.boolean({ error: "true or false" }).default(false),
+  /** Store id of a draft model with this model's vocabulary, loaded beside it. */
+  draft: z.string({ error: "a store id" }).min(1).max(500).optional(),
+  /**
+   * How requests that do not say speculate: "ngram" (prompt lookup), "draft" (needs
+   * `draft`) or "off"; default "draft" when `draft` is set, else "off".
+   */
+  speculative: SpeculativeModeSchema.optional(),
+  /** Most tokens drafted per sequence per step. */
+  draft_max: integer({ min: 1, max: DRAFT_MAX_LIMIT }).optional(),
+  /** A draft model's top token below this probability ends its draft. */
+  draft_min_p: number({ min: 0, max: 1 }).optional(),
   sampling: SamplingSchema.prefault({}),
 });
 
@@ -131,6 +142,15 @@ function crossCheck(doc: Record<string, unknown>): CrossIssue[] {
         path: ["models", i, "id"],
         expected: "an id not used by another model",
         found: `"${m.id}", already the id of models[${first}]`,
+      });
+    }
+  });
+  models.forEach((m, i) => {
+    if (isTable(m) && m.speculative === "draft" && m.draft === undefined) {
+      issues.push({
+        path: ["models", i, "speculative"],
+        expected: '"ngram" or "off", or a `draft` model to draft with',
+        found: '"draft" without `draft`',
       });
     }
   });

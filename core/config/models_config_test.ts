@@ -198,3 +198,35 @@ Deno.test("loadModelsConfig: empty catalogue without a path; reads a file", asyn
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("models: speculation keys parse, and drafting without a draft names the key", () => {
+  const m = parseModelsConfig(`[[models]]
+id = "big"
+source = "big.gguf"
+draft = "small"
+draft_max = 8
+draft_min_p = 0.5
+
+[[models]]
+id = "other"
+source = "other.gguf"
+speculative = "ngram"
+`);
+  assert.equal(m.models[0].draft, "small");
+  assert.equal(m.models[0].draft_max, 8);
+  assert.equal(m.models[0].draft_min_p, 0.5);
+  assert.equal(m.models[1].speculative, "ngram");
+  const e = configError(() =>
+    parseModelsConfig(`[[models]]\nid = "a"\nsource = "a.gguf"\nspeculative = "draft"\n`)
+  );
+  assert.match(e.message, /models\.toml:4: models\[0\]\.speculative: expected "ngram" or "off"/);
+  const bad = configError(() =>
+    parseModelsConfig(`[[models]]\nid = "a"\nsource = "a.gguf"\nspeculative = "eagle"\n`)
+  );
+  assert.match(bad.message, /speculative/);
+  assert.match(
+    configError(() => parseModelsConfig(`[[models]]\nid = "a"\nsource = "a.gguf"\ndraft_max = 0\n`))
+      .message,
+    /draft_max/,
+  );
+});

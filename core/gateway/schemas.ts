@@ -5,7 +5,7 @@
  */
 
 import { z } from "zod";
-import { DeviceSchema, ModelStateSchema } from "../neuron/schemas.ts";
+import { DeviceSchema, ModelStateSchema, SpeculationStateSchema } from "../neuron/schemas.ts";
 
 export const StatusModelSchema = z.looseObject({
   id: z.string(),
@@ -23,6 +23,8 @@ export const StatusModelSchema = z.looseObject({
   last_used: z.number().nullable(),
   /** Moving average of generation speed seen by the gateway. */
   tokens_per_second: z.number().nullable(),
+  /** Speculative decoding as loaded, with drafted and accepted tokens since the load. */
+  speculation: SpeculationStateSchema.nullable().optional(),
 });
 export type StatusModel = z.infer<typeof StatusModelSchema>;
 

@@ -7,6 +7,9 @@
 
 import { z } from "zod";
 import { BoundedRecordSchema } from "../openai/common.ts";
+import { DRAFT_MAX_LIMIT, SpeculativeModeSchema } from "./speculative.ts";
+
+export { DRAFT_MAX_LIMIT, type SpeculativeMode, SpeculativeModeSchema } from "./speculative.ts";
 
 export const ModelKeySchema = z.string().min(1).max(200).regex(
   /^[A-Za-z0-9._:+\/-]+$/,
@@ -37,6 +40,14 @@ export const LoadRequestSchema = z.strictObject({
   embeddings: z.boolean().optional(),
   /** GPU layers to offload (-1 = all). */
   gpu_layers: z.int().min(-1).optional(),
+  /** Store id of a draft model (same vocabulary) loaded beside this one on its device. */
+  draft: z.string().min(1).max(500).optional(),
+  /** How requests that do not say speculate; default "draft" with a draft model, else "off". */
+  speculative: SpeculativeModeSchema.optional(),
+  /** Most tokens drafted per sequence per step (default 16). */
+  draft_max: z.int().min(1).max(DRAFT_MAX_LIMIT).optional(),
+  /** A draft model's top token below this probability ends its draft (default 0). */
+  draft_min_p: z.number().min(0).max(1).optional(),
   /** Stream progress as SSE (`event: progress`) and end with the result. */
   stream: z.boolean().optional(),
 });
@@ -49,6 +60,18 @@ export const ModelStateSchema = z.enum(["available", "loading", "loaded", "faile
 export type ModelState = z.infer<typeof ModelStateSchema>;
 
 export const MarkersSchema = z.object({ open: z.string(), close: z.string() }).nullable();
+
+/** A loaded model's speculation settings and what it drafted and had accepted since loading. */
+export const SpeculationStateSchema = z.object({
+  mode: SpeculativeModeSchema,
+  /** Store id of the draft model, if any. */
+  draft: z.string().nullable(),
+  draft_max: z.number(),
+  draft_min_p: z.number(),
+  drafted_tokens: z.number(),
+  accepted_tokens: z.number(),
+});
+export type SpeculationState = z.infer<typeof SpeculationStateSchema>;
 
 export const NeuronModelSchema = z.object({
   id: z.string(),
@@ -80,6 +103,8 @@ export const NeuronModelSchema = z.object({
   chat_template: z.boolean(),
   tool_format: z.string().nullable(),
   embeddings: z.boolean(),
+  /** Loaded models only (absent from neurons before speculation existed). */
+  speculation: SpeculationStateSchema.nullable().optional(),
   in_flight: z.number(),
   queued: z.number(),
   progress: z.number().nullable(),

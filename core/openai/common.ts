@@ -1,6 +1,7 @@
 /** Schemas shared by the OpenAI chat, text-completion and embedding endpoints. */
 import { z } from "zod";
 import { checkJsonSchema } from "../grammar/check_schema.ts";
+import { SpeculativeModeSchema } from "../neuron/speculative.ts";
 import { jsonDepth, jsonTextDepth, MAX_JSON_DEPTH, tooDeepMessage } from "../json_depth.ts";
 
 /**
@@ -79,6 +80,11 @@ export const samplingFields = {
   min_p: z.number().min(0).max(1).nullish(),
   /** Penalty for repeating recent tokens; 1 disables. */
   repeat_penalty: z.number().min(0).max(10).nullish(),
+  /**
+   * cortex extension: how this request drafts tokens ("off", "ngram" prompt lookup, "draft"
+   * with the model's draft model); absent = the model's default. The output is the same.
+   */
+  speculative: SpeculativeModeSchema.nullish(),
 } as const;
 
 /** vLLM's `stop_reason`: the stop string that matched, a stop token id, or null. */

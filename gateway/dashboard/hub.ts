@@ -303,6 +303,7 @@ export class DashboardHub {
           in_flight: m.in_flight,
           queued: m.queued,
           error: m.error,
+          speculation: m.speculation ?? null,
         })),
       })),
       catalogue: this.#catalogueView(),

@@ -34,6 +34,7 @@ export function status(gw: Gateway): Response {
         gateway_in_flight: gw.usage.inFlight(n.client.name, m.id),
         last_used: gw.usage.lastUsed(n.client.name, m.id) || m.last_used,
         tokens_per_second: gw.usage.speed(m.id),
+        speculation: m.speculation ?? null,
       })),
     load_cycles: gw.lifecycle.cycles.get(n.client.name) ?? 0,
   }));

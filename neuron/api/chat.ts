@@ -20,7 +20,14 @@ import { TemplateError } from "../chat/template.ts";
 import type { ModelRecord, Neuron } from "../node.ts";
 import { isTruthyHeader, json } from "../server/http.ts";
 import { ChatOutput, type Piece } from "./chat_output.ts";
-import { type DoneEvent, type Run, samplingFrom, startRun, stopList } from "./generation.ts";
+import {
+  type DoneEvent,
+  type Run,
+  samplingFrom,
+  speculativeFrom,
+  startRun,
+  stopList,
+} from "./generation.ts";
 import { grammarFor } from "./grammar.ts";
 
 /** SSE comment frames while nothing else is sent (prefill, queueing). */
@@ -76,6 +83,7 @@ export async function chatCompletions(neuron: Neuron, req: Request, body: unknow
     stop: stopList(r.stop),
     answerGrammar: grammar?.answerOnly,
     grammarTrigger: grammar?.trigger,
+    speculative: speculativeFrom(r, rec),
   }, "chat");
   const output = new ChatOutput({
     includeThinking,

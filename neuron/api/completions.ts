@@ -10,7 +10,14 @@ import type { Neuron } from "../node.ts";
 import { json } from "../server/http.ts";
 import { ChatOutput, type Piece } from "./chat_output.ts";
 import { KEEPALIVE_MS } from "./chat.ts";
-import { type DoneEvent, type Run, samplingFrom, startRun, stopList } from "./generation.ts";
+import {
+  type DoneEvent,
+  type Run,
+  samplingFrom,
+  speculativeFrom,
+  startRun,
+  stopList,
+} from "./generation.ts";
 import { rawGrammar } from "./grammar.ts";
 
 export async function completions(
@@ -43,6 +50,7 @@ export async function completions(
     throw new HttpError(400, "streaming takes a single prompt", { param: "prompt" });
   }
   const sampling = { ...samplingFrom(r, undefined), grammar: rawGrammar(r) };
+  const speculative = speculativeFrom(r, rec);
   const started: { run: Run; prompt: string | number[] }[] = [];
   try {
     for (const p of prompts) {
@@ -52,6 +60,7 @@ export async function completions(
         maxTokens: r.max_tokens ?? 16, // OpenAI's documented default for completions
         sampling,
         stop: stopList(r.stop),
+        speculative,
       }, "completions");
       started.push({ run, prompt: p });
     }

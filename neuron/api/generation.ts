@@ -5,7 +5,12 @@
  */
 
 import { HttpError } from "../../core/errors.ts";
-import type { EngineEvent, GenerateParams, SamplingParams } from "../engine/types.ts";
+import type {
+  EngineEvent,
+  GenerateParams,
+  SamplingParams,
+  SpeculativeMode,
+} from "../engine/types.ts";
 import { EngineError } from "../engine/types.ts";
 import type { ModelRecord, Neuron } from "../node.ts";
 import { engineHttpError } from "../server/http.ts";
@@ -82,8 +87,11 @@ export async function startRun(
   endpoint: string,
 ): Promise<Run> {
   const run = new Run(rec, (ev) => {
-    if (ev.type === "done") neuron.onFinished?.(rec.key, endpoint, ev.finishReason, ev.usage);
-    else if (ev.type === "error") neuron.onFinished?.(rec.key, endpoint, ev.code);
+    if (ev.type === "done") {
+      rec.speculation.drafted_tokens += ev.usage.draftedTokens;
+      rec.speculation.accepted_tokens += ev.usage.acceptedTokens;
+      neuron.onFinished?.(rec.key, endpoint, ev.finishReason, ev.usage);
+    } else if (ev.type === "error") neuron.onFinished?.(rec.key, endpoint, ev.code);
   });
   rec.inFlight++;
   rec.lastUsed = Date.now();
@@ -115,6 +123,25 @@ export function contextHint(rec: ModelRecord): string | undefined {
     `(${rec.info!.slots} slots, ${rec.kvCacheType} KV cache). To raise it, set \`context\` in ` +
     `neuron.toml or \`context_length\` in models.toml (up to ${trained}), use fewer slots, ` +
     `set kv_cache_type = "q8_0", or give the device more memory.`;
+}
+
+/**
+ * The request's `speculative` extension, checked against the model: drafting with a draft
+ * model the model was loaded without is refused by name (silently plain would mislead).
+ */
+export function speculativeFrom(
+  r: { speculative?: SpeculativeMode | null },
+  rec: ModelRecord,
+): SpeculativeMode | undefined {
+  if (r.speculative === "draft" && rec.speculation.draft === null) {
+    throw new HttpError(
+      400,
+      `speculative: model ${rec.key} was loaded without a draft model (set \`draft\` in its ` +
+        `profile), so it can draft with "ngram" or not at all ("off")`,
+      { param: "speculative", code: "invalid_value" },
+    );
+  }
+  return r.speculative ?? undefined;
 }
 
 /** OpenAI sampling fields (already validated) → engine parameters. */

@@ -19,7 +19,7 @@ export function loadHttpError(e: unknown): HttpError {
       : "load_refused";
     return new HttpError(e.status, e.message, {
       code,
-      param: e.status === 404 ? "source" : null,
+      param: e.param ?? (e.status === 404 ? "source" : null),
       cause: e.details,
     });
   }

@@ -10,8 +10,9 @@ import { LlamaModel } from "../llama/model.ts";
 import { Embedder } from "./embedder.ts";
 import { TOOL_MARKERS } from "../../core/tools/format.ts";
 import { findMarkers } from "./reasoning.ts";
+import { DraftModel, DraftVocabError } from "./draft_model.ts";
 import { type Emit, Scheduler } from "./scheduler.ts";
-import type { LoadedModelInfo, LoadOptions } from "./types.ts";
+import { DEFAULT_DRAFT_MAX, EngineError, type LoadedModelInfo, type LoadOptions } from "./types.ts";
 
 /** llama_token_attr bits for control and user-defined tokens. */
 const ATTR_SPECIAL = (1 << 3) | (1 << 4);
@@ -22,6 +23,7 @@ export class LoadedModel {
   readonly scheduler: Scheduler;
   readonly embedder: Embedder | null;
   readonly #ctx: LlamaContext;
+  readonly #draft: DraftModel | null;
 
   private constructor(
     info: LoadedModelInfo,
@@ -29,12 +31,14 @@ export class LoadedModel {
     ctx: LlamaContext,
     scheduler: Scheduler,
     embedder: Embedder | null,
+    draft: DraftModel | null,
   ) {
     this.info = info;
     this.model = model;
     this.#ctx = ctx;
     this.scheduler = scheduler;
     this.embedder = embedder;
+    this.#draft = draft;
   }
 
   static async load(
@@ -58,6 +62,8 @@ export class LoadedModel {
     });
     let ctx: LlamaContext | undefined;
     let embedder: Embedder | null = null;
+    let draftModel: LlamaModel | undefined;
+    let draft: DraftModel | null = null;
     try {
       ctx = await LlamaContext.create(lib, model, {
         nCtx: opts.context * opts.slots,
@@ -76,7 +82,33 @@ export class LoadedModel {
           nThreads: opts.nThreadsBatch ?? opts.nThreads,
         });
       }
+      if (opts.draftPath !== undefined) {
+        // Same device, same slots and context: it drafts for every slot the target serves.
+        draftModel = await LlamaModel.load(lib, opts.draftPath, {
+          devices: device.isGpu ? [device.handle] : [],
+          gpuLayers: opts.gpuLayers,
+          signal: hooks.signal,
+        });
+        try {
+          draft = await DraftModel.create(lib, draftModel, model, {
+            slots: opts.slots,
+            context: opts.context,
+            nBatch: opts.nBatch,
+            nThreads: opts.nThreads,
+            nThreadsBatch: opts.nThreadsBatch,
+            kvType: opts.kvCacheType,
+            minP: opts.draftMinP ?? 0,
+          });
+        } catch (e) {
+          if (e instanceof DraftVocabError) throw new EngineError("bad_request", e.message);
+          throw e;
+        }
+      }
       hooks.signal?.throwIfAborted();
+      const speculative = opts.speculative ?? (draft ? "draft" : "off");
+      if (speculative === "draft" && !draft) {
+        throw new EngineError("bad_request", 'speculative "draft" needs a draft model');
+      }
       const vocab = model.vocab;
       const markers = findMarkers((t) => vocab.singleToken(t));
       // Tool-call markers that are control tokens would detokenize to nothing; the
@@ -119,13 +151,18 @@ export class LoadedModel {
           contextPerSlot: opts.context,
           maxQueue: opts.maxQueue,
           markers,
+          speculative,
+          draftMax: opts.draftMax ?? DEFAULT_DRAFT_MAX,
+          draft,
         },
         hooks.emit,
         hooks.flush,
       );
-      return new LoadedModel(info, model, ctx, scheduler, embedder);
+      return new LoadedModel(info, model, ctx, scheduler, embedder, draft);
     } catch (e) {
       await embedder?.close();
+      draft?.free();
+      draftModel?.free();
       ctx?.free();
       model.free();
       throw e;
@@ -136,6 +173,8 @@ export class LoadedModel {
   async unload(): Promise<void> {
     await this.scheduler.close();
     await this.embedder?.close();
+    this.#draft?.free();
+    this.#draft?.model.free();
     this.#ctx.free();
     this.model.free();
   }

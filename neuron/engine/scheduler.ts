@@ -5,14 +5,24 @@
  * generating slot plus prompt chunks of slots still prefilling, up to
  * n_batch tokens. New requests take the idle slot whose KV cache shares the
  * longest token prefix with their prompt and prefill only the rest.
+ *
+ * Speculation: a speculating sequence puts its last token and the tokens drafted after it
+ * (prompt lookup or a draft model) in the same step, with logits on all of them, and samples
+ * each position with its own sampler chain while the sample equals the draft. So every
+ * token is the one plain decoding would have sampled from the same logits with the same
+ * chain state, at any temperature; rejected positions leave the KV cache again.
  */
 
 import { Batch } from "../llama/batch.ts";
 import { DECODE_ABORTED, DECODE_OK, type LlamaContext } from "../llama/context.ts";
+import { createLogger } from "../../core/log.ts";
 import type { LlamaLibrary } from "../llama/library.ts";
 import type { LlamaModel } from "../llama/model.ts";
 import { GrammarError, SamplerChain } from "../llama/sampler.ts";
 import { OutputPipeline } from "./output.ts";
+import { DRAFT_MODEL_GIVE_UP, DraftBudget } from "./draft_budget.ts";
+import type { DraftModel, DraftRequest } from "./draft_model.ts";
+import { lookupDraft } from "./ngram_lookup.ts";
 import { messagesWaiting, workerState } from "./worker_state.ts";
 import { TaskYielder } from "./yield_task.ts";
 import { type MarkerPair, promptOpensReasoning } from "./reasoning.ts";
@@ -22,6 +32,7 @@ import {
   type FinishReason,
   type GenerateParams,
   type ModelStats,
+  type SpeculativeMode,
 } from "./types.ts";
 
 export type Emit = (rid: string, ev: EngineEvent) => void;
@@ -55,6 +66,14 @@ interface Active {
   submittedAt: number;
   startedAt: number;
   firstTokenAt: number;
+  /** How this request drafts: "off", or prompt lookup, or the draft model. */
+  speculative: SpeculativeMode;
+  /** Draft length to try next (null when not speculating). */
+  budget: DraftBudget | null;
+  /** Tokens drafted after `lastToken` for the current step. */
+  draft: number[];
+  drafted: number;
+  accepted: number;
 }
 
 interface Slot {
@@ -74,6 +93,7 @@ interface Pending {
   /** Built at submit so a bad grammar is refused before the request queues. */
   chain: SamplerChain;
   reasoningChain: SamplerChain | null;
+  speculative: SpeculativeMode;
   submittedAt: number;
 }
 
@@ -83,7 +103,15 @@ export interface SchedulerOptions {
   contextPerSlot: number;
   maxQueue: number;
   markers: MarkerPair | null;
+  /** How requests that do not say speculate. */
+  speculative: SpeculativeMode;
+  /** Most tokens drafted per sequence per step. */
+  draftMax: number;
+  /** The draft model, when the profile names one. */
+  draft: DraftModel | null;
 }
+
+const NO_DRAFT: number[] = [];
 
 export class Scheduler {
   readonly #lib: LlamaLibrary;
@@ -103,12 +131,17 @@ export class Scheduler {
   #loop: Promise<void>;
   #inFlight: Slot[] = [];
   #clock = 0;
+  #log = createLogger("scheduler");
   readonly counters = {
     promptTokensProcessed: 0,
     promptTokensCached: 0,
     generatedTokens: 0,
     requestsCompleted: 0,
     decodeSteps: 0,
+    /** Tokens proposed by drafting and verified by the target. */
+    draftedTokens: 0,
+    /** Of those, tokens the target sampled the same (so emitted without a step of their own). */
+    acceptedTokens: 0,
   };
 
   constructor(
@@ -164,6 +197,13 @@ export class Scheduler {
         { tokens: prompt.length, max: this.#opts.contextPerSlot },
       );
     }
+    const speculative = params.speculative ?? this.#opts.speculative;
+    if (speculative === "draft" && !this.#opts.draft) {
+      throw new EngineError(
+        "bad_request",
+        'speculative: this model was loaded without a draft model (use "ngram" or "off")',
+      );
+    }
     let chains: { chain: SamplerChain; reasoningChain: SamplerChain | null };
     try {
       chains = this.#samplers(params, prompt);
@@ -171,7 +211,14 @@ export class Scheduler {
       if (e instanceof GrammarError) throw new EngineError("grammar", e.message);
       throw e;
     }
-    const p: Pending = { rid, params, prompt, ...chains, submittedAt: performance.now() };
+    const p: Pending = {
+      rid,
+      params,
+      prompt,
+      ...chains,
+      speculative,
+      submittedAt: performance.now(),
+    };
     this.#queue.push(p);
     this.#byRid.set(rid, p);
     this.#emit(rid, { type: "queued", position: this.#queue.length - (free ? 1 : 0) });
@@ -246,6 +293,8 @@ export class Scheduler {
           cachedTokens: 0,
           completionTokens: 0,
           reasoningTokens: 0,
+          draftedTokens: 0,
+          acceptedTokens: 0,
         },
         timings: { queuedMs: performance.now() - r.submittedAt, ttftMs: 0, totalMs: 0 },
       });
@@ -307,26 +356,14 @@ export class Scheduler {
       return true;
     }
     setBusy(true);
+    await this.#draftAll();
     this.#buildBatch();
     if (this.#batch.size === 0) return true;
     this.#ctx.abort.reset();
     let rc: number;
     let thrown = "";
     try {
-      if (
-        this.#batch.size <= SYNC_DECODE_MAX_TOKENS && workerState.busyLoops <= 1 &&
-        workerState.loads === 0
-      ) {
-        rc = this.#ctx.decodeSync(this.#batch);
-        // Messages waiting (a cancel, a new request): real event-loop turns deliver them, all
-        // of them before the next step (one turn may bring only some of several sent at once).
-        // Otherwise a cheap task yield now and then keeps other work (embeddings) moving.
-        if (messagesWaiting()) {
-          while (messagesWaiting()) await this.#lib.llama.llama_time_us_async();
-        } else if (++this.#syncSteps % YIELD_EVERY === 0) await this.#yielder.next();
-      } else {
-        rc = await this.#ctx.decode(this.#batch);
-      }
+      rc = await this.#decode(this.#ctx, this.#batch);
     } catch (e) {
       rc = -1;
       thrown = (e as Error).message;
@@ -346,6 +383,83 @@ export class Scheduler {
     }
     this.#flush();
     return true;
+  }
+
+  /**
+   * One decode: small ones on this thread when this is the worker's only busy model and no
+   * load runs (see SYNC_DECODE_MAX_TOKENS), others off-thread.
+   */
+  #decode = async (ctx: LlamaContext, batch: Batch): Promise<number> => {
+    if (batch.size > SYNC_DECODE_MAX_TOKENS || workerState.busyLoops > 1 || workerState.loads) {
+      return await ctx.decode(batch);
+    }
+    const rc = ctx.decodeSync(batch);
+    // Messages waiting (a cancel, a new request): real event-loop turns deliver them, all
+    // of them before the next step (one turn may bring only some of several sent at once).
+    // Otherwise a cheap task yield now and then keeps other work (embeddings) moving.
+    if (messagesWaiting()) {
+      while (messagesWaiting()) await this.#lib.llama.llama_time_us_async();
+    } else if (++this.#syncSteps % YIELD_EVERY === 0) await this.#yielder.next();
+    return rc;
+  };
+
+  /**
+   * Drafts this step's tokens for every generating sequence that speculates. Drafts take only
+   * the batch room prompts waiting to prefill do not need, and never run past the request's
+   * token budget or the slot's context. The sequences drafting in a step share `draftMax`
+   * drafted tokens: a step decoding many sequences is already a wide batch, where a verified
+   * token costs nearly its full price (on CPU, and on a GPU once compute-bound) and a
+   * rejected one is pure loss, so speculation thins out as concurrency grows, as vLLM's
+   * disable-by-batch-size does abruptly.
+   */
+  async #draftAll(): Promise<void> {
+    const generating: Slot[] = [];
+    let prefill = 0;
+    for (const s of this.#slots) {
+      const r = s.req;
+      if (!r) continue;
+      r.draft = NO_DRAFT;
+      if (r.fed < r.prompt.length) prefill += r.prompt.length - r.fed;
+      else generating.push(s);
+    }
+    let room = this.#batch.capacity - generating.length - prefill;
+    // What each speculating sequence would draft (its budget's next() counts a pause down,
+    // once a step), then the share of draftMax among those that draft this step.
+    const wanted: { slot: Slot; k: number }[] = [];
+    for (const s of generating) {
+      const r = s.req!;
+      if (!r.budget || r.cancelled) continue;
+      const k = Math.min(
+        r.budget.next(),
+        r.maxTokens - r.generated - 1,
+        this.#opts.contextPerSlot - 1 - s.cache.length,
+      );
+      if (k > 0) wanted.push({ slot: s, k });
+    }
+    const share = Math.max(1, Math.floor(this.#opts.draftMax / wanted.length));
+    const viaModel: { slot: Slot; req: DraftRequest }[] = [];
+    for (const { slot: s, k: want } of wanted) {
+      const r = s.req!;
+      const k = Math.min(want, share, room);
+      if (k <= 0) break;
+      // The history drafts continue: the slot's cache and the token about to be decoded.
+      const history = [...s.cache, r.lastToken];
+      if (r.speculative === "ngram") {
+        r.draft = lookupDraft(history, k);
+        room -= r.draft.length;
+      } else {
+        viaModel.push({ slot: s, req: { seq: s.seq, history, max: k } });
+        room -= k;
+      }
+    }
+    if (!viaModel.length) return;
+    try {
+      const drafts = await this.#opts.draft!.draft(viaModel.map((x) => x.req), this.#decode);
+      viaModel.forEach((x, i) => x.slot.req && (x.slot.req.draft = drafts[i]));
+    } catch (e) {
+      // The target goes on without drafts this step.
+      this.#log.warn("drafting failed", { error: (e as Error).message });
+    }
   }
 
   /**
@@ -406,6 +520,15 @@ export class Scheduler {
       submittedAt: p.submittedAt,
       startedAt: performance.now(),
       firstTokenAt: 0,
+      speculative: p.speculative,
+      budget: p.speculative === "off" ? null : new DraftBudget(
+        this.#opts.draftMax,
+        // Prompt lookup costs nothing while idle; a draft model reads every token.
+        p.speculative === "draft" ? DRAFT_MODEL_GIVE_UP : {},
+      ),
+      draft: NO_DRAFT,
+      drafted: 0,
+      accepted: 0,
     };
     slot.req = req;
     slot.lastUsed = ++this.#clock;
@@ -436,6 +559,11 @@ export class Scheduler {
       if (r.fed < r.prompt.length) continue;
       r.outIndex = b.add(r.lastToken, s.cache.length, s.seq, true);
       s.cache.push(r.lastToken);
+      // Drafted tokens follow at consecutive indices, each with logits to verify it by.
+      for (const d of r.draft) {
+        b.add(d, s.cache.length, s.seq, true);
+        s.cache.push(d);
+      }
       inFlight.push(s);
     }
     // Then prompt chunks, oldest request first, in whatever room is left.
@@ -460,8 +588,6 @@ export class Scheduler {
   }
 
   #sampleAll(inFlight: Slot[]): void {
-    const ctxPtr = this.#ctx.ptr;
-    const vocab = this.#model.vocab;
     for (const s of inFlight) {
       const r = s.req;
       if (!r || r.outIndex < 0) continue;
@@ -469,26 +595,63 @@ export class Scheduler {
         this.#finish(s, "cancelled");
         continue;
       }
+      this.#sampleSlot(s, r);
+    }
+  }
+
+  /**
+   * Samples a slot's output positions in order, each token through the same path as
+   * without speculation (chain, EOG, output pipeline with stop strings, limits), moving on
+   * to the next drafted position only while the sample equals the draft. The KV cells of
+   * positions after the last sampled one are removed.
+   */
+  #sampleSlot(s: Slot, r: Active): void {
+    const ctxPtr = this.#ctx.ptr;
+    const vocab = this.#model.vocab;
+    const draft = r.draft;
+    // The cache holds every drafted token; `base + i` is what it would hold without them
+    // after sampling position i (so limits and rollback read as in plain decoding).
+    const base = s.cache.length - draft.length;
+    let i = 0;
+    let end: { reason: FinishReason; stop?: string } | null = null;
+    for (;;) {
       const chain = r.reasoningChain && r.output.inReasoning ? r.reasoningChain : r.chain;
-      const tok = chain.sample(ctxPtr, r.outIndex);
+      const tok = chain.sample(ctxPtr, r.outIndex + i);
       if (r.generated === 0) r.firstTokenAt = performance.now();
       r.generated++;
       this.counters.generatedTokens++;
       if (vocab.isEog(tok)) {
-        this.#finish(s, "stop");
-        continue;
-      }
-      const stop = r.output.push(tok);
-      const deltas = r.output.take();
-      if (deltas.length) this.#emit(r.rid, { type: "delta", deltas });
-      if (stop !== undefined) {
-        this.#finish(s, "stop", stop);
-      } else if (r.generated >= r.maxTokens || s.cache.length >= this.#opts.contextPerSlot) {
-        this.#finish(s, "length");
+        end = { reason: "stop" };
       } else {
-        r.lastToken = tok;
+        const stop = r.output.push(tok);
+        if (stop !== undefined) end = { reason: "stop", stop };
+        else if (r.generated >= r.maxTokens || base + i >= this.#opts.contextPerSlot) {
+          end = { reason: "length" };
+        }
       }
+      const matches = i < draft.length && tok === draft[i];
+      if (end || !matches) {
+        if (!end) r.lastToken = tok;
+        if (draft.length) {
+          const accepted = i + (matches ? 1 : 0);
+          this.counters.draftedTokens += draft.length;
+          this.counters.acceptedTokens += accepted;
+          r.drafted += draft.length;
+          r.accepted += accepted;
+          r.budget!.record(draft.length, accepted);
+        }
+        break;
+      }
+      i++;
     }
+    const keep = base + i;
+    if (s.cache.length > keep) {
+      this.#ctx.truncate(s.seq, keep);
+      s.cache.length = keep;
+    }
+    const deltas = r.output.take();
+    if (deltas.length) this.#emit(r.rid, { type: "delta", deltas });
+    if (end) this.#finish(s, end.reason, end.stop);
   }
 
   #finish(s: Slot, reason: FinishReason, stop?: string): void {
@@ -512,6 +675,8 @@ export class Scheduler {
         cachedTokens: r.cachedTokens,
         completionTokens: r.generated,
         reasoningTokens: r.output.reasoningTokens,
+        draftedTokens: r.drafted,
+        acceptedTokens: r.accepted,
       },
       timings: {
         queuedMs: r.startedAt - r.submittedAt,

@@ -1,11 +1,12 @@
 /** Engine types shared by the device worker and the main thread. */
 
 import type { KvCacheType } from "../../core/neuron/schemas.ts";
+import type { SpeculativeMode } from "../../core/neuron/speculative.ts";
 import type { SamplingParams } from "../llama/sampler.ts";
 import type { Delta } from "./output.ts";
 import type { MarkerPair } from "./reasoning.ts";
 
-export type { Delta, MarkerPair, SamplingParams };
+export type { Delta, MarkerPair, SamplingParams, SpeculativeMode };
 
 export interface GenerateParams {
   /** Text (tokenized with special-token parsing) or token ids. */
@@ -31,6 +32,8 @@ export interface GenerateParams {
    * free but every call it starts is well formed. No such token: no grammar.
    */
   grammarTrigger?: string;
+  /** Drafting for this request; absent = the model's default. Output is the same either way. */
+  speculative?: SpeculativeMode;
 }
 
 export type FinishReason = "stop" | "length" | "cancelled" | "error";
@@ -41,6 +44,9 @@ export interface Usage {
   cachedTokens: number;
   completionTokens: number;
   reasoningTokens: number;
+  /** Tokens drafted for this request and verified, and how many of them were accepted. */
+  draftedTokens: number;
+  acceptedTokens: number;
 }
 
 export interface Timings {
@@ -107,7 +113,17 @@ export interface LoadOptions {
   embeddings?: boolean;
   /** Layers to offload on a GPU device (-1 = all). */
   gpuLayers?: number;
+  /** How requests that do not say speculate (default: "draft" with a draft model, else "off"). */
+  speculative?: SpeculativeMode;
+  /** A draft model (GGUF path) loaded beside this one, on the same device. */
+  draftPath?: string;
+  /** Most tokens drafted per sequence per step (default DEFAULT_DRAFT_MAX). */
+  draftMax?: number;
+  /** A draft model's top token below this probability ends its draft (default 0). */
+  draftMinP?: number;
 }
+
+export const DEFAULT_DRAFT_MAX = 16;
 
 export interface LoadedModelInfo {
   key: string;
@@ -141,4 +157,6 @@ export interface ModelStats {
   generatedTokens: number;
   requestsCompleted: number;
   decodeSteps: number;
+  draftedTokens: number;
+  acceptedTokens: number;
 }

@@ -44,6 +44,8 @@ export function createNeuronApp(neuron: Neuron, opts: AppOptions) {
     if (usage) {
       metrics.promptTokens.inc({ model }, usage.promptTokens);
       metrics.generatedTokens.inc({ model }, usage.completionTokens);
+      metrics.draftedTokens.inc({ model }, usage.draftedTokens);
+      metrics.acceptedTokens.inc({ model }, usage.acceptedTokens);
     }
   };
   const body = (req: Request) => readJson(req, opts.maxBodyBytes);

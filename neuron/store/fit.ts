@@ -43,6 +43,11 @@ export interface FitRequest {
   context?: number;
   /** Explicit slot count (never changed). */
   slots?: number;
+  /**
+   * A draft model loaded beside it: its weights, compute buffers and a KV cache of the same
+   * slots and context count too (it holds every slot's tokens).
+   */
+  draft?: ModelSummary;
 }
 
 export interface Fit {
@@ -86,9 +91,11 @@ export function fitModel(r: FitRequest): Fit {
   const s = r.summary;
   checkKvType(s, r.kvType);
   const trained = s.contextLength ?? UNKNOWN_TRAINED_CONTEXT;
-  const weights = s.fileBytes;
-  const compute = computeBytes(s, r.nBatch);
-  const perToken = kvBytesPerToken(s, r.kvType);
+  const d = r.draft;
+  if (d) checkKvType(d, r.kvType);
+  const weights = s.fileBytes + (d?.fileBytes ?? 0);
+  const compute = computeBytes(s, r.nBatch) + (d ? computeBytes(d, r.nBatch) : 0);
+  const perToken = kvBytesPerToken(s, r.kvType) + (d ? kvBytesPerToken(d, r.kvType) : 0);
   const room = r.budgetBytes - weights - compute;
   const cells = Math.max(0, Math.floor(room / perToken));
   const want = Math.min(r.context ?? trained, trained);
@@ -101,12 +108,15 @@ export function fitModel(r: FitRequest): Fit {
     kv_bytes_per_token: perToken,
     kv_cache_type: r.kvType,
     trained_context: trained,
+    ...(d ? { draft_weights_bytes: d.fileBytes } : {}),
   };
   const refuse = (what: string, context: number, slots: number): never => {
     const kv = perToken * context * slots;
     const need = weights + compute + kv;
     throw new FitError(
-      `${what}: needs ${mib(need)} (weights ${mib(weights)}, compute ${mib(compute)}, ` +
+      `${what}: needs ${mib(need)} (weights ${mib(weights)}${
+        d ? ` with the draft's ${mib(d.fileBytes)}` : ""
+      }, compute ${mib(compute)}, ` +
         `KV cache ${mib(kv)} for ${slots} slot${slots === 1 ? "" : "s"} × ${context} tokens ` +
         `at ${r.kvType}) but ${r.device} can give ${mib(r.budgetBytes)}${
           r.totalBytes && r.totalBytes > r.budgetBytes ? ` of ${mib(r.totalBytes)}` : ""

@@ -29,6 +29,17 @@ const MODELS = {
     }, 128256),
     4_920_739_232,
   ),
+  // Llama-3.2-1B-Instruct-Q4_K_M.gguf (a draft for the 8B: same vocabulary)
+  llama1b: summarize(
+    header("llama", {
+      context_length: 131072,
+      embedding_length: 2048,
+      block_count: 16,
+      "attention.head_count": 32,
+      "attention.head_count_kv": 8,
+    }, 128256),
+    807_690_656,
+  ),
   // Qwen3-30B-A3B-Q4_K_M.gguf (mixture of experts: all experts resident)
   qwen30bA3b: summarize(
     header("qwen3moe", {
@@ -168,4 +179,47 @@ Deno.test("a quantized cache is refused for heads that are not whole blocks", ()
     () => fitModel({ ...req, kvType: "q8_0" }),
     /kv_cache_type "q8_0" needs attention heads a multiple of 32 wide/,
   );
+});
+
+Deno.test("a draft model's weights, compute and KV cache count in the fit", () => {
+  const alone = fit("llama8b", 32, { slots: 2, context: 32768 });
+  const withDraft = fitModel({
+    summary: MODELS.llama8b,
+    draft: MODELS.llama1b,
+    budgetBytes: 32 * GiB,
+    device: "CUDA0",
+    nBatch: 512,
+    kvType: "f16",
+    context: 32768,
+    slots: 2,
+  });
+  const draftKv = kvBytesPerToken(MODELS.llama1b, "f16") * 32768 * 2;
+  assertEquals(withDraft.weightsBytes, alone.weightsBytes + MODELS.llama1b.fileBytes);
+  assertEquals(withDraft.kvBytes, alone.kvBytes + draftKv);
+  assert(withDraft.computeBytes > alone.computeBytes);
+  // Fitted: the draft's cache takes context the target alone would have had.
+  const fitted = (draft?: typeof MODELS.llama1b) =>
+    fitModel({
+      summary: MODELS.llama8b,
+      draft,
+      budgetBytes: 12 * GiB,
+      device: "CUDA0",
+      nBatch: 512,
+      kvType: "f16",
+    });
+  assert(
+    fitted(MODELS.llama1b).context * fitted(MODELS.llama1b).slots <
+      fitted().context * fitted().slots,
+  );
+  refusal(() =>
+    fitModel({
+      summary: MODELS.llama8b,
+      draft: MODELS.llama1b,
+      budgetBytes: 6 * GiB,
+      device: "CUDA0",
+      nBatch: 512,
+      kvType: "f16",
+      context: 32768,
+      slots: 1,
+    }), /with the draft's 771 MiB/);
 });

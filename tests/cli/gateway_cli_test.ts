@@ -123,7 +123,7 @@ itest("status shows the neuron up, its device memory and the loaded model", asyn
   assertMatch(r.stdout, /^NEURONS \(1 of 1 up\)$/m);
   assertMatch(r.stdout, /^local\s+up\s+http:\/\/127\.0\.0\.1:\d+\s+\S+\s+\d+s ago\s+-$/m);
   assertMatch(r.stdout, /^local\s+CPU\s+cpu\s+ok\s+\d+\.\d MiB \(\d+%\)\s+300\.0 MiB \(budget\)/m);
-  assertMatch(r.stdout, /^local\s+plain\s+loaded\s+CPU\s+\d+\.\d [KM]iB\s+0\s+0\s+-$/m);
+  assertMatch(r.stdout, /^local\s+plain\s+loaded\s+CPU\s+\d+\.\d [KM]iB\s+0\s+0\s+-\s+-$/m);
 
   const j = await cortex("status", "--json");
   assertEquals(j.code, 0, j.stderr);

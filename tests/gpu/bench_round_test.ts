@@ -9,6 +9,8 @@ const done = (ttftMs: number, totalMs: number, completion: number, cached = 0) =
     cachedTokens: cached,
     completionTokens: completion,
     reasoningTokens: 0,
+    draftedTokens: 0,
+    acceptedTokens: 0,
   },
   timings: { queuedMs: 0, ttftMs, totalMs },
 });

@@ -234,7 +234,13 @@
 
   function newNeuronModel() {
     const tr = el("tr");
-    tr.append(el("td", "id"), el("td", "state"), el("td", "mem"), el("td", "load"));
+    tr.append(
+      el("td", "id"),
+      el("td", "state"),
+      el("td", "mem"),
+      el("td", "load"),
+      el("td", "drafts"),
+    );
     return tr;
   }
 
@@ -249,6 +255,16 @@
     setAttr(st, "title", m.error ?? "");
     setText(tr.querySelector(".mem"), mib(m.memory_bytes));
     setText(tr.querySelector(".load"), `${m.in_flight} running · ${m.queued} waiting`);
+    setText(tr.querySelector(".drafts"), drafts(m.speculation));
+  }
+
+  /** Speculative decoding: the mode and the share of drafted tokens the model accepted. */
+  function drafts(s) {
+    if (!s || s.mode === "off") return "";
+    const mode = s.mode === "ngram" ? "prompt lookup" : "draft model";
+    if (!s.drafted_tokens) return `${mode}, none drafted yet`;
+    const pct = Math.round((100 * s.accepted_tokens) / s.drafted_tokens);
+    return `${mode}: ${pct}% of ${s.drafted_tokens} drafted tokens accepted`;
   }
 
   function newModelRow(c) {
