@@ -111,7 +111,10 @@ Deno.test({
 
       const codex = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: "unused", maxRetries: 0 });
       // A forced call to a tool whose arguments are finite ends on its own, as Codex's turns
-      // do: the random-weight fixture would otherwise write until max_output_tokens.
+      // do: the random-weight fixture would otherwise write until max_output_tokens. One call,
+      // as Codex asks (parallel_tool_calls false): with parallel calls allowed the grammar
+      // lets an unseeded temperature-1 sample go on calling until the limit, which it did once
+      // in a full run (response.incomplete).
       const events = await codex.responses.create({
         model: "agent",
         stream: true,
@@ -132,6 +135,7 @@ Deno.test({
           strict: true,
         }],
         tool_choice: { type: "function", name: "shell" },
+        parallel_tool_calls: false,
       });
       let last = "";
       let usage = 0;
