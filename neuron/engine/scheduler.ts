@@ -393,10 +393,14 @@ export class Scheduler {
    * split over an RPC device (a lost server parks the call for good).
    */
   #decode = async (ctx: LlamaContext, batch: Batch): Promise<number> => {
-    if (
-      this.#opts.offThread || batch.size > SYNC_DECODE_MAX_TOKENS || workerState.busyLoops > 1 ||
-      workerState.loads
-    ) {
+    if (this.#opts.offThread) {
+      const rc = await ctx.decode(batch);
+      // An RPC device computes on past llama_decode's return, and sampling would wait for it
+      // on this thread: wait here, off-thread, so a lost server parks no worker.
+      if (rc === DECODE_OK) await ctx.synchronize();
+      return rc;
+    }
+    if (batch.size > SYNC_DECODE_MAX_TOKENS || workerState.busyLoops > 1 || workerState.loads) {
       return await ctx.decode(batch);
     }
     const rc = ctx.decodeSync(batch);

@@ -84,15 +84,14 @@ async function startRpcServer(dir: string): Promise<RpcServer> {
 const NEURON_COMMON = `listen = "127.0.0.1:0"
 library_path = "${prebuilt}"
 slots = 1
-context = 256
 n_threads = 1
 n_batch = 64
 `;
 
-async function neuronWith(store: string, extra: string) {
+async function neuronWith(store: string, extra: string, context = 256) {
   const config = await writeConfig(
     "neuron.toml",
-    `${NEURON_COMMON}model_dirs = ["${store}"]\n${extra}`,
+    `${NEURON_COMMON}context = ${context}\nmodel_dirs = ["${store}"]\n${extra}`,
   );
   return await spawnServer("cli/neuron.ts", config);
 }
@@ -218,6 +217,7 @@ Deno.test("rpc split: the server dies mid-stream: that stream errors, other mode
   const n = await neuronWith(
     store,
     `rpc_servers = ["${server.endpoint}"]\nmemory_budget_mb = { CPU = 60, RPC0 = 50 }\n`,
+    1024,
   );
   try {
     assertEquals((await load(n.url, { model: "small", device: "CPU" })).status, 200);
@@ -228,6 +228,9 @@ Deno.test("rpc split: the server dies mid-stream: that stream errors, other mode
     const stream = await c.chat.completions.create({
       model: "big",
       messages: PROMPT,
+      // Greedy, this model runs to the end of its context (~1000 tokens): the kill below
+      // always lands mid-stream.
+      temperature: 0,
       max_tokens: 4000,
       stream: true,
     });
