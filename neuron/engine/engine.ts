@@ -80,12 +80,13 @@ export class Engine {
 
   static async start(opts: EngineOptions = {}): Promise<Engine> {
     const lib = openLlamaLibrary({ dir: opts.libraryDir, log: createLogger("llama.cpp") });
-    let engine: Engine | undefined;
+    // The guard reports to the engine, which exists only once the devices are attached.
+    const ref: { engine?: Engine } = {};
     let guard: { close(): void } | null = null;
     let rpc: RpcDevice[] = [];
     if (opts.rpcServers?.length) {
       // Before any server is attached: from then on a lost one must not abort the process.
-      guard = await guardRpcAborts(lib, (message) => engine?.rpcLost(message));
+      guard = await guardRpcAborts(lib, (message) => ref.engine?.rpcLost(message));
       rpc = await attachRpcServers(lib, opts.rpcServers, opts.rpcLibrary);
     }
     const all = listDevices(lib);
@@ -102,7 +103,7 @@ export class Engine {
         logLevel: opts.logLevel,
       })
     ));
-    engine = new Engine(lib, workers, remote);
+    const engine = ref.engine = new Engine(lib, workers, remote);
     engine.#guard = guard;
     engine.#log.info("engine ready", {
       llama: lib.version,
