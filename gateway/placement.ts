@@ -180,11 +180,14 @@ export type NoPlacementCode =
   | "too_large";
 
 export type Placement =
-  | { kind: "fits"; neuron: string; device: string; freeBytes: number }
+  | { kind: "fits"; neuron: string; device: string; split?: string[]; freeBytes: number }
   | {
     kind: "evict";
     neuron: string;
+    /** The device; for a split, its devices joined by "+" (the room it waits for). */
     device: string;
+    /** A split over these devices of the neuron (which plans the layers itself). */
+    split?: string[];
     freeBytes: number;
     /** Unload these, in order, then load; their bytes plus freeBytes cover needBytes. */
     victims: Victim[];
@@ -207,6 +210,13 @@ export type Placement =
  * (`lru`: least recently used first; `priority`: lowest priority first, then
  * LRU) until free + freed >= needBytes. The plan evicting the fewest bytes,
  * then the fewest models, wins. Loading models are never victims.
+ *
+ * A model no single device can hold may be split across a neuron's devices (the neuron plans
+ * the layers; see neuron/store/split.ts): when no device fits it alone, a neuron whose healthy
+ * devices together have the room takes it, the most free first; failing that, each neuron with
+ * two devices or more gets an eviction plan over all of them by the same rules (a split
+ * resident counts with its whole memory, freed across its devices), competing with the
+ * single-device plans. A split resident counts on each device with its share there.
  */
 export function planPlacement(input: PlacementInput): Placement {
   const { profile, needBytes, snapshot, strategy } = input;
@@ -256,12 +266,33 @@ export function planPlacement(input: PlacementInput): Placement {
       freeBytes: best.device.memory_free_bytes,
     };
   }
+  const hosts = up.map((n) => ({ neuron: n, devices: n.devices.filter((d) => d.state === "ok") }))
+    .filter((h) => h.devices.length >= 2);
+  let roomiest: { neuron: NeuronSnapshot; devices: Device[]; free: number } | null = null;
+  for (const h of hosts) {
+    const free = h.devices.reduce((a, d) => a + d.memory_free_bytes, 0);
+    if (free < needBytes) continue;
+    if (roomiest === null || free > roomiest.free) roomiest = { ...h, free };
+  }
+  if (roomiest !== null) {
+    const split = roomiest.devices.map((d) => d.name);
+    return {
+      kind: "fits",
+      neuron: roomiest.neuron.name,
+      device: split.join("+"),
+      split,
+      freeBytes: roomiest.free,
+    };
+  }
 
   const facts = indexFacts(input.residents);
-  const analyses = slots.map((s) =>
-    analyseDevice(
+  const analyses = [
+    ...slots.map((s) => ({ neuron: s.neuron, devices: [s.device] })),
+    ...hosts,
+  ].map((s) =>
+    analyseDevices(
       s.neuron,
-      s.device,
+      s.devices,
       profile.residency_priority,
       needBytes,
       strategy,
@@ -279,6 +310,7 @@ export function planPlacement(input: PlacementInput): Placement {
       kind: "evict",
       neuron: plan.neuron,
       device: plan.device,
+      ...(plan.split ? { split: plan.split } : {}),
       freeBytes: plan.free,
       victims: plan.plan,
       evictBytes: plan.planBytes,
@@ -305,7 +337,10 @@ interface Resident {
 
 interface DeviceAnalysis {
   neuron: string;
+  /** The device, or a split's devices joined by "+". */
   device: string;
+  /** A split's devices (absent: one device). */
+  split?: string[];
   free: number;
   /** The device's budget (or total memory). */
   total: number;
@@ -318,20 +353,34 @@ interface DeviceAnalysis {
   loading: Resident[];
 }
 
-function analyseDevice(
+/** Bytes a resident model holds on these devices: its shares there, or all on its one device. */
+export function bytesOn(m: NeuronModel, devices: readonly string[]): number {
+  if (m.split) {
+    return m.split.shares.reduce(
+      (a, s) => a + (devices.includes(s.device) ? s.memory_bytes : 0),
+      0,
+    );
+  }
+  return m.device !== null && devices.includes(m.device) ? m.memory_bytes ?? m.size_bytes : 0;
+}
+
+/** Eviction analysis over one device, or over several for a split (their room summed). */
+function analyseDevices(
   n: NeuronSnapshot,
-  d: Device,
+  ds: Device[],
   priority: number,
   needBytes: number,
   strategy: EvictionStrategy,
   facts: Map<string, ResidentFacts>,
   includeBusy = false,
 ): DeviceAnalysis {
+  const names = ds.map((d) => d.name);
   const a: DeviceAnalysis = {
     neuron: n.name,
-    device: d.name,
-    free: d.memory_free_bytes,
-    total: d.memory_budget_bytes ?? d.memory_total_bytes,
+    device: names.join("+"),
+    ...(ds.length > 1 ? { split: names } : {}),
+    free: ds.reduce((x, d) => x + d.memory_free_bytes, 0),
+    total: ds.reduce((x, d) => x + (d.memory_budget_bytes ?? d.memory_total_bytes), 0),
     plan: null,
     planBytes: 0,
     evictable: [],
@@ -340,10 +389,12 @@ function analyseDevice(
     loading: [],
   };
   for (const m of n.models) {
-    if (m.device !== d.name) continue;
-    if (m.state === "loading") a.loading.push(resident(n.name, m, facts));
+    const bytes = bytesOn(m, names);
+    if (bytes === 0) continue;
+    if (m.state === "loading") a.loading.push({ ...resident(n.name, m, facts), bytes });
     if (m.state !== "loaded") continue;
-    const r = resident(n.name, m, facts);
+    // What unloading it frees here: a split resident's shares on these devices.
+    const r = { ...resident(n.name, m, facts), bytes };
     if (r.pinned || r.priority > priority) a.outranking.push(r);
     else if (r.busy) a.busy.push(r);
     else a.evictable.push(r);
