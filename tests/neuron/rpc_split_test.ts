@@ -154,6 +154,22 @@ Deno.test("rpc split: fits neither device alone, loads across CPU and RPC0, same
     const one = await load(split.url, { model: "big", device: "CPU" });
     assertEquals(one.status, 507, JSON.stringify(one.body));
 
+    // Bad split requests: a 400 naming the field.
+    for (
+      const [body, field] of [
+        [{ split: "row" }, /split: \\"row\\" needs every device to be a local GPU; CPU/],
+        [{ devices: ["CPU", "RPC0"], tensor_split: [1] }, /tensor_split/],
+        [{ devices: ["CPU", "GPU9"] }, /devices: GPU9 is not available here/],
+        [{ devices: ["RPC0", "RPC0"] }, /devices/],
+        [{ device: "RPC0" }, /device RPC0 is not available here/],
+        [{ device: "CPU", split: "layer" }, /device/],
+      ] as const
+    ) {
+      const r = await load(split.url, { model: "big", ...body });
+      assertEquals(r.status, 400, JSON.stringify(r.body));
+      assertMatch(JSON.stringify(r.body), field);
+    }
+
     // Unasked, it is split automatically by layers; the listing says so before the load.
     const avail = await model(split.url, "big");
     assertEquals(avail?.split?.shares.map((s) => s.device), ["CPU", "RPC0"]);
@@ -200,6 +216,18 @@ Deno.test("rpc split: fits neither device alone, loads across CPU and RPC0, same
     const after = await devices(split.url);
     assertEquals(after.get("CPU")!.memory_used_bytes, 0);
     assertEquals(after.get("RPC0")!.memory_used_bytes, 0);
+
+    // Asked for: the devices and shares given (a quarter of the 8 layers on the CPU).
+    const asked = await load(split.url, {
+      model: "big",
+      split: "layer",
+      devices: ["CPU", "RPC0"],
+      tensor_split: [1, 3],
+    });
+    assertEquals(asked.status, 200, JSON.stringify(asked.body));
+    const m2 = (await model(split.url, "big"))!;
+    assertEquals(m2.split?.shares.map((s) => [s.device, s.layers]), [["CPU", 2], ["RPC0", 6]]);
+    assertEquals((await greedy(split.url, "big")).text, a.text);
   } finally {
     await split.stop();
     await whole.stop();
