@@ -503,7 +503,7 @@ export class Lifecycle {
     const req = {
       model: entry.id,
       source: file.source,
-      ...(device ? { device } : {}),
+      ...(device && !p.split && !p.devices ? { device } : {}),
       ...(p.context_length ? { context: p.context_length } : {}),
       ...(p.parallel ? { slots: p.parallel } : {}),
       ...(p.kv_cache_type ? { kv_cache_type: p.kv_cache_type } : {}),
@@ -512,6 +512,10 @@ export class Lifecycle {
       ...(p.speculative ? { speculative: p.speculative } : {}),
       ...(p.draft_max ? { draft_max: p.draft_max } : {}),
       ...(p.draft_min_p !== undefined ? { draft_min_p: p.draft_min_p } : {}),
+      // A split the profile asks for: the neuron places the layers (device names none).
+      ...(p.split ? { split: p.split } : {}),
+      ...(p.devices ? { devices: p.devices } : {}),
+      ...(p.tensor_split ? { tensor_split: p.tensor_split } : {}),
     };
     try {
       const listeners = this.#progress.get(entry.id);

@@ -138,7 +138,9 @@ export function requiredBytes(
 // Placing a cold model
 
 export interface PlacementInput {
-  profile: Pick<ModelProfile, "id" | "pinned_on" | "residency_priority">;
+  profile:
+    & Pick<ModelProfile, "id" | "pinned_on" | "residency_priority">
+    & Partial<Pick<ModelProfile, "split" | "devices">>;
   /** Memory the model needs (see requiredBytes). */
   needBytes: number;
   snapshot: FleetSnapshot;
@@ -253,8 +255,10 @@ export function planPlacement(input: PlacementInput): Placement {
     );
   }
 
+  // A profile asking for a split (a mode or its devices) takes no single device.
+  const splitOnly = profile.split !== undefined || profile.devices !== undefined;
   let best: { neuron: NeuronSnapshot; device: Device } | null = null;
-  for (const s of slots) {
+  for (const s of splitOnly ? [] : slots) {
     if (s.device.memory_free_bytes < needBytes) continue;
     if (best === null || s.device.memory_free_bytes > best.device.memory_free_bytes) best = s;
   }
@@ -266,8 +270,18 @@ export function planPlacement(input: PlacementInput): Placement {
       freeBytes: best.device.memory_free_bytes,
     };
   }
-  const hosts = up.map((n) => ({ neuron: n, devices: n.devices.filter((d) => d.state === "ok") }))
+  const hosts = up.map((n) => ({ neuron: n, devices: splitDevices(n, profile.devices) }))
     .filter((h) => h.devices.length >= 2);
+  if (splitOnly && hosts.length === 0) {
+    return none(
+      "no_device",
+      `cannot place ${name}: it asks for a split${
+        profile.devices ? ` over ${list(profile.devices)}` : ""
+      }, and no allowed neuron has ${
+        profile.devices ? "all of those devices healthy" : "two healthy devices"
+      }`,
+    );
+  }
   let roomiest: { neuron: NeuronSnapshot; devices: Device[]; free: number } | null = null;
   for (const h of hosts) {
     const free = h.devices.reduce((a, d) => a + d.memory_free_bytes, 0);
@@ -287,7 +301,7 @@ export function planPlacement(input: PlacementInput): Placement {
 
   const facts = indexFacts(input.residents);
   const analyses = [
-    ...slots.map((s) => ({ neuron: s.neuron, devices: [s.device] })),
+    ...(splitOnly ? [] : slots.map((s) => ({ neuron: s.neuron, devices: [s.device] }))),
     ...hosts,
   ].map((s) =>
     analyseDevices(
@@ -317,6 +331,14 @@ export function planPlacement(input: PlacementInput): Placement {
     };
   }
   return explainNoRoom(name, profile.residency_priority, needBytes, analyses);
+}
+
+/** A neuron's healthy devices a split may use: those named (all needed, in order), else all. */
+function splitDevices(n: NeuronSnapshot, named: readonly string[] | undefined): Device[] {
+  const ok = n.devices.filter((d) => d.state === "ok");
+  if (!named) return ok;
+  const picked = named.map((name) => ok.find((d) => d.name === name));
+  return picked.every((d) => d !== undefined) ? picked as Device[] : [];
 }
 
 function none(code: NoPlacementCode, reason: string): Placement {

@@ -661,3 +661,24 @@ Deno.test("planPlacement split: too large for a neuron's devices together names 
   const reason = assertNone(plan({ snapshot, needBytes: 30 * GIB }), "too_large");
   assert.match(reason, /a\/GPU0\+GPU1: 20\.00 GiB free/);
 });
+
+Deno.test("planPlacement split: a profile asking for a split takes no single device", () => {
+  const snapshot = [
+    neuron("a", [device("GPU0", 24)]),
+    neuron("b", [device("GPU0", 10), device("GPU1", 10)]),
+    neuron("c", [device("GPU0", 12), device("RPC0", 12)]),
+  ];
+  const split = { id: "new", pinned_on: [], residency_priority: 0, split: "layer" as const };
+  const p = plan({ snapshot, needBytes: 8 * GIB, profile: split });
+  assert.deepEqual(p.kind === "fits" && [p.neuron, p.split], ["c", ["GPU0", "RPC0"]]);
+  // Named devices: only a neuron with all of them, in the order named.
+  const named = { ...split, devices: ["GPU1", "GPU0"] };
+  const q = plan({ snapshot, needBytes: 8 * GIB, profile: named });
+  assert.deepEqual(q.kind === "fits" && [q.neuron, q.split], ["b", ["GPU1", "GPU0"]]);
+  const r = plan({
+    snapshot,
+    needBytes: 8 * GIB,
+    profile: { ...split, devices: ["GPU0", "GPU9"] },
+  });
+  assert.match(assertNone(r, "no_device"), /split over GPU0, GPU9, and no allowed neuron/);
+});
