@@ -15,74 +15,13 @@ import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
 import { ensureFixture, FIXTURES } from "../fixtures/mod.ts";
 import { freePort, makeStore, spawnServer, writeConfig } from "../helpers/processes.ts";
 import { DiscoverySchema, NeuronModelSchema } from "../../core/neuron/schemas.ts";
-import { findFile, NAMES, prebuiltLibraryDirs } from "../../neuron/llama/library.ts";
-import { rpcModuleDir } from "../../neuron/llama/rpc.ts";
-import { installedRpcModule, RPC_SERVER } from "../../neuron/llama/build/rpc_module.ts";
+import { prebuilt, rpcBuild, startRpcServer } from "../helpers/rpc_server.ts";
 
 const MiB = 1024 * 1024;
 
-function rpcBuild(): string {
-  const dir = rpcModuleDir();
-  if (dir === null || !installedRpcModule(dir)) {
-    throw new Error(
-      `the RPC module for the npm prebuilt is not built (looked in ${dir}): run ` +
-        "`deno task llama-build --rpc-module` (.ci/run does)",
-    );
-  }
-  return dir;
-}
-
-// The module fits the npm prebuilt's layout (backends as modules): the neuron runs that,
-// whatever local build this host's cache may also hold.
-const prebuilt = prebuiltLibraryDirs().find((p) => findFile(p.dir, NAMES.llama))!.dir;
-
-interface RpcServer {
-  endpoint: string;
-  kill(): Promise<void>;
-  log(): string;
-}
-
-async function startRpcServer(dir: string): Promise<RpcServer> {
-  const port = freePort();
-  const proc = new Deno.Command(`${dir}/${RPC_SERVER}`, {
-    args: ["-H", "127.0.0.1", "-p", String(port), "-t", "1"],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let out = "";
-  const dec = new TextDecoder();
-  const pump = async (s: ReadableStream<Uint8Array>) => {
-    for await (const c of s) out += dec.decode(c, { stream: true });
-  };
-  void pump(proc.stdout).catch(() => {});
-  void pump(proc.stderr).catch(() => {});
-  // Listening once a connect succeeds.
-  for (let i = 0;; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      break;
-    } catch (e) {
-      if (i >= 200) throw new Error(`${RPC_SERVER} did not listen: ${e}\n${out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return {
-    endpoint: `127.0.0.1:${port}`,
-    log: () => out,
-    async kill() {
-      try {
-        proc.kill("SIGKILL");
-      } catch {
-        // gone already
-      }
-      await proc.status;
-    },
-  };
-}
-
 /** The bench fixture (~53 MB): needs ~80 MiB at this context; each device may give 50. */
 const NEURON_COMMON = `listen = "127.0.0.1:0"
-library_path = "${prebuilt}"
+library_path = "${prebuilt()}"
 slots = 1
 n_threads = 1
 n_batch = 64
@@ -287,4 +226,18 @@ Deno.test("rpc split: the server dies mid-stream: that stream errors, other mode
     await n.stop();
     await server.kill();
   }
+});
+
+Deno.test("rpc: a server that cannot be reached stops the start (exit 2) naming it", async () => {
+  rpcBuild();
+  const store = await makeStore({});
+  const port = freePort(); // nothing listens there
+  const err = await assertRejects(
+    () => neuronWith(store, `rpc_servers = ["127.0.0.1:${port}"]\n`),
+  );
+  assertMatch(err.message, /exited with 2 before listening/);
+  assertMatch(
+    err.message,
+    new RegExp(`neuron\\.toml: rpc_servers: cannot reach 127\\.0\\.0\\.1:${port}`),
+  );
 });
