@@ -491,6 +491,8 @@ export class Neuron {
           `devices: ${unknown} is not available here (devices: ${
             candidates.map((c) => c.name).join(", ")
           })`,
+          {},
+          "devices",
         );
       }
       candidates = req.devices.map((n) => candidates.find((c) => c.name === n)!);
@@ -499,6 +501,8 @@ export class Neuron {
       throw new LoadRefusedError(
         400,
         `devices: a split needs one of this host's devices (it runs there), not only RPC ones`,
+        {},
+        "devices",
       );
     }
     if ((req.split ?? "layer") === "row") {
@@ -511,6 +515,8 @@ export class Neuron {
         throw new LoadRefusedError(
           400,
           `split: "row" needs every device to be a local GPU; ${other.name} is not (use "layer")`,
+          {},
+          "split",
         );
       }
     }

@@ -102,6 +102,7 @@ Deno.test("rpc split: fits neither device alone, loads across CPU and RPC0, same
         [{ devices: ["RPC0", "RPC0"] }, /devices/],
         [{ device: "RPC0" }, /device RPC0 is not available here/],
         [{ device: "CPU", split: "layer" }, /device/],
+        [{ split: "layer", draft: "big" }, /a draft model is not supported with a split/],
       ] as const
     ) {
       const r = await load(split.url, { model: "big", ...body });
