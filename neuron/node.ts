@@ -116,6 +116,11 @@ export class Neuron {
   readonly #records = new Map<string, ModelRecord>();
   /** Loads between the request and their record (store lookups, device choice). */
   readonly #starting = new Map<string, Promise<ModelRecord>>();
+  /**
+   * Device → bytes still held by models lost with their RPC server: never freed (a free would
+   * call the dead server), so they stay accounted until the neuron restarts.
+   */
+  readonly #leaked = new Map<string, number>();
   #log = createLogger("neuron");
 
   private constructor(settings: NeuronSettings, engine: Engine) {
@@ -152,10 +157,18 @@ export class Neuron {
   #lost(key: string, reason: string): void {
     const r = this.#records.get(key);
     if (!r) return;
+    if (r.state !== "failed") {
+      for (const x of r.split?.shares ?? []) {
+        this.#leaked.set(x.device, (this.#leaked.get(x.device) ?? 0) + x.bytes);
+      }
+    }
     r.state = "failed";
     r.progress = null;
     r.error = `${key}: ${reason}`;
-    this.#log.error("model lost with its RPC server", { model: key, reason });
+    this.#log.error("model lost with its RPC server: its memory here stays held until a restart", {
+      model: key,
+      reason,
+    });
   }
 
   record(key: string): ModelRecord | undefined {
@@ -613,7 +626,7 @@ export class Neuron {
     return states.map((d) => {
       const used = [...this.#records.values()]
         .filter((r) => r.state !== "failed")
-        .reduce((n, r) => n + shareOn(r, d.name), 0);
+        .reduce((n, r) => n + shareOn(r, d.name), this.#leaked.get(d.name) ?? 0);
       const budget = this.settings.memoryBudgets[d.name] ?? null;
       // A budget caps what we use; real free memory still bounds it (other processes). The
       // CPU's figure and an RPC server's (read once, when attached) do not see our own use.
