@@ -436,7 +436,7 @@ export class Lifecycle {
         withFile.some((n) =>
           n.up && (!pins.length || pins.includes(n.name)) &&
           (n.devices.some((d) =>
-            d.state === "ok" && (d.memory_budget_bytes ?? d.memory_total_bytes) >= need
+            d.state === "ok" && !d.remote && (d.memory_budget_bytes ?? d.memory_total_bytes) >= need
           ) ||
             // Or its devices together, split.
             n.devices.filter((d) => d.state === "ok").reduce(

@@ -244,9 +244,12 @@ export function planPlacement(input: PlacementInput): Placement {
       ? none("pinned_down", `cannot place ${name}: it is pinned to ${down}, and all are down`)
       : none("all_down", `cannot place ${name}: every neuron is down (${down})`);
   }
+  // An RPC device (`remote`) takes shares of splits only, never a whole model.
   const slots: { neuron: NeuronSnapshot; device: Device }[] = [];
   for (const n of up) {
-    for (const d of n.devices) if (d.state === "ok") slots.push({ neuron: n, device: d });
+    for (const d of n.devices) {
+      if (d.state === "ok" && !d.remote) slots.push({ neuron: n, device: d });
+    }
   }
   if (slots.length === 0) {
     return none(

@@ -682,3 +682,20 @@ Deno.test("planPlacement split: a profile asking for a split takes no single dev
   });
   assert.match(assertNone(r, "no_device"), /split over GPU0, GPU9, and no allowed neuron/);
 });
+
+Deno.test("planPlacement split: an RPC device takes shares of splits, never a whole model", () => {
+  const rpc = device("RPC0", 30, { remote: true });
+  const snapshot = [neuron("a", [device("CPU", 6, { type: "cpu" }), rpc])];
+  // 20 GiB fits RPC0 alone, but it cannot run a model: a split with the CPU.
+  const p = plan({ snapshot, needBytes: 20 * GIB });
+  assert.deepEqual(p.kind === "fits" && [p.device, p.split], ["CPU+RPC0", ["CPU", "RPC0"]]);
+  // Evicting only from RPC0 is no single-device plan either.
+  const busy = [
+    neuron("a", [device("CPU", 1, { type: "cpu" }), device("RPC0", 1, { remote: true })], [
+      splitModel("old", { CPU: 4, RPC0: 20 }),
+    ]),
+  ];
+  const q = plan({ snapshot: busy, needBytes: 20 * GIB });
+  assert.equal(q.kind, "evict", JSON.stringify(q));
+  assert.deepEqual(q.kind === "evict" && q.split, ["CPU", "RPC0"]);
+});
