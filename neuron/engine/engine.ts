@@ -87,7 +87,12 @@ export class Engine {
     if (opts.rpcServers?.length) {
       // Before any server is attached: from then on a lost one must not abort the process.
       guard = await guardRpcAborts(lib, (message) => ref.engine?.rpcLost(message));
-      rpc = await attachRpcServers(lib, opts.rpcServers, opts.rpcLibrary);
+      try {
+        rpc = await attachRpcServers(lib, opts.rpcServers, opts.rpcLibrary);
+      } catch (e) {
+        guard.close();
+        throw e;
+      }
     }
     const all = listDevices(lib);
     const remote = all.filter((d) => d.remote).map((info) => ({
