@@ -18,6 +18,8 @@ import {
   RELEASE,
   SourceError,
 } from "../neuron/llama/build/mod.ts";
+import { buildRpcModule, RPC_MODULE, RPC_SERVER } from "../neuron/llama/build/rpc_module.ts";
+import { findFile, NAMES, prebuiltLibraryDirs } from "../neuron/llama/library.ts";
 
 export const LLAMA_BUILD_USAGE = `Usage: llama-build [options]
 
@@ -30,7 +32,9 @@ prefers that build over the npm prebuilt (unless library_path is set).
                       PATH, at $CUDA_HOME/bin or /usr/local/cuda/bin)
   --arch <list>       CUDA architectures, e.g. 90a (H100/H200), 89 (L4, RTX 4090), 86;90a
                       (default: the GPUs nvidia-smi lists)
-  --rpc               also the RPC backend and rpc-server (models split across hosts)
+  --rpc               also the RPC backend and ggml-rpc-server (models split across hosts)
+  --rpc-module        only the RPC backend as a module for the npm prebuilt, and
+                      ggml-rpc-server (no libraries of its own: about a minute; what CI builds)
   --peer              also llama-server, linked to the same libraries (the benchmark peer)
   --jobs <n>          parallel compile jobs (default: the number of CPUs)
   --source <path>     ${RELEASE.npmPackage}-${RELEASE.npmVersion}.tgz (from \`npm pack\`), a llama.cpp
@@ -43,6 +47,7 @@ prefers that build over the npm prebuilt (unless library_path is set).
 
 interface Parsed extends LlamaBuildOptions {
   check: boolean;
+  rpcModule: boolean;
 }
 
 /** Parses the arguments after `llama-build`; null for --help. Throws CliError (exit 2). */
@@ -60,6 +65,7 @@ export function parseLlamaBuildArgs(
         cuda: { type: "boolean" },
         arch: { type: "string" },
         rpc: { type: "boolean" },
+        "rpc-module": { type: "boolean" },
         peer: { type: "boolean" },
         jobs: { type: "string" },
         source: { type: "string" },
@@ -74,6 +80,11 @@ export function parseLlamaBuildArgs(
   }
   if (values.help) return null;
   if (values.arch !== undefined && !values.cuda) throw usageError("--arch: only with --cuda");
+  if (values["rpc-module"] && (values.cuda || values.rpc || values.peer)) {
+    throw usageError(
+      "--rpc-module: builds for the npm prebuilt only (not with --cuda, --rpc, --peer)",
+    );
+  }
   let jobs = navigator.hardwareConcurrency;
   if (values.jobs !== undefined) {
     if (!/^\d+$/.test(values.jobs) || Number(values.jobs) < 1) {
@@ -96,6 +107,7 @@ export function parseLlamaBuildArgs(
     source: values.source,
     force: values.force ?? false,
     check: values.check ?? false,
+    rpcModule: values["rpc-module"] ?? false,
     cacheRoot: root,
     env,
   };
@@ -135,6 +147,27 @@ async function reporter(t0: number): Promise<BuildReporter> {
   };
 }
 
+async function rpcModuleCommand(o: Parsed, t0: number): Promise<void> {
+  const prebuilt = prebuiltLibraryDirs().find((p) => findFile(p.dir, NAMES.llama));
+  if (!prebuilt) throw new CliError("no npm prebuilt of llama.cpp here: run `deno install`");
+  let out;
+  try {
+    out = await buildRpcModule({ ...o, prebuiltDir: prebuilt.dir }, await reporter(t0));
+  } catch (e) {
+    if (e instanceof BuildError || e instanceof SourceError) throw new CliError(e.message);
+    throw e;
+  }
+  console.log(
+    out.upToDate
+      ? `the RPC module for the npm prebuilt is already built (--force rebuilds)`
+      : `built the RPC module for the npm prebuilt in ${elapsed(t0)}`,
+  );
+  console.log(
+    `  module: ${out.dir}/${RPC_MODULE} (a neuron on the prebuilt loads it for rpc_servers)`,
+  );
+  console.log(`  server: ${out.dir}/${RPC_SERVER}`);
+}
+
 /** Runs the command; throws CliError with the exit code when it does not succeed. */
 export async function llamaBuildCommand(args: string[]): Promise<void> {
   const o = parseLlamaBuildArgs(args, Deno.env.toObject());
@@ -166,6 +199,7 @@ export async function llamaBuildCommand(args: string[]): Promise<void> {
     return;
   }
   const t0 = performance.now();
+  if (o.rpcModule) return await rpcModuleCommand(o, t0);
   let outcome;
   try {
     outcome = await llamaBuild(o, await reporter(t0));

@@ -42,6 +42,10 @@ Deno.test("llama-build options: defaults, flags, and usage errors (exit 2) namin
   usage(["--jobs", "0"], /^--jobs: expected a whole number of at least 1, got "0"/);
   usage(["--arch", "90a"], /^--arch: only with --cuda/);
   usage(["--gpu"], /Unknown option '--gpu'/);
+  assertEquals(parseLlamaBuildArgs(["--rpc-module"], ENV)!.rpcModule, true);
+  assertEquals(d.rpcModule, false);
+  usage(["--rpc-module", "--cuda"], /^--rpc-module: builds for the npm prebuilt only/);
+  usage(["--rpc-module", "--rpc"], /^--rpc-module: builds for the npm prebuilt only/);
   const noHome = usageOf(() => parseLlamaBuildArgs([], {}));
   assertMatch(noHome.message, /no cache folder: set CORTEX_CACHE_DIR/);
 });

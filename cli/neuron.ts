@@ -10,6 +10,7 @@ import { formatConfigError, loadNeuronConfig } from "../core/config/mod.ts";
 import { createLogger, parseLevel, setLogLevel } from "../core/log.ts";
 import { UnknownBudgetDeviceError } from "../neuron/node.ts";
 import { serveNeuron } from "../neuron/serve.ts";
+import { RpcError } from "../neuron/llama/rpc.ts";
 import { onShutdownSignal } from "./signals.ts";
 
 export async function neuronServe(opts: { config?: string; listen?: string }): Promise<void> {
@@ -25,7 +26,7 @@ export async function neuronServe(opts: { config?: string; listen?: string }): P
   try {
     running = await serveNeuron(config, { listen: opts.listen });
   } catch (e) {
-    if (!(e instanceof UnknownBudgetDeviceError)) throw e;
+    if (!(e instanceof UnknownBudgetDeviceError) && !(e instanceof RpcError)) throw e;
     console.error(`${opts.config ?? "neuron.toml"}: ${e.message}`);
     Deno.exit(2);
   }

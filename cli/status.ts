@@ -54,7 +54,7 @@ export function renderStatus(s: Status, now = Date.now()): string {
           return [
             n.name,
             d.name,
-            d.type,
+            d.remote ? `${d.type} (rpc)` : d.type,
             d.state === "ok" ? "ok" : `failed${d.error ? `: ${d.error}` : ""}`,
             formatBytes(d.memory_used_bytes) + pct,
             formatBytes(total) + (d.memory_budget_bytes !== null ? " (budget)" : ""),
@@ -79,17 +79,25 @@ export function renderStatus(s: Status, now = Date.now()): string {
           "tok/s",
           "drafts accepted",
         ],
-        models.map(({ n, m }) => [
-          n.name,
-          m.id,
-          modelState(m),
-          m.device ?? "-",
-          m.memory_bytes === null ? "-" : formatBytes(m.memory_bytes),
-          m.in_flight,
-          m.queued,
-          formatNumber(m.tokens_per_second),
-          formatSpeculation(m),
-        ]),
+        models.flatMap(({ n, m }) => {
+          const row = (device: string, memory: number | null) => [
+            n.name,
+            m.id,
+            modelState(m),
+            device,
+            memory === null ? "-" : formatBytes(memory),
+            m.in_flight,
+            m.queued,
+            formatNumber(m.tokens_per_second),
+            formatSpeculation(m),
+          ];
+          // A split model: a row on each of its devices, with its layers and share there.
+          if (!m.split) return [row(m.device ?? "-", m.memory_bytes)];
+          const total = m.split.shares.reduce((a, x) => a + x.layers, 0);
+          return m.split.shares.map((x) =>
+            row(`${x.device} (${m.split!.mode} split, ${x.layers}/${total} layers)`, x.memory_bytes)
+          );
+        }),
       )
       : "MODELS\nnone loaded",
   );

@@ -105,3 +105,34 @@ Deno.test("renderStatus says so when nothing is loaded", () => {
       "DEVICES\nnone reported\n\nMODELS\nnone loaded",
   );
 });
+
+Deno.test("renderStatus shows a split model on each of its devices, with its layers and share", () => {
+  const split = StatusSchema.parse({
+    neurons: [{
+      ...status.neurons[0],
+      models: [{
+        ...status.neurons[0].models[0],
+        id: "big",
+        device: "CPU",
+        memory_bytes: 30 * 1024 * MiB,
+        split: {
+          mode: "layer",
+          shares: [
+            { device: "CPU", layers: 30, memory_bytes: 18 * 1024 * MiB },
+            { device: "RPC0", layers: 50, memory_bytes: 12 * 1024 * MiB },
+          ],
+        },
+      }],
+    }],
+    catalogue: [],
+  });
+  const text = renderStatus(split, NOW);
+  assertMatch(
+    text,
+    /^gpu-1\s+big\s+loaded\s+CPU \(layer split, 30\/80 layers\)\s+18\.0 GiB\s+3\s+2/m,
+  );
+  assertMatch(
+    text,
+    /^gpu-1\s+big\s+loaded\s+RPC0 \(layer split, 50\/80 layers\)\s+12\.0 GiB\s+3\s+2/m,
+  );
+});

@@ -435,9 +435,14 @@ export class Lifecycle {
       const transient = plan.code === "too_large" &&
         withFile.some((n) =>
           n.up && (!pins.length || pins.includes(n.name)) &&
-          n.devices.some((d) =>
-            d.state === "ok" && (d.memory_budget_bytes ?? d.memory_total_bytes) >= need
-          )
+          (n.devices.some((d) =>
+            d.state === "ok" && !d.remote && (d.memory_budget_bytes ?? d.memory_total_bytes) >= need
+          ) ||
+            // Or its devices together, split.
+            n.devices.filter((d) => d.state === "ok").reduce(
+                (x, d) => x + (d.memory_budget_bytes ?? d.memory_total_bytes),
+                0,
+              ) >= need)
         );
       // Unloads or loads under way change what is free: look again once they end.
       const inTransit = this.#pending.size > 0 || this.#unloading.size > 0;
@@ -480,7 +485,8 @@ export class Lifecycle {
       const file = neuron.models.find((m) =>
         m.state === "available" && sourceMatches(entry.profile.source, m.source)
       )!;
-      await this.#load(neuron, entry, file, plan.device);
+      // A split: the neuron plans its layers over its devices (no device named).
+      await this.#load(neuron, entry, file, plan.split ? undefined : plan.device);
     } finally {
       const left = (this.#pending.get(room) ?? 0) - need;
       if (left > 0) this.#pending.set(room, left);
@@ -497,7 +503,7 @@ export class Lifecycle {
     const req = {
       model: entry.id,
       source: file.source,
-      ...(device ? { device } : {}),
+      ...(device && !p.split && !p.devices ? { device } : {}),
       ...(p.context_length ? { context: p.context_length } : {}),
       ...(p.parallel ? { slots: p.parallel } : {}),
       ...(p.kv_cache_type ? { kv_cache_type: p.kv_cache_type } : {}),
@@ -506,6 +512,10 @@ export class Lifecycle {
       ...(p.speculative ? { speculative: p.speculative } : {}),
       ...(p.draft_max ? { draft_max: p.draft_max } : {}),
       ...(p.draft_min_p !== undefined ? { draft_min_p: p.draft_min_p } : {}),
+      // A split the profile asks for: the neuron places the layers (device names none).
+      ...(p.split ? { split: p.split } : {}),
+      ...(p.devices ? { devices: p.devices } : {}),
+      ...(p.tensor_split ? { tensor_split: p.tensor_split } : {}),
     };
     try {
       const listeners = this.#progress.get(entry.id);

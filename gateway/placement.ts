@@ -138,7 +138,9 @@ export function requiredBytes(
 // Placing a cold model
 
 export interface PlacementInput {
-  profile: Pick<ModelProfile, "id" | "pinned_on" | "residency_priority">;
+  profile:
+    & Pick<ModelProfile, "id" | "pinned_on" | "residency_priority">
+    & Partial<Pick<ModelProfile, "split" | "devices">>;
   /** Memory the model needs (see requiredBytes). */
   needBytes: number;
   snapshot: FleetSnapshot;
@@ -180,11 +182,14 @@ export type NoPlacementCode =
   | "too_large";
 
 export type Placement =
-  | { kind: "fits"; neuron: string; device: string; freeBytes: number }
+  | { kind: "fits"; neuron: string; device: string; split?: string[]; freeBytes: number }
   | {
     kind: "evict";
     neuron: string;
+    /** The device; for a split, its devices joined by "+" (the room it waits for). */
     device: string;
+    /** A split over these devices of the neuron (which plans the layers itself). */
+    split?: string[];
     freeBytes: number;
     /** Unload these, in order, then load; their bytes plus freeBytes cover needBytes. */
     victims: Victim[];
@@ -207,6 +212,13 @@ export type Placement =
  * (`lru`: least recently used first; `priority`: lowest priority first, then
  * LRU) until free + freed >= needBytes. The plan evicting the fewest bytes,
  * then the fewest models, wins. Loading models are never victims.
+ *
+ * A model no single device can hold may be split across a neuron's devices (the neuron plans
+ * the layers; see neuron/store/split.ts): when no device fits it alone, a neuron whose healthy
+ * devices together have the room takes it, the most free first; failing that, each neuron with
+ * two devices or more gets an eviction plan over all of them by the same rules (a split
+ * resident counts with its whole memory, freed across its devices), competing with the
+ * single-device plans. A split resident counts on each device with its share there.
  */
 export function planPlacement(input: PlacementInput): Placement {
   const { profile, needBytes, snapshot, strategy } = input;
@@ -232,9 +244,12 @@ export function planPlacement(input: PlacementInput): Placement {
       ? none("pinned_down", `cannot place ${name}: it is pinned to ${down}, and all are down`)
       : none("all_down", `cannot place ${name}: every neuron is down (${down})`);
   }
+  // An RPC device (`remote`) takes shares of splits only, never a whole model.
   const slots: { neuron: NeuronSnapshot; device: Device }[] = [];
   for (const n of up) {
-    for (const d of n.devices) if (d.state === "ok") slots.push({ neuron: n, device: d });
+    for (const d of n.devices) {
+      if (d.state === "ok" && !d.remote) slots.push({ neuron: n, device: d });
+    }
   }
   if (slots.length === 0) {
     return none(
@@ -243,8 +258,10 @@ export function planPlacement(input: PlacementInput): Placement {
     );
   }
 
+  // A profile asking for a split (a mode or its devices) takes no single device.
+  const splitOnly = profile.split !== undefined || profile.devices !== undefined;
   let best: { neuron: NeuronSnapshot; device: Device } | null = null;
-  for (const s of slots) {
+  for (const s of splitOnly ? [] : slots) {
     if (s.device.memory_free_bytes < needBytes) continue;
     if (best === null || s.device.memory_free_bytes > best.device.memory_free_bytes) best = s;
   }
@@ -256,12 +273,43 @@ export function planPlacement(input: PlacementInput): Placement {
       freeBytes: best.device.memory_free_bytes,
     };
   }
+  const hosts = up.map((n) => ({ neuron: n, devices: splitDevices(n, profile.devices) }))
+    .filter((h) => h.devices.length >= 2);
+  if (splitOnly && hosts.length === 0) {
+    return none(
+      "no_device",
+      `cannot place ${name}: it asks for a split${
+        profile.devices ? ` over ${list(profile.devices)}` : ""
+      }, and no allowed neuron has ${
+        profile.devices ? "all of those devices healthy" : "two healthy devices"
+      }`,
+    );
+  }
+  let roomiest: { neuron: NeuronSnapshot; devices: Device[]; free: number } | null = null;
+  for (const h of hosts) {
+    const free = h.devices.reduce((a, d) => a + d.memory_free_bytes, 0);
+    if (free < needBytes) continue;
+    if (roomiest === null || free > roomiest.free) roomiest = { ...h, free };
+  }
+  if (roomiest !== null) {
+    const split = roomiest.devices.map((d) => d.name);
+    return {
+      kind: "fits",
+      neuron: roomiest.neuron.name,
+      device: split.join("+"),
+      split,
+      freeBytes: roomiest.free,
+    };
+  }
 
   const facts = indexFacts(input.residents);
-  const analyses = slots.map((s) =>
-    analyseDevice(
+  const analyses = [
+    ...(splitOnly ? [] : slots.map((s) => ({ neuron: s.neuron, devices: [s.device] }))),
+    ...hosts,
+  ].map((s) =>
+    analyseDevices(
       s.neuron,
-      s.device,
+      s.devices,
       profile.residency_priority,
       needBytes,
       strategy,
@@ -279,12 +327,21 @@ export function planPlacement(input: PlacementInput): Placement {
       kind: "evict",
       neuron: plan.neuron,
       device: plan.device,
+      ...(plan.split ? { split: plan.split } : {}),
       freeBytes: plan.free,
       victims: plan.plan,
       evictBytes: plan.planBytes,
     };
   }
   return explainNoRoom(name, profile.residency_priority, needBytes, analyses);
+}
+
+/** A neuron's healthy devices a split may use: those named (all needed, in order), else all. */
+function splitDevices(n: NeuronSnapshot, named: readonly string[] | undefined): Device[] {
+  const ok = n.devices.filter((d) => d.state === "ok");
+  if (!named) return ok;
+  const picked = named.map((name) => ok.find((d) => d.name === name));
+  return picked.every((d) => d !== undefined) ? picked as Device[] : [];
 }
 
 function none(code: NoPlacementCode, reason: string): Placement {
@@ -305,7 +362,10 @@ interface Resident {
 
 interface DeviceAnalysis {
   neuron: string;
+  /** The device, or a split's devices joined by "+". */
   device: string;
+  /** A split's devices (absent: one device). */
+  split?: string[];
   free: number;
   /** The device's budget (or total memory). */
   total: number;
@@ -318,20 +378,34 @@ interface DeviceAnalysis {
   loading: Resident[];
 }
 
-function analyseDevice(
+/** Bytes a resident model holds on these devices: its shares there, or all on its one device. */
+export function bytesOn(m: NeuronModel, devices: readonly string[]): number {
+  if (m.split) {
+    return m.split.shares.reduce(
+      (a, s) => a + (devices.includes(s.device) ? s.memory_bytes : 0),
+      0,
+    );
+  }
+  return m.device !== null && devices.includes(m.device) ? m.memory_bytes ?? m.size_bytes : 0;
+}
+
+/** Eviction analysis over one device, or over several for a split (their room summed). */
+function analyseDevices(
   n: NeuronSnapshot,
-  d: Device,
+  ds: Device[],
   priority: number,
   needBytes: number,
   strategy: EvictionStrategy,
   facts: Map<string, ResidentFacts>,
   includeBusy = false,
 ): DeviceAnalysis {
+  const names = ds.map((d) => d.name);
   const a: DeviceAnalysis = {
     neuron: n.name,
-    device: d.name,
-    free: d.memory_free_bytes,
-    total: d.memory_budget_bytes ?? d.memory_total_bytes,
+    device: names.join("+"),
+    ...(ds.length > 1 ? { split: names } : {}),
+    free: ds.reduce((x, d) => x + d.memory_free_bytes, 0),
+    total: ds.reduce((x, d) => x + (d.memory_budget_bytes ?? d.memory_total_bytes), 0),
     plan: null,
     planBytes: 0,
     evictable: [],
@@ -340,10 +414,12 @@ function analyseDevice(
     loading: [],
   };
   for (const m of n.models) {
-    if (m.device !== d.name) continue;
-    if (m.state === "loading") a.loading.push(resident(n.name, m, facts));
+    const bytes = bytesOn(m, names);
+    if (bytes === 0) continue;
+    if (m.state === "loading") a.loading.push({ ...resident(n.name, m, facts), bytes });
     if (m.state !== "loaded") continue;
-    const r = resident(n.name, m, facts);
+    // What unloading it frees here: a split resident's shares on these devices.
+    const r = { ...resident(n.name, m, facts), bytes };
     if (r.pinned || r.priority > priority) a.outranking.push(r);
     else if (r.busy) a.busy.push(r);
     else a.evictable.push(r);

@@ -535,3 +535,167 @@ Deno.test("planPlacement: a held victim is waited for, never swapped for another
     ["high", undefined],
   ]);
 });
+
+// --- planPlacement: splits across a neuron's devices ------------------------
+
+/** A model split over devices: GiB per device. */
+function splitModel(id: string, shares: Record<string, number>, over: Partial<NeuronModel> = {}) {
+  const names = Object.keys(shares);
+  const total = names.reduce((a, n) => a + shares[n], 0);
+  return model(id, names[0], total, {
+    split: {
+      mode: "layer",
+      shares: names.map((device) => ({ device, layers: 1, memory_bytes: shares[device] * GIB })),
+    },
+    ...over,
+  });
+}
+
+Deno.test("planPlacement split: fits no device alone, a neuron's devices together have room", () => {
+  const p = plan({
+    needBytes: 30 * GIB,
+    snapshot: [
+      neuron("one", [device("GPU0", 24)]),
+      neuron("two", [device("GPU0", 16), device("GPU1", 16)]),
+      neuron("three", [device("GPU0", 12), device("GPU1", 12), device("RPC0", 12)]),
+    ],
+  });
+  // The most free together: three (36 GiB) over two (32 GiB); one device never is a split.
+  assert.deepEqual(p, {
+    kind: "fits",
+    neuron: "three",
+    device: "GPU0+GPU1+RPC0",
+    split: ["GPU0", "GPU1", "RPC0"],
+    freeBytes: 36 * GIB,
+  });
+});
+
+Deno.test("planPlacement split: one device that fits wins over a split with more room", () => {
+  const p = plan({
+    needBytes: 10 * GIB,
+    snapshot: [
+      neuron("a", [device("GPU0", 11)]),
+      neuron("b", [device("GPU0", 20), device("GPU1", 20)]),
+    ],
+  });
+  assert.deepEqual(p, { kind: "fits", neuron: "b", device: "GPU0", freeBytes: 20 * GIB });
+  const q = plan({
+    needBytes: 10 * GIB,
+    snapshot: [
+      neuron("a", [device("GPU0", 11)]),
+      neuron("b", [device("GPU0", 9), device("GPU1", 9)]),
+    ],
+  });
+  assert.deepEqual(q, { kind: "fits", neuron: "a", device: "GPU0", freeBytes: 11 * GIB });
+});
+
+Deno.test("planPlacement split: a split with room wins over evicting for one device", () => {
+  const p = plan({
+    needBytes: 20 * GIB,
+    snapshot: [
+      neuron("a", [device("GPU0", 4)], [model("old", "GPU0", 20)]),
+      neuron("b", [device("GPU0", 12), device("GPU1", 12)]),
+    ],
+  });
+  assert.equal(p.kind, "fits");
+  assert.deepEqual(p.kind === "fits" && p.split, ["GPU0", "GPU1"]);
+});
+
+Deno.test("planPlacement split: eviction over a neuron's devices, same order rules, shares freed", () => {
+  // 40 GiB over two 24 GiB devices: a split resident (10+10) and single ones on each.
+  const snapshot = [neuron("a", [device("GPU0", 4), device("GPU1", 4)], [
+    splitModel("wide", { GPU0: 10, GPU1: 10 }),
+    model("left", "GPU0", 10),
+    model("right", "GPU1", 10),
+  ])];
+  const residents = [
+    facts("a", "wide", { lastUsedMs: 3 }),
+    facts("a", "left", { lastUsedMs: 1 }),
+    facts("a", "right", { lastUsedMs: 2 }),
+  ];
+  const p = plan({ snapshot, residents, needBytes: 40 * GIB });
+  assert.equal(p.kind, "evict", JSON.stringify(p));
+  if (p.kind !== "evict") return;
+  assert.deepEqual(p.split, ["GPU0", "GPU1"]);
+  assert.equal(p.device, "GPU0+GPU1");
+  // LRU: left, right, then wide (its 20 GiB freed across both devices).
+  assert.deepEqual(p.victims, [
+    { model: "left", bytes: 10 * GIB },
+    { model: "right", bytes: 10 * GIB },
+    { model: "wide", bytes: 20 * GIB },
+  ]);
+  assert.equal(p.evictBytes, 40 * GIB);
+  // Priority strategy: the priority-0 wide goes before the priority-1 singles.
+  const q = plan({
+    snapshot,
+    residents: [
+      facts("a", "wide", { lastUsedMs: 3, priority: 0 }),
+      facts("a", "left", { lastUsedMs: 1, priority: 1 }),
+      facts("a", "right", { lastUsedMs: 2, priority: 1 }),
+    ],
+    needBytes: 20 * GIB,
+    strategy: "priority",
+    profile: { id: "new", pinned_on: [], residency_priority: 1 },
+  });
+  assert.deepEqual(q.kind === "evict" && q.victims, [{ model: "wide", bytes: 20 * GIB }]);
+});
+
+Deno.test("planPlacement split: a split resident frees only its share on a single device", () => {
+  // GPU1 needs 8 GiB: wide holds 6 there (and 10 on GPU0), small holds 7 on GPU1 alone.
+  const snapshot = [neuron("a", [device("GPU0", 0), device("GPU1", 2)], [
+    splitModel("wide", { GPU0: 10, GPU1: 6 }),
+    model("small", "GPU1", 7),
+  ])];
+  const residents = [facts("a", "wide", { lastUsedMs: 1 }), facts("a", "small", { lastUsedMs: 2 })];
+  const p = plan({ snapshot, residents, needBytes: 8 * GIB });
+  assert.equal(p.kind, "evict", JSON.stringify(p));
+  // Single-device plans: GPU1 evicting wide (6 GiB there) beats the split plan freeing 16.
+  assert.deepEqual(p.kind === "evict" && [p.device, p.victims], [
+    "GPU1",
+    [{ model: "wide", bytes: 6 * GIB }],
+  ]);
+});
+
+Deno.test("planPlacement split: too large for a neuron's devices together names each device", () => {
+  const snapshot = [neuron("a", [device("GPU0", 10), device("GPU1", 10)])];
+  const reason = assertNone(plan({ snapshot, needBytes: 30 * GIB }), "too_large");
+  assert.match(reason, /a\/GPU0\+GPU1: 20\.00 GiB free/);
+});
+
+Deno.test("planPlacement split: a profile asking for a split takes no single device", () => {
+  const snapshot = [
+    neuron("a", [device("GPU0", 24)]),
+    neuron("b", [device("GPU0", 10), device("GPU1", 10)]),
+    neuron("c", [device("GPU0", 12), device("RPC0", 12)]),
+  ];
+  const split = { id: "new", pinned_on: [], residency_priority: 0, split: "layer" as const };
+  const p = plan({ snapshot, needBytes: 8 * GIB, profile: split });
+  assert.deepEqual(p.kind === "fits" && [p.neuron, p.split], ["c", ["GPU0", "RPC0"]]);
+  // Named devices: only a neuron with all of them, in the order named.
+  const named = { ...split, devices: ["GPU1", "GPU0"] };
+  const q = plan({ snapshot, needBytes: 8 * GIB, profile: named });
+  assert.deepEqual(q.kind === "fits" && [q.neuron, q.split], ["b", ["GPU1", "GPU0"]]);
+  const r = plan({
+    snapshot,
+    needBytes: 8 * GIB,
+    profile: { ...split, devices: ["GPU0", "GPU9"] },
+  });
+  assert.match(assertNone(r, "no_device"), /split over GPU0, GPU9, and no allowed neuron/);
+});
+
+Deno.test("planPlacement split: an RPC device takes shares of splits, never a whole model", () => {
+  const rpc = device("RPC0", 30, { remote: true });
+  const snapshot = [neuron("a", [device("CPU", 6, { type: "cpu" }), rpc])];
+  // 20 GiB fits RPC0 alone, but it cannot run a model: a split with the CPU.
+  const p = plan({ snapshot, needBytes: 20 * GIB });
+  assert.deepEqual(p.kind === "fits" && [p.device, p.split], ["CPU+RPC0", ["CPU", "RPC0"]]);
+  // Evicting only from RPC0 is no single-device plan either.
+  const busy = [
+    neuron("a", [device("CPU", 1, { type: "cpu" }), device("RPC0", 1, { remote: true })], [
+      splitModel("old", { CPU: 4, RPC0: 20 }),
+    ]),
+  ];
+  const q = plan({ snapshot: busy, needBytes: 20 * GIB });
+  assert.equal(q.kind, "evict", JSON.stringify(q));
+  assert.deepEqual(q.kind === "evict" && q.split, ["CPU", "RPC0"]);
+});

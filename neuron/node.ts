@@ -9,6 +9,7 @@ import type {
   Device,
   KvCacheType,
   LoadRequest,
+  ModelSplit,
   NeuronModel,
   SpeculationState,
 } from "../core/neuron/schemas.ts";
@@ -23,6 +24,7 @@ import {
 } from "./engine/types.ts";
 import { ModelStore, type StoreEntry, StoreError } from "./store/model_store.ts";
 import { type Fit, FitError, fitModel } from "./store/fit.ts";
+import { planSplit, type SplitDevice, type SplitPlan } from "./store/split.ts";
 import { kvBytesPerToken, modelFacts, type ModelSummary } from "./store/summary.ts";
 import { detectToolFormat, type ToolFormat } from "../core/tools/mod.ts";
 
@@ -41,6 +43,10 @@ export interface NeuronSettings {
   nBatch: number;
   maxQueue: number;
   libraryPath?: string;
+  /** RPC servers ("host:port") whose devices splits may use, after this host's own. */
+  rpcServers?: string[];
+  /** libggml-rpc.so for a library without RPC (absent: `llama-build --rpc-module`'s). */
+  rpcLibrary?: string;
   logLevel?: string;
 }
 
@@ -49,8 +55,11 @@ export interface ModelRecord {
   source: string;
   path: string;
   state: "loading" | "loaded" | "failed";
+  /** The device that runs it: for a split, the first of this host's devices in it. */
   device: string;
   memoryBytes: number;
+  /** Split over several devices: each one's layers and share of memoryBytes; null: one. */
+  split: SplitPlan | null;
   summary: ModelSummary;
   kvCacheType: KvCacheType;
   info: LoadedModelInfo | null;
@@ -107,6 +116,11 @@ export class Neuron {
   readonly #records = new Map<string, ModelRecord>();
   /** Loads between the request and their record (store lookups, device choice). */
   readonly #starting = new Map<string, Promise<ModelRecord>>();
+  /**
+   * Device → bytes still held by models lost with their RPC server: never freed (a free would
+   * call the dead server), so they stay accounted until the neuron restarts.
+   */
+  readonly #leaked = new Map<string, number>();
   #log = createLogger("neuron");
 
   private constructor(settings: NeuronSettings, engine: Engine) {
@@ -120,16 +134,41 @@ export class Neuron {
       libraryDir: settings.libraryPath,
       devices: settings.devices,
       logLevel: settings.logLevel,
+      rpcServers: settings.rpcServers,
+      rpcLibrary: settings.rpcLibrary,
     });
     // Device names are known only now: a budget for a name that is not here would be
     // silently ignored, and the neuron would use memory the operator meant to cap.
-    const names = engine.workers.map((w) => w.device.name);
+    const names = [
+      ...engine.workers.map((w) => w.device.name),
+      ...engine.remote.map((r) => r.info.name),
+    ];
     const unknown = Object.keys(settings.memoryBudgets).find((k) => !names.includes(k));
     if (unknown !== undefined) {
       await engine.close();
       throw new UnknownBudgetDeviceError(unknown, names);
     }
-    return new Neuron(settings, engine);
+    const neuron = new Neuron(settings, engine);
+    engine.onModelLost = (key, reason) => neuron.#lost(key, reason);
+    return neuron;
+  }
+
+  /** A split model's RPC server was lost: it fails (its requests already ended in errors). */
+  #lost(key: string, reason: string): void {
+    const r = this.#records.get(key);
+    if (!r) return;
+    if (r.state !== "failed") {
+      for (const x of r.split?.shares ?? []) {
+        this.#leaked.set(x.device, (this.#leaked.get(x.device) ?? 0) + x.bytes);
+      }
+    }
+    r.state = "failed";
+    r.progress = null;
+    r.error = `${key}: ${reason}`;
+    this.#log.error("model lost with its RPC server: its memory here stays held until a restart", {
+      model: key,
+      reason,
+    });
   }
 
   record(key: string): ModelRecord | undefined {
@@ -227,7 +266,7 @@ export class Neuron {
       );
     }
     const devices = await this.devices();
-    const { device, fit } = this.#place(devices, req, summary, draft?.summary);
+    const { device, fit, split } = this.#place(devices, req, summary, draft?.summary);
     const { context, slots } = fit;
     const need = fit.totalBytes;
 
@@ -242,6 +281,7 @@ export class Neuron {
       state: "loading",
       device: device.name,
       memoryBytes: need,
+      split,
       summary,
       kvCacheType: fit.kvType,
       info: null,
@@ -268,6 +308,7 @@ export class Neuron {
       model: req.model,
       source: entry.id,
       device: device.name,
+      ...(split ? { split: split.shares.map((x) => `${x.device}:${x.layers}`).join(",") } : {}),
       context,
       slots,
       kv_cache_type: fit.kvType,
@@ -295,6 +336,14 @@ export class Neuron {
         draftMinP: rec.speculation.draft_min_p,
       }, {
         device: device.name,
+        split: split
+          ? {
+            mode: split.mode,
+            devices: split.shares.map((x) => x.device),
+            tensorSplit: split.tensorSplit,
+            gpuLayers: split.gpuLayers,
+          }
+          : undefined,
         onProgress: (f) => {
           rec.progress = f;
           onProgress?.(f);
@@ -367,21 +416,27 @@ export class Neuron {
 
   /**
    * Picks the requested device, or the one with the most free budget, and fits the model to
-   * it; refuses (507 with the numbers) when it cannot fit there.
+   * it; or plans a split (asked for, or automatic when no single device holds the model but
+   * the devices together do). Refuses (507 with the numbers) when it cannot fit.
    */
   #place(
     devices: Device[],
     req: LoadRequest,
     summary: ModelSummary,
     draft?: ModelSummary,
-  ): { device: Device; fit: Fit } {
-    const wanted = req.device;
+  ): { device: Device; fit: Fit; split: SplitPlan | null } {
     const live = devices.filter((d) => d.state === "ok");
-    const pool = wanted ? live.filter((d) => d.name === wanted) : live;
+    if (req.split !== undefined || req.devices !== undefined) {
+      return this.#placeSplit(live, req, summary, null, draft);
+    }
+    const wanted = req.device;
+    // An RPC device takes shares of splits, never a whole model (it cannot run one).
+    const local = live.filter((d) => !d.remote);
+    const pool = wanted ? local.filter((d) => d.name === wanted) : local;
     if (wanted && !pool.length) {
       throw new LoadRefusedError(
         400,
-        `device ${wanted} is not available here (devices: ${live.map((d) => d.name).join(", ")})`,
+        `device ${wanted} is not available here (devices: ${local.map((d) => d.name).join(", ")})`,
       );
     }
     const best = [...pool].sort((a, b) => b.memory_free_bytes - a.memory_free_bytes)[0];
@@ -391,37 +446,157 @@ export class Neuron {
       return {
         device: best,
         fit: this.fit(summary, this.#budget(best), best.name, req, total, draft),
+        split: null,
       };
     } catch (e) {
       if (!(e instanceof FitError)) throw e;
       // A KV type the model cannot take is the request's fault; memory is the device's.
       const status = "block" in e.details ? 400 : 507;
-      throw new LoadRefusedError(status, `${req.model}: ${e.message}`, {
+      const refused = new LoadRefusedError(status, `${req.model}: ${e.message}`, {
         ...e.details,
         free_bytes: best.memory_free_bytes,
         total_bytes: best.memory_budget_bytes ?? best.memory_total_bytes,
       });
+      if (status === 400 || wanted || live.length < 2) throw refused;
+      return this.#placeSplit(live, req, summary, refused, draft);
     }
+  }
+
+  /** Candidates of a split: this host's devices by free budget, then the RPC servers' in order. */
+  #splitCandidates(live: Device[], budget: (d: Device) => number): SplitDevice[] {
+    const local = live.filter((d) => !d.remote).sort((a, b) => budget(b) - budget(a));
+    return [...local, ...live.filter((d) => d.remote)].map((d) => ({
+      name: d.name,
+      budgetBytes: budget(d),
+      cpu: d.type === "cpu",
+    }));
+  }
+
+  /**
+   * A split over the requested devices, or the fewest candidates that hold the model. The
+   * device that runs it is the first of this host's devices in llama.cpp's order.
+   */
+  #placeSplit(
+    live: Device[],
+    req: LoadRequest,
+    summary: ModelSummary,
+    single: LoadRefusedError | null,
+    draft?: ModelSummary,
+  ): { device: Device; fit: Fit; split: SplitPlan } {
+    const s = this.settings;
+    if (draft) {
+      // The split planner does not place a draft model's memory yet.
+      throw new LoadRefusedError(
+        400,
+        `${req.model}: a draft model is not supported with a split (${
+          single ? "it fits no single device" : "a split was asked for"
+        })`,
+        {},
+        "draft",
+      );
+    }
+    let candidates = this.#splitCandidates(live, (d) => this.#budget(d));
+    if (req.devices) {
+      const unknown = req.devices.find((n) => !candidates.some((c) => c.name === n));
+      if (unknown !== undefined) {
+        throw new LoadRefusedError(
+          400,
+          `devices: ${unknown} is not available here (devices: ${
+            candidates.map((c) => c.name).join(", ")
+          })`,
+          {},
+          "devices",
+        );
+      }
+      candidates = req.devices.map((n) => candidates.find((c) => c.name === n)!);
+    }
+    if (!candidates.some((c) => !live.find((d) => d.name === c.name)!.remote)) {
+      throw new LoadRefusedError(
+        400,
+        `devices: a split needs one of this host's devices (it runs there), not only RPC ones`,
+        {},
+        "devices",
+      );
+    }
+    if ((req.split ?? "layer") === "row") {
+      // Row splits need split buffers, which only CUDA devices have; CPU and RPC do not.
+      const other = candidates.find((c) =>
+        live.find((d) => d.name === c.name)!.type !== "gpu" ||
+        live.find((d) => d.name === c.name)!.remote
+      );
+      if (other) {
+        throw new LoadRefusedError(
+          400,
+          `split: "row" needs every device to be a local GPU; ${other.name} is not (use "layer")`,
+          {},
+          "split",
+        );
+      }
+    }
+    let plan: SplitPlan;
+    try {
+      plan = planSplit({
+        summary,
+        devices: candidates,
+        mode: req.split ?? "layer",
+        fixed: req.devices !== undefined,
+        tensorSplit: req.tensor_split,
+        nBatch: s.nBatch,
+        kvType: req.kv_cache_type ?? s.kvCacheType,
+        context: req.context ?? s.context,
+        slots: req.slots ?? s.slots,
+      });
+    } catch (e) {
+      if (!(e instanceof FitError)) throw e;
+      const status = "block" in e.details ? 400 : 507;
+      throw new LoadRefusedError(
+        status,
+        `${req.model}: ${single ? `${single.message}; ` : ""}${e.message}`,
+        e.details,
+      );
+    }
+    const owner = plan.shares.map((x) => live.find((d) => d.name === x.device)!)
+      .find((d) => !d.remote)!;
+    return { device: owner, fit: plan.fit, split: plan };
   }
 
   /**
    * What a load at this neuron's defaults would get on its largest device (placement plans
    * with it: the fitted default takes a whole device, so the gateway makes room for it).
    */
-  async #defaultFit(summary: ModelSummary): Promise<Fit | null> {
-    const devices = (await this.engine.devices()).filter((d) => !d.failed);
+  async #defaultFit(summary: ModelSummary): Promise<{ fit: Fit; split: SplitPlan | null } | null> {
+    const devices = await this.devices();
+    const live = devices.filter((d) => d.state === "ok");
+    const total = (d: Device) =>
+      d.memory_budget_bytes ??
+        Math.max(0, d.memory_total_bytes - Math.max(256 * MiB, 0.05 * d.memory_total_bytes));
     let best: Fit | null = null;
-    for (const d of devices) {
-      const total = this.settings.memoryBudgets[d.name] ??
-        Math.max(0, d.memoryTotalBytes - Math.max(256 * MiB, 0.05 * d.memoryTotalBytes));
+    for (const d of live.filter((d) => !d.remote)) {
       try {
-        const f = this.fit(summary, total, d.name);
+        const f = this.fit(summary, total(d), d.name);
         if (!best || f.context * f.slots > best.context * best.slots) best = f;
       } catch {
         // does not fit this device at the defaults
       }
     }
-    return best;
+    if (best || live.length < 2) return best && { fit: best, split: null };
+    // Fits no single device: the split a load would get over the devices' whole budgets.
+    const s = this.settings;
+    try {
+      const split = planSplit({
+        summary,
+        devices: this.#splitCandidates(live, total),
+        mode: "layer",
+        fixed: false,
+        nBatch: s.nBatch,
+        kvType: s.kvCacheType,
+        context: s.context,
+        slots: s.slots,
+      });
+      return { fit: split.fit, split };
+    } catch {
+      return null; // not even split
+    }
   }
 
   /** Cancels a load in progress or unloads a loaded model; the memory is released. */
@@ -445,18 +620,19 @@ export class Neuron {
     this.#log.info("unloaded", { model: key });
   }
 
-  /** Devices with memory accounted against budgets. */
+  /** Devices with memory accounted against budgets (a split's share on each of its devices). */
   async devices(): Promise<Device[]> {
     const states = await this.engine.devices();
     return states.map((d) => {
       const used = [...this.#records.values()]
-        .filter((r) => r.device === d.name && r.state !== "failed")
-        .reduce((n, r) => n + r.memoryBytes, 0);
+        .filter((r) => r.state !== "failed")
+        .reduce((n, r) => n + shareOn(r, d.name), this.#leaked.get(d.name) ?? 0);
       const budget = this.settings.memoryBudgets[d.name] ?? null;
-      // A budget caps what we use; real free memory still bounds it (other processes).
+      // A budget caps what we use; real free memory still bounds it (other processes). The
+      // CPU's figure and an RPC server's (read once, when attached) do not see our own use.
       const free = budget !== null
         ? Math.max(0, Math.min(budget - used, d.memoryFreeBytes))
-        : d.type === "cpu"
+        : d.type === "cpu" || d.remote
         ? Math.max(0, d.memoryFreeBytes - used)
         : d.memoryFreeBytes;
       return {
@@ -469,6 +645,7 @@ export class Neuron {
         memory_free_bytes: free,
         memory_budget_bytes: budget,
         memory_used_bytes: used,
+        ...(d.remote ? { remote: true } : {}),
         temperature_c: d.temperatureC,
         utilization_percent: d.utilizationPercent,
       };
@@ -487,13 +664,15 @@ export class Neuron {
       } catch {
         // unreadable header: listed, but it will fail to load
       }
-      const fit = s ? await this.#defaultFit(s) : null;
+      const placed = s ? await this.#defaultFit(s) : null;
+      const fit = placed?.fit;
       const kvType = this.settings.kvCacheType;
       out.set(e.id, {
         id: e.id,
         source: e.id,
         state: "available",
         device: null,
+        split: splitOf(placed?.split ?? null),
         size_bytes: e.sizeBytes,
         // What a load at this neuron's defaults would take: placement plans with it.
         memory_bytes: fit?.totalBytes ?? null,
@@ -542,6 +721,7 @@ export class Neuron {
       source: r.source,
       state: r.state,
       device: r.device,
+      split: splitOf(r.split),
       size_bytes: r.summary.fileBytes,
       memory_bytes: r.memoryBytes,
       context_length: r.summary.contextLength,
@@ -571,4 +751,17 @@ export class Neuron {
   async close(): Promise<void> {
     await this.engine.close();
   }
+}
+
+/** Bytes a model holds on a device: its share of a split, or all of it on its one device. */
+function shareOn(r: ModelRecord, device: string): number {
+  if (r.split) return r.split.shares.find((x) => x.device === device)?.bytes ?? 0;
+  return r.device === device ? r.memoryBytes : 0;
+}
+
+function splitOf(p: SplitPlan | null): ModelSplit | null {
+  return p && {
+    mode: p.mode,
+    shares: p.shares.map((x) => ({ device: x.device, layers: x.layers, memory_bytes: x.bytes })),
+  };
 }

@@ -37,6 +37,8 @@ export function settingsFromConfig(c: NeuronConfig, name = Deno.hostname()): Neu
     nBatch: c.n_batch,
     maxQueue: c.max_queue,
     libraryPath: c.library_path,
+    rpcServers: c.rpc_servers,
+    rpcLibrary: c.rpc_library,
     logLevel: c.log_level,
   };
 }

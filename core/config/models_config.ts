@@ -8,7 +8,12 @@
  * files never claim the same variable.
  */
 import { z } from "zod";
-import { DRAFT_MAX_LIMIT, KvCacheTypeSchema, SpeculativeModeSchema } from "../neuron/schemas.ts";
+import {
+  DRAFT_MAX_LIMIT,
+  KvCacheTypeSchema,
+  SpeculativeModeSchema,
+  SplitModeSchema,
+} from "../neuron/schemas.ts";
 import { ConfigError, makeIssue } from "./config_error.ts";
 import type { Env, EnvSpec } from "./env_overrides.ts";
 import { integer, neuronName, number } from "./fields.ts";
@@ -92,6 +97,17 @@ export const ModelProfileSchema = z.strictObject({
   parallel: integer({ min: 1 }).optional(),
   /** KV cache type; absent = the neuron's `kv_cache_type`. */
   kv_cache_type: KvCacheTypeSchema.optional(),
+  /**
+   * Split across a neuron's devices (llama.cpp's split modes); absent = one device, or a layer
+   * split when no single device holds it.
+   */
+  split: SplitModeSchema.optional(),
+  /** The devices of a split, in order (a neuron without all of them does not take it). */
+  devices: z.array(z.string().min(1), { error: "an array of device names" }).min(2, {
+    error: "at least two device names",
+  }).max(16).optional(),
+  /** Relative shares of `devices`, one per device (absent: by each device's free room). */
+  tensor_split: z.array(number({ min: 0, max: 1e6 }), { error: "an array of numbers" }).optional(),
   /** Cap on generated tokens per request. */
   max_output_tokens: integer({ min: 1 }).optional(),
   /** Load as an embedding model (serves /v1/embeddings). */
@@ -151,6 +167,21 @@ function crossCheck(doc: Record<string, unknown>): CrossIssue[] {
         path: ["models", i, "speculative"],
         expected: '"ngram" or "off", or a `draft` model to draft with',
         found: '"draft" without `draft`',
+      });
+    }
+  });
+  models.forEach((m, i) => {
+    if (!isTable(m) || m.tensor_split === undefined) return;
+    const devices = Array.isArray(m.devices) ? m.devices : null;
+    if (devices === null) {
+      issues.push({
+        path: ["models", i, "tensor_split"],
+        expected: "devices beside it (one share per device, in the same order)",
+      });
+    } else if (Array.isArray(m.tensor_split) && m.tensor_split.length !== devices.length) {
+      issues.push({
+        path: ["models", i, "tensor_split"],
+        expected: `${devices.length} shares, one per entry of devices`,
       });
     }
   });

@@ -230,3 +230,34 @@ speculative = "ngram"
     /draft_max/,
   );
 });
+
+Deno.test("models: a profile may ask for a split; tensor_split needs devices, one share each", () => {
+  const ok = parseModelsConfig(`[[models]]
+id = "big"
+source = "big.gguf"
+split = "layer"
+devices = ["CUDA0", "CUDA1"]
+tensor_split = [1, 2]
+`);
+  assert.equal(ok.models[0].split, "layer");
+  assert.deepEqual(ok.models[0].devices, ["CUDA0", "CUDA1"]);
+  assert.deepEqual(ok.models[0].tensor_split, [1, 2]);
+  const e = configError(() =>
+    parseModelsConfig(`[[models]]
+id = "a"
+source = "a.gguf"
+tensor_split = [1, 2]
+
+[[models]]
+id = "b"
+source = "b.gguf"
+devices = ["CUDA0", "CUDA1"]
+tensor_split = [1]
+split = "column"
+`)
+  );
+  const messages = e.issues.map((i) => i.message).join("\n");
+  assert.match(messages, /models\[0\]\.tensor_split: expected devices beside it/);
+  assert.match(messages, /models\[1\]\.tensor_split: expected 2 shares, one per entry of devices/);
+  assert.match(messages, /models\[1\]\.split: expected one of "layer", "row"/);
+});

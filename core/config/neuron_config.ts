@@ -62,6 +62,16 @@ export const NeuronConfigSchema = z.strictObject({
   token: nonEmptyString("a non-empty token").optional(),
   /** Directory with libllama*.so; absent = the prebuilt from @node-llama-cpp/linux-x64. */
   library_path: pathString().optional(),
+  /**
+   * RPC servers ("host:port", llama.cpp's rpc-server) whose devices splits may use after this
+   * host's own; opt-in. No authentication and every token's activations cross the network:
+   * private networks only (README, "Models larger than one device").
+   */
+  rpc_servers: z.array(hostPort(), { error: 'an array of "host:port" strings' }).max(16, {
+    error: "at most 16 RPC servers (llama.cpp's limit)",
+  }).default([]),
+  /** libggml-rpc.so for a library without RPC of its own; absent = `deno task rpc-build`'s. */
+  rpc_library: pathString().optional(),
   /** Largest accepted request body, in bytes. */
   max_body_bytes: integer({ min: 1 }).default(8 * MiB),
   /** Log threshold; absent = CORTEX_LOG or "info". */
@@ -80,7 +90,7 @@ export const NEURON_ENV: EnvSpec = {
 /** Device names and model dirs must not repeat (a repeat is always a slip). */
 function crossCheck(doc: Record<string, unknown>): CrossIssue[] {
   const issues: CrossIssue[] = [];
-  for (const key of ["devices", "model_dirs"] as const) {
+  for (const key of ["devices", "model_dirs", "rpc_servers"] as const) {
     const list = doc[key];
     if (!Array.isArray(list)) continue;
     const seen = new Map<unknown, number>();
@@ -125,6 +135,9 @@ export function parseNeuronConfig(
     ),
     ...(config.library_path === undefined ? {} : {
       library_path: resolveFromFile(config.library_path, ["library_path"], baseDir, envPaths),
+    }),
+    ...(config.rpc_library === undefined ? {} : {
+      rpc_library: resolveFromFile(config.rpc_library, ["rpc_library"], baseDir, envPaths),
     }),
   };
 }

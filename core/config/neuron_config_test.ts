@@ -21,6 +21,7 @@ Deno.test("neuron defaults", async () => {
     kv_cache_type: "f16",
     n_batch: 512,
     max_queue: 64,
+    rpc_servers: [],
     max_body_bytes: 8 * 1024 * 1024,
   };
   // Without a file nothing is resolved: paths stay relative to the working directory.
@@ -76,7 +77,7 @@ n_thread = 2
     'neuron.toml:3: devices[1]: expected an entry not already listed, found "CUDA0", the same as devices[0]',
     'neuron.toml:4: log_level: expected one of "debug", "info", "warn", "error", found "verbose"',
     "neuron.toml:5: model_dirs: expected at least one directory, found an array []",
-    "neuron.toml:6: n_thread: expected a known top-level key (listen, model_dirs, devices, memory_budget_mb, slots, context, kv_cache_type, n_threads, n_threads_batch, n_batch, max_queue, token, library_path, max_body_bytes, log_level), " +
+    "neuron.toml:6: n_thread: expected a known top-level key (listen, model_dirs, devices, memory_budget_mb, slots, context, kv_cache_type, n_threads, n_threads_batch, n_batch, max_queue, token, library_path, rpc_servers, rpc_library, max_body_bytes, log_level), " +
     'found unknown key "n_thread"; did you mean "n_threads"?',
   ]);
 });
@@ -104,7 +105,7 @@ Deno.test("neuron env: bad values and near-miss names are reported with the vari
     parseNeuronConfig("", "neuron.toml", { NEURON_SLOTS: "many", NEURON_CONTXT: "8192" })
   );
   assert.deepEqual(e.issues.map((i) => i.message), [
-    "neuron.toml: contxt (set by NEURON_CONTXT): expected a known setting (listen, model_dirs, devices, memory_budget_mb, slots, context, kv_cache_type, n_threads, n_threads_batch, n_batch, max_queue, token, library_path, max_body_bytes, log_level), " +
+    "neuron.toml: contxt (set by NEURON_CONTXT): expected a known setting (listen, model_dirs, devices, memory_budget_mb, slots, context, kv_cache_type, n_threads, n_threads_batch, n_batch, max_queue, token, library_path, rpc_servers, rpc_library, max_body_bytes, log_level), " +
     'found unknown key "contxt"; did you mean NEURON_CONTEXT?',
     'neuron.toml: slots (set by NEURON_SLOTS): expected an integer >= 1, found "many"',
   ]);
@@ -120,4 +121,17 @@ Deno.test("kv_cache_type takes f16, q8_0 or q4_0 and nothing else", () => {
     configError(() => parseNeuronConfig('kv_cache_type = "q5_1"')).issues.map((i) => i.message),
     ['neuron.toml:1: kv_cache_type: expected one of "f16", "q8_0", "q4_0", found "q5_1"'],
   );
+});
+
+Deno.test("neuron: rpc_servers are host:port entries, none twice; rpc_library sits by the file", () => {
+  const n = parseNeuronConfig(
+    `rpc_servers = ["10.0.0.5:50052", "gpu-b:50052"]\nrpc_library = "rpc/libggml-rpc.so"\n`,
+    "/opt/neuron.toml",
+  );
+  assert.deepEqual(n.rpc_servers, ["10.0.0.5:50052", "gpu-b:50052"]);
+  assert.equal(n.rpc_library, "/opt/rpc/libggml-rpc.so");
+  const e = configError(() => parseNeuronConfig(`rpc_servers = ["10.0.0.5", "a:1", "a:1"]\n`));
+  assert.equal(e.issues.length, 2, e.issues.map((i) => i.message).join("\n"));
+  assert.match(e.issues[0].message, /^neuron\.toml:1: rpc_servers\[0\]: expected .*host:port/);
+  assert.match(e.issues[1].message, /rpc_servers\[2\]: expected an entry not already listed/);
 });

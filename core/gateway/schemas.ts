@@ -5,13 +5,20 @@
  */
 
 import { z } from "zod";
-import { DeviceSchema, ModelStateSchema, SpeculationStateSchema } from "../neuron/schemas.ts";
+import {
+  DeviceSchema,
+  ModelSplitSchema,
+  ModelStateSchema,
+  SpeculationStateSchema,
+} from "../neuron/schemas.ts";
 
 export const StatusModelSchema = z.looseObject({
   id: z.string(),
   state: ModelStateSchema,
   device: z.string().nullable(),
   memory_bytes: z.number().nullable(),
+  /** A split model's devices and shares (absent or null: one device). */
+  split: ModelSplitSchema.nullable().optional(),
   /** Requests the neuron is running / holding for a slot. */
   in_flight: z.number(),
   queued: z.number(),

@@ -32,7 +32,7 @@ export const LibraryManifestSchema = z.object({
   built_at: z.string(),
   /** Regular files of the folder and their sizes: a changed file voids the verification. */
   files: z.record(z.string(), z.number().int().nonnegative()),
-  /** Executables built beside the libraries (`llama-server`, `rpc-server`). */
+  /** Executables built beside the libraries (`llama-server`, `ggml-rpc-server`). */
   programs: z.array(z.string()),
   verified: z.object({
     at: z.string(),

@@ -24,6 +24,20 @@ export const ModelKeySchema = z.string().min(1).max(200).regex(
 export const KvCacheTypeSchema = z.enum(["f16", "q8_0", "q4_0"]);
 export type KvCacheType = z.infer<typeof KvCacheTypeSchema>;
 
+/**
+ * How a model is split across devices (llama.cpp's split modes): `layer` gives each device whole
+ * layers; `row` splits each weight matrix's rows across devices (backends with split buffers,
+ * i.e. CUDA, only).
+ */
+export const SplitModeSchema = z.enum(["layer", "row"]);
+export type SplitMode = z.infer<typeof SplitModeSchema>;
+
+/** Device names for a split; at most llama.cpp's 16. */
+const SplitDevicesSchema = z.array(z.string().min(1).max(200)).min(2).max(16);
+/** Relative shares of a split's devices (llama.cpp's `tensor_split`), one per device. */
+const TensorSplitSchema = z.array(z.number().min(0).max(1e6)).min(2).max(16)
+  .refine((a) => a.some((x) => x > 0), "at least one share above 0");
+
 export const LoadRequestSchema = z.strictObject({
   /** The name the model is served under. */
   model: ModelKeySchema,
@@ -48,8 +62,50 @@ export const LoadRequestSchema = z.strictObject({
   draft_max: z.int().min(1).max(DRAFT_MAX_LIMIT).optional(),
   /** A draft model's top token below this probability ends its draft (default 0). */
   draft_min_p: z.number().min(0).max(1).optional(),
+  /**
+   * Split the model across devices. Absent: one device, or a layer split over as many devices
+   * as it needs when it fits no single one.
+   */
+  split: SplitModeSchema.optional(),
+  /** The devices of a split, in order (absent with `split`: as many as it needs). */
+  devices: SplitDevicesSchema.optional(),
+  /** Shares of `devices` (absent: by each device's free budget). */
+  tensor_split: TensorSplitSchema.optional(),
   /** Stream progress as SSE (`event: progress`) and end with the result. */
   stream: z.boolean().optional(),
+}).superRefine((r, ctx) => {
+  if (r.device !== undefined && (r.devices !== undefined || r.split !== undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["device"],
+      message: "one device or a split (split / devices), not both",
+    });
+  }
+  if (r.tensor_split !== undefined && r.devices === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["tensor_split"],
+      message: "tensor_split needs devices: one share per device, in the same order",
+    });
+  } else if (r.tensor_split !== undefined && r.tensor_split.length !== r.devices!.length) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["tensor_split"],
+      message: `expected ${
+        r.devices!.length
+      } shares (one per device), found ${r.tensor_split.length}`,
+    });
+  }
+  if (r.devices !== undefined && new Set(r.devices).size !== r.devices.length) {
+    ctx.addIssue({ code: "custom", path: ["devices"], message: "a device is named twice" });
+  }
+  if (r.gpu_layers !== undefined && (r.devices !== undefined || r.split !== undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["gpu_layers"],
+      message: "gpu_layers is for one device; a split places every layer",
+    });
+  }
 });
 export type LoadRequest = z.infer<typeof LoadRequestSchema>;
 
@@ -72,13 +128,34 @@ export const SpeculationStateSchema = z.object({
   accepted_tokens: z.number(),
 });
 export type SpeculationState = z.infer<typeof SpeculationStateSchema>;
+/** One device's part of a split model: its layers and the memory accounted to it. */
+export const SplitShareSchema = z.object({
+  device: z.string(),
+  /** Repeating layers on this device (the output layer counts with the last device). */
+  layers: z.number(),
+  memory_bytes: z.number(),
+});
+export type SplitShare = z.infer<typeof SplitShareSchema>;
+
+export const ModelSplitSchema = z.object({
+  mode: SplitModeSchema,
+  shares: z.array(SplitShareSchema),
+});
+export type ModelSplit = z.infer<typeof ModelSplitSchema>;
 
 export const NeuronModelSchema = z.object({
   id: z.string(),
   /** Store id of the file. */
   source: z.string(),
   state: ModelStateSchema,
+  /** The device holding it; for a split, the first of its devices (the one that runs it). */
   device: z.string().nullable(),
+  /**
+   * A split model's devices and each one's share of `memory_bytes`; for an available model,
+   * the split a load at the neuron's defaults would get (it fits no single device). Absent or
+   * null: one device (optional: older neurons do not send it).
+   */
+  split: ModelSplitSchema.nullable().optional(),
   size_bytes: z.number(),
   /** Memory the neuron accounts for this model while resident (estimate). */
   memory_bytes: z.number().nullable(),
@@ -125,6 +202,8 @@ export const DeviceSchema = z.object({
   /** Budget set in neuron.toml, when it overrides the device's own figure. */
   memory_budget_bytes: z.number().nullable(),
   memory_used_bytes: z.number(),
+  /** A device of an RPC server (`rpc_servers`): it takes shares of splits, never a whole model. */
+  remote: z.boolean().optional(),
   temperature_c: z.number().nullable(),
   utilization_percent: z.number().nullable(),
 });

@@ -27,6 +27,7 @@ export function status(gw: Gateway): Response {
         state: m.state,
         device: m.device,
         memory_bytes: m.memory_bytes,
+        split: m.split ?? null,
         in_flight: m.in_flight,
         queued: m.queued,
         progress: m.progress,

@@ -43,7 +43,9 @@ export class DeviceWorker {
   /** Rung with every message so a busy worker takes it promptly (worker_state.ts). */
   readonly #doorbell = new Int32Array(new SharedArrayBuffer(4));
   readonly #pending = new Map<number, Pending>();
-  readonly #sinks = new Map<string, EventSink>();
+  readonly #sinks = new Map<string, { key: string; sink: EventSink }>();
+  /** model key → id of its load call in flight. */
+  readonly #loads = new Map<string, number>();
   readonly #progress = new Map<string, (f: number) => void>();
   #nextId = 1;
   #log = createLogger("device");
@@ -92,10 +94,10 @@ export class DeviceWorker {
     switch (m.op) {
       case "events":
         for (const [rid, ev] of m.items) {
-          const sink = this.#sinks.get(rid);
-          if (!sink) continue;
+          const s = this.#sinks.get(rid);
+          if (!s) continue;
           if (ev.type === "done" || ev.type === "error") this.#sinks.delete(rid);
-          sink(ev);
+          s.sink(ev);
         }
         return;
       case "ok": {
@@ -127,7 +129,7 @@ export class DeviceWorker {
     const err = new EngineError("worker_failed", `device ${this.device?.name} failed: ${reason}`);
     for (const p of this.#pending.values()) p.reject(err);
     this.#pending.clear();
-    for (const sink of this.#sinks.values()) {
+    for (const { sink } of this.#sinks.values()) {
       sink({ type: "error", code: "worker_failed", message: err.message });
     }
     this.#sinks.clear();
@@ -154,8 +156,33 @@ export class DeviceWorker {
     onProgress?: (f: number) => void,
   ): Promise<LoadedModelInfo> {
     if (onProgress) this.#progress.set(key, onProgress);
-    return this.#call<LoadedModelInfo>({ op: "load", id: this.#nextId++, key, path, opts })
-      .finally(() => this.#progress.delete(key));
+    const id = this.#nextId++;
+    this.#loads.set(key, id);
+    return this.#call<LoadedModelInfo>({ op: "load", id, key, path, opts })
+      .finally(() => {
+        this.#progress.delete(key);
+        if (this.#loads.get(key) === id) this.#loads.delete(key);
+      });
+  }
+
+  /**
+   * Gives up on a model whose RPC server was lost: its load (if any) fails, its requests end
+   * with an error event, and the worker forgets it without a call into llama.cpp (one would
+   * never return). The worker and its other models carry on.
+   */
+  abandon(key: string, reason: string): void {
+    const id = this.#loads.get(key);
+    if (id !== undefined) {
+      const p = this.#pending.get(id);
+      this.#pending.delete(id);
+      p?.reject(new LoadError("load_failed", reason));
+    }
+    for (const [rid, s] of this.#sinks) {
+      if (s.key !== key) continue;
+      this.#sinks.delete(rid);
+      s.sink({ type: "error", code: "decode_failed", message: reason });
+    }
+    if (!this.failed) this.#post({ op: "abandon", key });
   }
 
   cancelLoad(key: string): void {
@@ -172,7 +199,7 @@ export class DeviceWorker {
       sink({ type: "error", code: "worker_failed", message: this.failed });
       return;
     }
-    this.#sinks.set(rid, sink);
+    this.#sinks.set(rid, { key, sink });
     this.#post({ op: "generate", key, rid, params });
   }
 

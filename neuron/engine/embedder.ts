@@ -65,13 +65,18 @@ export class Embedder {
         );
       }
       promptTokens += tokens.length;
-      this.#ctx.clear();
+      // Cells only (no write to the devices' buffers, which for an RPC device is a network call
+      // on this thread that never returns once the server is lost).
+      this.#ctx.truncate(0, -1);
       this.#batch.clear();
       tokens.forEach((t, pos) => this.#batch.add(t, pos, 0, true));
       const rc = await this.#ctx.decode(this.#batch);
       if (rc !== DECODE_OK) {
         throw new EngineError("decode_failed", `embedding decode returned ${rc}`);
       }
+      // Reading the result waits for the devices: off-thread (an RPC device computes on past
+      // llama_decode's return).
+      await this.#ctx.synchronize();
       const v = this.#ctx.sequenceEmbedding(0, nEmbd);
       let norm = 0;
       for (const x of v) norm += x * x;

@@ -9,6 +9,7 @@ import { createLogger } from "../../core/log.ts";
 import { type DeviceInfo, listDevices } from "../llama/devices.ts";
 import { type LlamaLibrary, openLlamaLibrary } from "../llama/library.ts";
 import { type GpuTelemetry, gpuTelemetry, NO_TELEMETRY } from "../llama/nvml.ts";
+import { attachRpcServers, guardRpcAborts, type RpcDevice } from "../llama/rpc.ts";
 import { DeviceWorker, type EventSink } from "./device_worker.ts";
 import type { EmbeddingResult } from "./embedder.ts";
 import type { WorkerStats } from "./messages.ts";
@@ -18,6 +19,7 @@ import {
   type GenerateParams,
   type LoadedModelInfo,
   type LoadOptions,
+  type SplitLoad,
 } from "./types.ts";
 
 export interface EngineOptions {
@@ -25,6 +27,26 @@ export interface EngineOptions {
   /** Device names to use (e.g. ["CUDA0"]); absent = every GPU, or the CPU when there is none. */
   devices?: string[];
   logLevel?: string;
+  /** RPC servers ("host:port") whose devices splits may use, after this host's own. */
+  rpcServers?: string[];
+  /** libggml-rpc.so to load when the library has no RPC backend of its own. */
+  rpcLibrary?: string;
+}
+
+/** A device of an RPC server: no worker of its own; splits owned by local workers use it. */
+interface RemoteDevice {
+  info: DeviceInfo;
+  /** Memory as read when attached (reading it later could hang on a lost server). */
+  rpc: RpcDevice;
+  failed: string | null;
+}
+
+/** Where a split model's layers go (names in llama.cpp's order, from neuron/store/split.ts). */
+export interface SplitPlacement {
+  mode: "layer" | "row";
+  devices: string[];
+  tensorSplit: number[];
+  gpuLayers: number;
 }
 
 export interface DeviceState extends DeviceInfo, GpuTelemetry {
@@ -42,17 +64,43 @@ export class Engine {
   readonly workers: DeviceWorker[];
   /** model key → the worker holding (or loading) it. */
   readonly #placement = new Map<string, DeviceWorker>();
+  /** model key → the devices of its split. */
+  readonly #splits = new Map<string, string[]>();
+  readonly remote: RemoteDevice[];
+  /** Told when a model is lost with its RPC server (its memory stays held: see rpc.ts). */
+  onModelLost?: (key: string, reason: string) => void;
+  #guard: { close(): void } | null = null;
   #log = createLogger("engine");
 
-  private constructor(lib: LlamaLibrary, workers: DeviceWorker[]) {
+  private constructor(lib: LlamaLibrary, workers: DeviceWorker[], remote: RemoteDevice[]) {
     this.lib = lib;
     this.workers = workers;
+    this.remote = remote;
   }
 
   static async start(opts: EngineOptions = {}): Promise<Engine> {
     const lib = openLlamaLibrary({ dir: opts.libraryDir, log: createLogger("llama.cpp") });
+    // The guard reports to the engine, which exists only once the devices are attached.
+    const ref: { engine?: Engine } = {};
+    let guard: { close(): void } | null = null;
+    let rpc: RpcDevice[] = [];
+    if (opts.rpcServers?.length) {
+      // Before any server is attached: from then on a lost one must not abort the process.
+      guard = await guardRpcAborts(lib, (message) => ref.engine?.rpcLost(message));
+      try {
+        rpc = await attachRpcServers(lib, opts.rpcServers, opts.rpcLibrary);
+      } catch (e) {
+        guard.close();
+        throw e;
+      }
+    }
     const all = listDevices(lib);
-    const chosen = pickDevices(all, opts.devices);
+    const remote = all.filter((d) => d.remote).map((info) => ({
+      info,
+      rpc: rpc.find((r) => r.name === info.name)!,
+      failed: null,
+    }));
+    const chosen = pickDevices(all.filter((d) => !d.remote), opts.devices);
     const workers = await Promise.all(chosen.map((d) =>
       DeviceWorker.start({
         deviceIndex: d.index,
@@ -60,22 +108,55 @@ export class Engine {
         logLevel: opts.logLevel,
       })
     ));
-    const engine = new Engine(lib, workers);
+    const engine = ref.engine = new Engine(lib, workers, remote);
+    engine.#guard = guard;
     engine.#log.info("engine ready", {
       llama: lib.version,
       devices: workers.map((w) => w.device.name).join(","),
+      ...(remote.length
+        ? { rpc: remote.map((r) => `${r.info.name}=${r.rpc.endpoint}`).join(",") }
+        : {}),
     });
     return engine;
+  }
+
+  /**
+   * An RPC server stopped answering (ggml's message does not say which): every RPC device is
+   * failed from now on (its client is parked for good), and every model split over one is
+   * given up — its requests end with an error event, the rest of the neuron carries on.
+   */
+  rpcLost(message: string): void {
+    const reason = `an RPC server was lost (${message.replace(/^.*?: /, "").trim()})`;
+    this.#log.error("rpc server lost: models split over RPC devices fail", { message });
+    for (const r of this.remote) r.failed ??= reason;
+    const remote = new Set(this.remote.map((r) => r.info.name));
+    for (const [key, devices] of this.#splits) {
+      if (!devices.some((d) => remote.has(d))) continue;
+      this.#placement.get(key)?.abandon(key, `${key}: ${reason}`);
+      this.#placement.delete(key);
+      this.#splits.delete(key);
+      this.onModelLost?.(key, reason);
+    }
   }
 
   /** Devices with live memory figures and telemetry. */
   async devices(): Promise<DeviceState[]> {
     const fresh = new Map(listDevices(this.lib).map((d) => [d.index, d]));
-    return await Promise.all(this.workers.map((w) => {
+    const local = await Promise.all(this.workers.map((w) => {
       const d = fresh.get(w.deviceIndex) ?? w.device;
       const t = d.type === "gpu" ? gpuTelemetry(d.pciBusId, d.index) : NO_TELEMETRY;
       return { ...d, ...t, failed: w.failed };
     }));
+    return [
+      ...local,
+      ...this.remote.map((r) => ({
+        ...r.info,
+        memoryFreeBytes: r.rpc.memoryFreeBytes,
+        memoryTotalBytes: r.rpc.memoryTotalBytes,
+        ...NO_TELEMETRY,
+        failed: r.failed,
+      })),
+    ];
   }
 
   workerFor(deviceName?: string): DeviceWorker {
@@ -97,19 +178,72 @@ export class Engine {
     key: string,
     path: string,
     opts: LoadOptions,
-    place: { device?: string; onProgress?: (f: number) => void } = {},
+    place: { device?: string; split?: SplitPlacement; onProgress?: (f: number) => void } = {},
   ): Promise<LoadedModelInfo> {
     if (this.#placement.has(key)) {
       throw new EngineError("bad_request", `model ${key} is already loaded or loading`);
     }
-    const w = this.workerFor(place.device);
+    let load = opts;
+    let w: DeviceWorker;
+    if (place.split) {
+      const s = this.#splitLoad(place.split);
+      w = s.owner;
+      load = { ...opts, split: s.load };
+      this.#splits.set(key, place.split.devices);
+    } else {
+      w = this.workerFor(place.device);
+    }
     this.#placement.set(key, w);
     try {
-      return await w.load(key, path, opts, place.onProgress);
+      return await w.load(key, path, load, place.onProgress);
     } catch (e) {
-      this.#placement.delete(key);
+      if (this.#placement.get(key) === w) this.#placement.delete(key);
+      this.#splits.delete(key);
       throw e;
     }
+  }
+
+  /**
+   * The worker that owns a split (its first device of this host: one worker per model, so a
+   * model's decodes never cross threads) and what it passes to llama.cpp.
+   */
+  #splitLoad(p: SplitPlacement): { owner: DeviceWorker; load: SplitLoad } {
+    const byName = new Map<string, { index: number; remote: boolean; failed: string | null }>();
+    for (const w of this.workers) {
+      byName.set(w.device.name, { index: w.deviceIndex, remote: false, failed: w.failed });
+    }
+    for (const r of this.remote) {
+      byName.set(r.info.name, { index: r.info.index, remote: true, failed: r.failed });
+    }
+    const offload: number[] = [];
+    let remote = false;
+    for (const name of p.devices) {
+      const d = byName.get(name);
+      if (!d) throw new EngineError("bad_request", `device ${name} is not in use here`);
+      if (d.failed) throw new EngineError("bad_request", `device ${name} failed: ${d.failed}`);
+      remote ||= d.remote;
+      const cpu = !d.remote &&
+        this.workers.find((w) => w.deviceIndex === d.index)?.device.type === "cpu";
+      if (!cpu) offload.push(d.index);
+    }
+    const owner = this.workers.find((w) =>
+      w.device.name === p.devices.find((n) => !byName.get(n)!.remote)
+    );
+    if (!owner) {
+      throw new EngineError(
+        "bad_request",
+        `a split needs one of this host's devices (it runs there)`,
+      );
+    }
+    return {
+      owner,
+      load: { mode: p.mode, offload, tensorSplit: p.tensorSplit, gpuLayers: p.gpuLayers, remote },
+    };
+  }
+
+  /** The devices of a split model (null: one device). */
+  splitOf(key: string): string[] | null {
+    return this.#splits.get(key) ?? null;
   }
 
   cancelLoad(key: string): void {
@@ -122,6 +256,7 @@ export class Engine {
       await w.unload(key);
     } finally {
       this.#placement.delete(key);
+      this.#splits.delete(key);
     }
   }
 
@@ -179,6 +314,7 @@ export class Engine {
   async close(): Promise<void> {
     await Promise.allSettled([...this.#placement.keys()].map((k) => this.unload(k)));
     for (const w of this.workers) w.terminate();
+    this.#guard?.close();
   }
 
   #need(key: string): DeviceWorker {

@@ -46,7 +46,11 @@ export class LoadedModel {
     key: string,
     path: string,
     opts: LoadOptions,
-    device: { handle: Deno.PointerValue; isGpu: boolean },
+    device: {
+      handle: Deno.PointerValue;
+      isGpu: boolean;
+      handleOf: (index: number) => Deno.PointerValue;
+    },
     hooks: {
       emit: Emit;
       flush: () => void;
@@ -54,9 +58,11 @@ export class LoadedModel {
       signal?: AbortSignal;
     },
   ): Promise<LoadedModel> {
+    const split = opts.split;
     const model = await LlamaModel.load(lib, path, {
-      devices: device.isGpu ? [device.handle] : [],
-      gpuLayers: opts.gpuLayers,
+      devices: split ? split.offload.map(device.handleOf) : device.isGpu ? [device.handle] : [],
+      gpuLayers: split ? split.gpuLayers : opts.gpuLayers,
+      split: split ? { mode: split.mode, tensorSplit: split.tensorSplit } : undefined,
       onProgress: hooks.onProgress,
       signal: hooks.signal,
     });
@@ -154,6 +160,7 @@ export class LoadedModel {
           speculative,
           draftMax: opts.draftMax ?? DEFAULT_DRAFT_MAX,
           draft,
+          offThread: split?.remote ?? false,
         },
         hooks.emit,
         hooks.flush,

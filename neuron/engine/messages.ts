@@ -30,6 +30,8 @@ export type Request =
   | { op: "unload"; id: number; key: string }
   | { op: "generate"; key: string; rid: string; params: GenerateParams }
   | { op: "cancel"; key: string; rid: string }
+  /** Forget a model whose RPC server was lost, without touching it (see rpc.ts). */
+  | { op: "abandon"; key: string }
   | { op: "tokenize"; id: number; key: string; text: string; addSpecial: boolean }
   | { op: "embed"; id: number; key: string; inputs: (string | number[])[] }
   | { op: "stats"; id: number }

@@ -109,6 +109,8 @@ export interface SchedulerOptions {
   draftMax: number;
   /** The draft model, when the profile names one. */
   draft: DraftModel | null;
+  /** Never decode on the worker's own thread (a split over an RPC device: see SplitLoad). */
+  offThread?: boolean;
 }
 
 const NO_DRAFT: number[] = [];
@@ -387,9 +389,17 @@ export class Scheduler {
 
   /**
    * One decode: small ones on this thread when this is the worker's only busy model and no
-   * load runs (see SYNC_DECODE_MAX_TOKENS), others off-thread.
+   * load runs (see SYNC_DECODE_MAX_TOKENS), others off-thread; always off-thread for a model
+   * split over an RPC device (a lost server parks the call for good).
    */
   #decode = async (ctx: LlamaContext, batch: Batch): Promise<number> => {
+    if (this.#opts.offThread) {
+      const rc = await ctx.decode(batch);
+      // An RPC device computes on past llama_decode's return, and sampling would wait for it
+      // on this thread: wait here, off-thread, so a lost server parks no worker.
+      if (rc === DECODE_OK) await ctx.synchronize();
+      return rc;
+    }
     if (batch.size > SYNC_DECODE_MAX_TOKENS || workerState.busyLoops > 1 || workerState.loads) {
       return await ctx.decode(batch);
     }

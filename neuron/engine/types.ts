@@ -121,6 +121,24 @@ export interface LoadOptions {
   draftMax?: number;
   /** A draft model's top token below this probability ends its draft (default 0). */
   draftMinP?: number;
+  /** A split over several devices (the owning worker's device is one of them). */
+  split?: SplitLoad;
+}
+
+/** What a worker needs to load a split model (planned by neuron/store/split.ts). */
+export interface SplitLoad {
+  mode: "layer" | "row";
+  /** ggml indices of the devices layers are offloaded to, in order (the CPU is never one). */
+  offload: number[];
+  /** `tensor_split` over `offload`. */
+  tensorSplit: number[];
+  /** `n_gpu_layers`: layers not on the CPU, plus the output layer. */
+  gpuLayers: number;
+  /**
+   * An RPC device takes part: every decode runs off the worker's thread, because a lost
+   * server parks the call for good (see neuron/llama/rpc.ts).
+   */
+  remote: boolean;
 }
 
 export const DEFAULT_DRAFT_MAX = 16;

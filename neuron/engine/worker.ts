@@ -76,7 +76,12 @@ self.onmessage = (e: MessageEvent<WorkerInit>) => {
         workerState.loads++;
         try {
           let last = -1;
-          const lm = await LoadedModel.load(lib, m.key, m.path, m.opts, { handle, isGpu }, {
+          const handleOf = (i: number) => deviceHandle(lib, i);
+          const lm = await LoadedModel.load(lib, m.key, m.path, m.opts, {
+            handle,
+            isGpu,
+            handleOf,
+          }, {
             emit,
             flush,
             signal: ac.signal,
@@ -125,6 +130,12 @@ self.onmessage = (e: MessageEvent<WorkerInit>) => {
         return;
       case "cancel":
         models.get(m.key)?.scheduler.cancel(m.rid);
+        return;
+      case "abandon":
+        // Its RPC server is gone: calls into it never return, so it is forgotten, not freed.
+        models.delete(m.key);
+        loading.delete(m.key);
+        log.warn("model abandoned", { key: m.key, device: device.name });
         return;
       case "tokenize": {
         const t = need(m.key).model.vocab.tokenize(m.text, {

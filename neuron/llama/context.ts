@@ -107,6 +107,11 @@ export class LlamaContext {
     return this.#lib.llama.llama_decode_sync(this.ptr, batch.struct);
   }
 
+  /** Waits off-thread until the last decode's device work is done (its logits readable). */
+  synchronize(): Promise<void> {
+    return this.#lib.llama.llama_synchronize(this.ptr);
+  }
+
   /** Drops positions [from, ∞) of a sequence (or the whole sequence with from = -1). */
   truncate(seq: number, from: number): boolean {
     return this.#lib.llama.llama_memory_seq_rm(this.memory, seq, from, -1);

@@ -18,6 +18,12 @@ export interface DeviceInfo {
   backend: string;
   memoryFreeBytes: number;
   memoryTotalBytes: number;
+  /**
+   * An RPC server's device. Its memory is not read here (0): asking means a network call,
+   * which hangs for good once the server is gone (see rpc.ts); the engine keeps the figures it
+   * read when the server was attached.
+   */
+  remote: boolean;
 }
 
 /** sizeof(struct ggml_backend_dev_props) on x86-64. */
@@ -30,12 +36,27 @@ export function listDevices(lib: LlamaLibrary): DeviceInfo[] {
   const n = Number(g.ggml_backend_dev_count());
   for (let i = 0; i < n; i++) {
     const dev = g.ggml_backend_dev_get(BigInt(i));
-    const props = new Uint8Array(PROPS_SIZE);
-    g.ggml_backend_dev_get_props(dev, props);
-    const dv = view(props);
     const type = TYPES[g.ggml_backend_dev_type(dev)] ?? "accel";
     // ACCEL devices (BLAS, AMX) assist the CPU; they hold no models of their own.
     if (type === "accel" || type === "meta") continue;
+    const backend = cstr(g.ggml_backend_reg_name(g.ggml_backend_dev_backend_reg(dev)));
+    if (backend === "RPC") {
+      out.push({
+        index: i,
+        name: cstr(g.ggml_backend_dev_name(dev)),
+        description: cstr(g.ggml_backend_dev_description(dev)),
+        type,
+        pciBusId: null,
+        backend,
+        memoryFreeBytes: 0,
+        memoryTotalBytes: 0,
+        remote: true,
+      });
+      continue;
+    }
+    const props = new Uint8Array(PROPS_SIZE);
+    g.ggml_backend_dev_get_props(dev, props);
+    const dv = view(props);
     const pci = cstr(getPointer(dv, 40));
     out.push({
       index: i,
@@ -43,9 +64,10 @@ export function listDevices(lib: LlamaLibrary): DeviceInfo[] {
       description: cstr(g.ggml_backend_dev_description(dev)),
       type,
       pciBusId: pci || null,
-      backend: cstr(g.ggml_backend_reg_name(g.ggml_backend_dev_backend_reg(dev))),
+      backend,
       memoryFreeBytes: Number(dv.getBigUint64(16, true)),
       memoryTotalBytes: Number(dv.getBigUint64(24, true)),
+      remote: false,
     });
   }
   return out;

@@ -1,7 +1,7 @@
 /** Loading and freeing a model, with progress and cancellation. */
 
 import type { LlamaLibrary } from "./library.ts";
-import { MP, setPointer, SPLIT_MODE_NONE, view } from "./structs.ts";
+import { MP, setPointer, SPLIT_MODE, SPLIT_MODE_NONE, view } from "./structs.ts";
 import { Vocab } from "./vocab.ts";
 
 export interface LoadModelOptions {
@@ -9,6 +9,11 @@ export interface LoadModelOptions {
   devices: Deno.PointerValue[];
   /** Layers on the devices: -1 = all. Ignored without devices. */
   gpuLayers?: number;
+  /**
+   * Split over several devices: llama.cpp's split mode and `tensor_split` (one share per
+   * device of `devices`). Absent: the first device only.
+   */
+  split?: { mode: "layer" | "row"; tensorSplit: number[] };
   /** Called with 0..1 while tensors load; from the loader thread, so keep it cheap. */
   onProgress?: (fraction: number) => void;
   signal?: AbortSignal;
@@ -73,8 +78,14 @@ export class LlamaModel {
     opts.devices.forEach((d, i) => devs[i] = BigInt(Deno.UnsafePointer.value(d)));
     setPointer(dv, MP.devices, Deno.UnsafePointer.of(devs));
     dv.setInt32(MP.n_gpu_layers, opts.devices.length ? (opts.gpuLayers ?? -1) : 0, true);
-    dv.setInt32(MP.split_mode, SPLIT_MODE_NONE, true);
+    dv.setInt32(MP.split_mode, opts.split ? SPLIT_MODE[opts.split.mode] : SPLIT_MODE_NONE, true);
     dv.setInt32(MP.main_gpu, 0, true);
+    // llama.cpp reads llama_max_devices() floats; kept alive until the load returns.
+    const shares = new Float32Array(Number(l.llama_max_devices()));
+    if (opts.split) {
+      shares.set(opts.split.tensorSplit);
+      setPointer(dv, MP.tensor_split, Deno.UnsafePointer.of(shares));
+    }
 
     let progress: Deno.UnsafeCallback<typeof PROGRESS> | undefined;
     if (opts.onProgress || opts.signal) {
@@ -102,7 +113,8 @@ export class LlamaModel {
       return new LlamaModel(lib, ptr);
     } finally {
       progress?.close();
-      void devs; // the device list must outlive the call
+      void devs; // the device list and shares must outlive the call
+      void shares;
     }
   }
 

@@ -74,6 +74,8 @@ export const BT = {
 } as const;
 
 export const SPLIT_MODE_NONE = 0;
+/** `enum llama_split_mode` for the modes a split may ask for. */
+export const SPLIT_MODE = { layer: 1, row: 2 } as const;
 export const POOLING_MEAN = 1;
 export const FLASH_ATTN_AUTO = -1;
 export const FLASH_ATTN_ENABLED = 1;

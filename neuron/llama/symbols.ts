@@ -99,6 +99,8 @@ export const LLAMA_SYMBOLS = {
   llama_decode: { parameters: ["pointer", BATCH], result: "i32", nonblocking: true },
   // Same symbol, on the calling thread: for the plain-loop benchmark peer.
   llama_decode_sync: { name: "llama_decode", parameters: ["pointer", BATCH], result: "i32" },
+  // Waits for a decode's device work (an RPC device's runs on, past llama_decode's return).
+  llama_synchronize: { parameters: ["pointer"], result: "void", nonblocking: true },
   llama_get_logits_ith: { parameters: ["pointer", "i32"], result: "pointer" },
   llama_get_embeddings_seq: { parameters: ["pointer", "i32"], result: "pointer" },
   llama_get_embeddings_ith: { parameters: ["pointer", "i32"], result: "pointer" },

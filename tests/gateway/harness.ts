@@ -28,6 +28,10 @@ export interface NeuronSpec {
   context?: number;
   /** Loaded on the neuron directly, outside the gateway: served id → store id. */
   preload?: Record<string, string>;
+  /** `memory_budget_mb` in full (over `budgetMb`), e.g. `{ CPU = 50, RPC0 = 50 }`. */
+  budgets?: string;
+  /** More neuron.toml lines (rpc_servers, library_path). */
+  toml?: string;
 }
 
 export interface FleetSpec {
@@ -120,8 +124,9 @@ context = ${spec.context ?? 512}
 n_threads = 1
 n_batch = 128
 max_queue = 16
-memory_budget_mb = { CPU = ${spec.budgetMb ?? 200} }
+memory_budget_mb = ${spec.budgets ?? `{ CPU = ${spec.budgetMb ?? 200} }`}
 ${spec.token ? `token = "${spec.token}"` : ""}
+${spec.toml ?? ""}
 `,
   );
   const proc = await spawnServer("cli/neuron.ts", config);

@@ -136,7 +136,7 @@ export async function llamaBuild(o: LlamaBuildOptions, r: BuildReporter): Promis
 
   const asked: Program[] = [
     ...(o.peer ? ["llama-server" as const] : []),
-    ...(o.rpc ? ["rpc-server" as const] : []),
+    ...(o.rpc ? ["ggml-rpc-server" as const] : []),
   ];
   const current = checkBuild(dest, SUPPORTED_VERSIONS, hostFlags);
   const had = "manifest" in current ? current.manifest.programs as Program[] : [];

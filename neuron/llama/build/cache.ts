@@ -71,5 +71,11 @@ export function variantName(v: VariantSpec): string {
   return v.rpc ? `${base}-rpc` : base;
 }
 
+/**
+ * The RPC backend module for the npm prebuilt and rpc-server (`llama-build --rpc-module`,
+ * rpc_module.ts): beside the variants, but not a library set a neuron runs on its own.
+ */
+export const RPC_MODULE_VARIANT = "prebuilt-rpc";
+
 /** Folder names under the release folder that are not variants. */
-export const NOT_VARIANTS = new Set(["src", "build"]);
+export const NOT_VARIANTS = new Set(["src", "build", RPC_MODULE_VARIANT]);

@@ -54,7 +54,8 @@ export function cmakeFlags(s: CmakeSpec): string[] {
 }
 
 /** The programs a build may add beside the libraries. */
-export type Program = "llama-server" | "rpc-server";
+/** v0.4.0 names its RPC server target and binary ggml-rpc-server. */
+export type Program = "llama-server" | "ggml-rpc-server";
 
 /** The targets to build: the libraries always, each program only when asked for. */
 export function buildTargets(programs: Program[]): string[] {

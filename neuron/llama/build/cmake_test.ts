@@ -43,11 +43,11 @@ Deno.test("cmake flags: CUDA with its compiler and architectures; RPC on", () =>
 Deno.test("build targets: the libraries, plus only the programs asked for", () => {
   assertEquals(buildTargets([]), ["llama"]);
   assertEquals(buildTargets(["llama-server"]), ["llama", "llama-server"]);
-  assertEquals(buildTargets(["rpc-server"]), ["llama", "rpc-server"]);
-  assertEquals(buildTargets(["llama-server", "rpc-server", "llama-server"]), [
+  assertEquals(buildTargets(["ggml-rpc-server"]), ["llama", "ggml-rpc-server"]);
+  assertEquals(buildTargets(["llama-server", "ggml-rpc-server", "llama-server"]), [
     "llama",
     "llama-server",
-    "rpc-server",
+    "ggml-rpc-server",
   ]);
 });
 

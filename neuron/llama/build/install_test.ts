@@ -22,8 +22,8 @@ Deno.test("install: shared libraries (symlinks kept) and the asked programs, not
     assertEquals(await Deno.readLink(`${dir}/staged/libggml-base.so`), "libggml-base.so.0");
     assertEquals(await Deno.readTextFile(`${dir}/staged/libllama.so`), "libllama.so.0.0.1");
     await assertRejects(
-      () => copyBuildOutputs(bin, `${dir}/staged2`, ["rpc-server"]),
-      /holds no rpc-server after the build/,
+      () => copyBuildOutputs(bin, `${dir}/staged2`, ["ggml-rpc-server"]),
+      /holds no ggml-rpc-server after the build/,
     );
 
     // The staged folder replaces the installed one whole.
