@@ -46,6 +46,25 @@ Deno.test("ollama request: tool calls round-trip, format, think and options map"
   assertEquals([out.max_tokens, out.top_k, out.stream], [5, 3, undefined]);
 });
 
+Deno.test("ollama request: options.speculative maps; a bad value or a top-level one is a 400", () => {
+  const messages = [{ role: "user", content: "hi" }];
+  const req = parseOllama(ChatRequestSchema, {
+    model: "m",
+    messages,
+    options: { speculative: "ngram" },
+  });
+  assertEquals(ollamaChatToOpenAI(req, ctx).speculative, "ngram");
+  const refused = (body: Record<string, unknown>) => {
+    const e = assertThrows(() => parseOllama(ChatRequestSchema, { model: "m", messages, ...body }));
+    assertEquals((e as HttpError).status, 400);
+    return e as HttpError;
+  };
+  assertEquals(refused({ options: { speculative: "banana" } }).param, "options.speculative");
+  const top = refused({ speculative: "ngram" });
+  assertEquals(top.param, "speculative");
+  assertEquals(/options\.speculative/.test(top.message), true, top.message);
+});
+
 Deno.test("ollama request: num_ctx beyond the context is a 400", () => {
   const req = parseOllama(ChatRequestSchema, {
     model: "m",

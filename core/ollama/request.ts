@@ -6,11 +6,13 @@
  * images (the neuron serves text models), `raw` / `template` / `suffix` / `context` on
  * generate, and options with no engine equivalent. `format` goes through `response_format`
  * (so the same grammar path), `think` through `chat_template_kwargs.enable_thinking` and
- * `reasoning_effort`. `tool_choice` is accepted as a cortex extension (Ollama has none).
+ * `reasoning_effort`. `tool_choice` and `options.speculative` are accepted as cortex
+ * extensions (Ollama has neither).
  */
 import { z } from "zod";
 import { parseDuration } from "../config/duration.ts";
 import { HttpError, httpErrorFromZod } from "../errors.ts";
+import { SpeculativeModeSchema } from "../neuron/speculative.ts";
 import type {
   ChatCompletionRequest,
   ChatMessage,
@@ -47,6 +49,8 @@ const OptionsSchema = z.strictObject({
   presence_penalty: z.number().optional(),
   frequency_penalty: z.number().optional(),
   num_ctx: z.int().positive().optional(),
+  /** cortex extension (Ollama has none): how this request drafts tokens, as on /v1. */
+  speculative: SpeculativeModeSchema.optional(),
 });
 export type OllamaOptions = z.infer<typeof OptionsSchema>;
 
@@ -58,6 +62,11 @@ const Common = {
   think: z.union([z.boolean(), z.enum(["low", "medium", "high"])]).optional(),
   keep_alive: z.union([z.string(), z.number()]).optional(),
   options: OptionsSchema.optional(),
+  // The extension is a generation option: said here rather than ignored at the top level.
+  speculative: z.unknown().optional().refine(
+    (v) => v === undefined,
+    "goes in options (options.speculative)",
+  ),
 };
 
 export const ChatRequestSchema = z.looseObject({
@@ -266,6 +275,7 @@ function applyCommon(
       "repeat_penalty",
       "presence_penalty",
       "frequency_penalty",
+      "speculative",
     ] as const
   ) {
     if (o[k] !== undefined) body[k] = o[k];
