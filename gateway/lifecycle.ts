@@ -381,12 +381,13 @@ export class Lifecycle {
         )
         : []
     );
+    // A draft is a store id; it loads on the target's neuron, so only neurons holding both count.
     const draftId = entry.profile.draft?.replace(/\.gguf$/i, "");
-    const draftStored = draftId === undefined
-      ? []
-      : snapshot.flatMap((n) =>
-        n.up ? n.models.filter((m) => m.state === "available" && m.source === draftId) : []
-      );
+    const draftsOn = (n: { models: readonly NeuronModel[] }) =>
+      draftId === undefined
+        ? []
+        : n.models.filter((m) => m.state === "available" && m.source === draftId);
+    const draftStored = snapshot.flatMap((n) => n.up ? draftsOn(n) : []);
     const need = profileBytes(entry.profile, stored, draftStored);
     if (need === null) {
       if (allowedDown) {
@@ -408,8 +409,24 @@ export class Lifecycle {
       up: n.up &&
         n.models.some((m) =>
           m.state === "available" && sourceMatches(entry.profile.source, m.source)
-        ),
+        ) && (draftId === undefined || draftsOn(n).length > 0),
     }));
+    if (draftId !== undefined && !withFile.some((n) => n.up)) {
+      // Else the load would fail on the neuron (404 draft) and reach the caller as a 502.
+      if (allowedDown) {
+        throw new RetryLaterError(
+          `${entry.id}'s draft model may be on a neuron that is down or restarting`,
+          5,
+          "model_unavailable",
+        );
+      }
+      throw new HttpError(
+        503,
+        `no live neuron has ${entry.id}'s draft model ${draftId} (models.toml \`draft\`) in its ` +
+          `model store beside ${entry.profile.source} (cortex pull it first, or fix \`draft\`)`,
+        { code: "model_unavailable" },
+      );
+    }
     const input = {
       profile: entry.profile,
       needBytes: need,
