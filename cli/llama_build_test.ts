@@ -95,6 +95,10 @@ Deno.test("llama-build on a host without the tools says what to install and exit
     assertStringIncludes(cuda.stderr, "nvidia-smi not found; pass --arch");
     const usage = await runCli(["--jobs", "many"], dir);
     assertEquals(usage.code, 2);
+    // --check looks at --source too (it said "everything the build needs is here" before).
+    const source = await runCli(["--check", "--source", `${dir}/nowhere.tgz`], dir);
+    assertEquals(source.code, 1);
+    assertStringIncludes(source.stderr, `--source ${dir}/nowhere.tgz: no such file or folder`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
