@@ -218,4 +218,32 @@ neuron.test("bad speculation settings are 4xx naming the field", async () => {
   assertEquals((await answer("drafted", "draft", {})).finish, "length");
 });
 
+neuron.test("a draft model counts in its target's memory, and unloading the target frees both", async () => {
+  const health = async () => (await (await fetch(`${neuron.url}/health`)).json()).devices[0];
+  const models = async () =>
+    (await (await fetch(`${neuron.url}/models`)).json()).models as {
+      id: string;
+      state: string;
+      size_bytes: number;
+      memory_bytes: number | null;
+    }[];
+  const before = await health();
+  const loaded = await neuron.post("/models/load", {
+    model: "accounted",
+    source: "target",
+    draft: "drafts/perfect",
+  });
+  assertEquals(loaded.status, 200, JSON.stringify(loaded.json));
+  const all = await models();
+  const draftFile = all.find((m) => m.id === "drafts/perfect")!.size_bytes;
+  const plain = all.find((m) => m.id === "lookup")!.memory_bytes!; // the same target, no draft
+  const withDraft = loaded.json.model.memory_bytes;
+  assert(withDraft >= plain + draftFile, JSON.stringify({ withDraft, plain, draftFile }));
+  assertEquals((await health()).memory_used_bytes, before.memory_used_bytes + withDraft);
+  const un = await neuron.post("/models/unload", { model: "accounted" });
+  assertEquals(un.status, 200, JSON.stringify(un.json));
+  assertEquals((await health()).memory_used_bytes, before.memory_used_bytes);
+  assert(!(await models()).some((m) => m.id === "accounted"));
+});
+
 neuron.stopAtEnd("the neuron stops cleanly");
