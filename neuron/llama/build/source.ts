@@ -42,7 +42,7 @@ async function run(cmd: string, args: string[], what: string, cwd?: string): Pro
 }
 
 /** "sha512-<base64>" of a file, npm's integrity format. */
-export async function integrityOf(path: string): Promise<string> {
+async function integrityOf(path: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-512", await Deno.readFile(path));
   return `sha512-${btoa(String.fromCharCode(...new Uint8Array(digest)))}`;
 }
