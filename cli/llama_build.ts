@@ -42,7 +42,7 @@ prefers that build over the npm prebuilt (unless library_path is set).
                       cached tarball, else \`npm pack\` (the only network access)
   --cache-dir <dir>   cache root (default $CORTEX_CACHE_DIR, $XDG_CACHE_HOME/cortex, ~/.cache/cortex)
   --force             rebuild even when a verified build of the variant is there
-  --check             check the tools only, and say what is missing
+  --check             check the tools (and --source) only, and say what is missing
   -h, --help          show this help`;
 
 interface Parsed extends LlamaBuildOptions {
