@@ -67,7 +67,7 @@ const factKey = (neuron: string, model: string) => `${neuron}\u0000${model}`;
  * Memory to plan for a profile. Neurons estimate store files at their own
  * default context and slots; a profile asking for other values is rescaled
  * by the model's KV cost per token, so placement and the neuron agree. A
- * profile's draft model adds its file and a KV cache for the same cells.
+ * profile's draft model adds its weights, compute buffers and a KV cache for the same cells.
  */
 export function profileBytes(
   profile: CatalogueEntry["profile"],
@@ -95,7 +95,13 @@ export function profileBytes(
   }
   let draft = 0;
   for (const d of draftStored) {
-    draft = Math.max(draft, d.size_bytes + (d.kv_bytes_per_token ?? 0) * cells);
+    const kv = d.kv_bytes_per_token ?? 0;
+    // Its weights and compute buffers (its estimate less its own KV cache; the compute buffer
+    // scales with its vocabulary and can be a third of a small draft), then its cache.
+    const fixed = d.memory_bytes !== null && d.context && d.slots
+      ? d.memory_bytes - kv * d.context * d.slots
+      : d.size_bytes;
+    draft = Math.max(draft, fixed + kv * cells);
   }
   return (rescale ? scaled ?? base : base) + draft;
 }
