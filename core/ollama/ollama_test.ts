@@ -2,6 +2,7 @@ import { assertEquals, assertThrows } from "../../tests/assert.ts";
 import { HttpError } from "../errors.ts";
 import {
   ChatRequestSchema,
+  EmbedRequestSchema,
   expiresAt,
   ollamaChatToOpenAI,
   ollamaDetails,
@@ -60,6 +61,11 @@ Deno.test("ollama request: options.speculative maps; a bad value or a top-level 
     return e as HttpError;
   };
   assertEquals(refused({ options: { speculative: "banana" } }).param, "options.speculative");
+  // Embeddings generate nothing: refused there, not ignored.
+  const embed = assertThrows(() =>
+    parseOllama(EmbedRequestSchema, { model: "m", input: "x", options: { speculative: "ngram" } })
+  ) as HttpError;
+  assertEquals([embed.status, embed.param], [400, "options"]);
   const top = refused({ speculative: "ngram" });
   assertEquals(top.param, "speculative");
   assertEquals(/options\.speculative/.test(top.message), true, top.message);

@@ -54,6 +54,9 @@ const OptionsSchema = z.strictObject({
 });
 export type OllamaOptions = z.infer<typeof OptionsSchema>;
 
+/** Embeddings generate nothing: drafting is refused there rather than ignored. */
+const EmbedOptionsSchema = OptionsSchema.omit({ speculative: true });
+
 const Common = {
   model: z.string().min(1),
   stream: z.boolean().optional(),
@@ -96,7 +99,7 @@ export const EmbedRequestSchema = z.looseObject({
   truncate: z.boolean().optional(),
   dimensions: z.int().positive().optional(),
   keep_alive: z.union([z.string(), z.number()]).optional(),
-  options: OptionsSchema.optional(),
+  options: EmbedOptionsSchema.optional(),
 });
 export type OllamaEmbedRequest = z.infer<typeof EmbedRequestSchema>;
 
@@ -105,7 +108,7 @@ export const EmbeddingsRequestSchema = z.looseObject({
   model: z.string().min(1),
   prompt: z.string(),
   keep_alive: z.union([z.string(), z.number()]).optional(),
-  options: OptionsSchema.optional(),
+  options: EmbedOptionsSchema.optional(),
 });
 
 /** Parses a body against an Ollama request schema: a 400 naming the field on failure. */
