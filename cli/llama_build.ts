@@ -42,7 +42,7 @@ prefers that build over the npm prebuilt (unless library_path is set).
                       cached tarball, else \`npm pack\` (the only network access)
   --cache-dir <dir>   cache root (default $CORTEX_CACHE_DIR, $XDG_CACHE_HOME/cortex, ~/.cache/cortex)
   --force             rebuild even when a verified build of the variant is there
-  --check             check the tools only, and say what is missing
+  --check             check the tools (and --source) only, and say what is missing
   -h, --help          show this help`;
 
 interface Parsed extends LlamaBuildOptions {
@@ -224,11 +224,31 @@ export async function llamaBuildCommand(args: string[]): Promise<void> {
   if (m.programs.length) {
     console.log(`  programs: ${m.programs.map((p) => `${outcome.dir}/${p}`).join(", ")}`);
   }
-  console.log(
-    `The neuron loads this build from now on (a verified local build comes before the npm ` +
-      `prebuilt; library_path still overrides both). A neuron running as another user ` +
-      `(systemd) needs: library_path = "${outcome.dir}"`,
-  );
+  console.log(neuronNote(o.cacheRoot, o.env, outcome.dir));
+}
+
+/**
+ * How a neuron finds the build: by itself from the cache it looks in (the same environment's),
+ * else only when told, as a `--cache-dir` elsewhere is not where it looks.
+ */
+export function neuronNote(
+  root: string,
+  env: Record<string, string | undefined>,
+  dir: string,
+): string {
+  let neuronRoot: string | undefined;
+  try {
+    neuronRoot = cacheRoot(env);
+  } catch {
+    neuronRoot = undefined;
+  }
+  if (neuronRoot !== root) {
+    return `A neuron does not look in ${root} by itself: start it with CORTEX_CACHE_DIR=${root}, ` +
+      `or set library_path = "${dir}" in its neuron.toml.`;
+  }
+  return `The neuron loads this build from now on (a verified local build comes before the npm ` +
+    `prebuilt; library_path still overrides both). A neuron running as another user ` +
+    `(systemd) needs: library_path = "${dir}"`;
 }
 
 if (import.meta.main) {

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../tests/assert.ts";
-import { parseLlamaBuildArgs } from "./llama_build.ts";
+import { neuronNote, parseLlamaBuildArgs } from "./llama_build.ts";
 import { CliError } from "./cli_error.ts";
 
 /** The CliError a parse throws. */
@@ -95,7 +95,30 @@ Deno.test("llama-build on a host without the tools says what to install and exit
     assertStringIncludes(cuda.stderr, "nvidia-smi not found; pass --arch");
     const usage = await runCli(["--jobs", "many"], dir);
     assertEquals(usage.code, 2);
+    // --check looks at --source too (it said "everything the build needs is here" before).
+    const source = await runCli(["--check", "--source", `${dir}/nowhere.tgz`], dir);
+    assertEquals(source.code, 1);
+    assertStringIncludes(source.stderr, `--source ${dir}/nowhere.tgz: no such file or folder`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("llama-build's last line: a --cache-dir the neuron does not look in says how to point it there", () => {
+  const dir = "/c/llama/v0.4.0/cpu-native";
+  // The default cache: the neuron finds the build by itself.
+  assertMatch(
+    neuronNote("/home/op/.cache/cortex", ENV, dir),
+    /^The neuron loads this build from now on/,
+  );
+  assertMatch(
+    neuronNote("/c", { ...ENV, CORTEX_CACHE_DIR: "/c" }, dir),
+    /^The neuron loads this build/,
+  );
+  // --cache-dir elsewhere: it said "loads this build from now on", and the neuron did not.
+  assertEquals(
+    neuronNote("/c", ENV, dir),
+    `A neuron does not look in /c by itself: start it with CORTEX_CACHE_DIR=/c, or set ` +
+      `library_path = "${dir}" in its neuron.toml.`,
+  );
 });

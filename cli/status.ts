@@ -16,14 +16,18 @@ function modelState(m: StatusModel): string {
   return m.state;
 }
 
-/** Speculation as a cell: the mode and the share of drafted tokens accepted. */
+/**
+ * Speculation as a cell: the model's default mode and the share of drafted tokens accepted.
+ * Requests may draft on a model whose default is off (`speculative: "ngram"`), so counts
+ * show whatever the default.
+ */
 export function formatSpeculation(m: StatusModel): string {
   const s = m.speculation;
-  if (!s || s.mode === "off") return "-";
+  if (!s || (s.mode === "off" && s.drafted_tokens === 0)) return "-";
   if (s.drafted_tokens === 0) return `${s.mode}, none drafted`;
-  return `${s.mode} ${formatPercent(s.accepted_tokens / s.drafted_tokens)} of ${
-    formatNumber(s.drafted_tokens, 0)
-  }`;
+  return `${s.mode === "off" ? "per request" : s.mode} ${
+    formatPercent(s.accepted_tokens / s.drafted_tokens)
+  } of ${formatNumber(s.drafted_tokens, 0)}`;
 }
 
 /** The three tables of `cortex status`, as text. */

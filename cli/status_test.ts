@@ -1,6 +1,6 @@
 import { assertEquals, assertMatch } from "../tests/assert.ts";
 import { type Status, StatusSchema } from "../core/gateway/schemas.ts";
-import { renderStatus } from "./status.ts";
+import { formatSpeculation, renderStatus } from "./status.ts";
 
 const MiB = 1024 * 1024;
 const NOW = 1_800_000_000_000;
@@ -135,4 +135,25 @@ Deno.test("renderStatus shows a split model on each of its devices, with its lay
     text,
     /^gpu-1\s+big\s+loaded\s+RPC0 \(layer split, 50\/80 layers\)\s+12\.0 GiB\s+3\s+2/m,
   );
+});
+
+Deno.test("formatSpeculation: counts show even where the model's default is off", () => {
+  const model = status.neurons[0].models[0];
+  const cell = (mode: "off" | "ngram", drafted: number, accepted: number) =>
+    formatSpeculation({
+      ...model,
+      speculation: {
+        mode,
+        draft: null,
+        draft_max: 16,
+        draft_min_p: 0,
+        drafted_tokens: drafted,
+        accepted_tokens: accepted,
+      },
+    });
+  assertEquals(cell("off", 0, 0), "-");
+  // Requests asked for prompt lookup on a model loaded without a default (it read "-").
+  assertEquals(cell("off", 200, 50), "per request 25% of 200");
+  assertEquals(cell("ngram", 0, 0), "ngram, none drafted");
+  assertEquals(formatSpeculation({ ...model, speculation: null }), "-");
 });

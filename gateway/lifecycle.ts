@@ -67,7 +67,7 @@ const factKey = (neuron: string, model: string) => `${neuron}\u0000${model}`;
  * Memory to plan for a profile. Neurons estimate store files at their own
  * default context and slots; a profile asking for other values is rescaled
  * by the model's KV cost per token, so placement and the neuron agree. A
- * profile's draft model adds its file and a KV cache for the same cells.
+ * profile's draft model adds its weights, compute buffers and a KV cache for the same cells.
  */
 export function profileBytes(
   profile: CatalogueEntry["profile"],
@@ -95,7 +95,13 @@ export function profileBytes(
   }
   let draft = 0;
   for (const d of draftStored) {
-    draft = Math.max(draft, d.size_bytes + (d.kv_bytes_per_token ?? 0) * cells);
+    const kv = d.kv_bytes_per_token ?? 0;
+    // Its weights and compute buffers (its estimate less its own KV cache; the compute buffer
+    // scales with its vocabulary and can be a third of a small draft), then its cache.
+    const fixed = d.memory_bytes !== null && d.context && d.slots
+      ? d.memory_bytes - kv * d.context * d.slots
+      : d.size_bytes;
+    draft = Math.max(draft, fixed + kv * cells);
   }
   return (rescale ? scaled ?? base : base) + draft;
 }
@@ -381,12 +387,13 @@ export class Lifecycle {
         )
         : []
     );
+    // A draft is a store id; it loads on the target's neuron, so only neurons holding both count.
     const draftId = entry.profile.draft?.replace(/\.gguf$/i, "");
-    const draftStored = draftId === undefined
-      ? []
-      : snapshot.flatMap((n) =>
-        n.up ? n.models.filter((m) => m.state === "available" && m.source === draftId) : []
-      );
+    const draftsOn = (n: { models: readonly NeuronModel[] }) =>
+      draftId === undefined
+        ? []
+        : n.models.filter((m) => m.state === "available" && m.source === draftId);
+    const draftStored = snapshot.flatMap((n) => n.up ? draftsOn(n) : []);
     const need = profileBytes(entry.profile, stored, draftStored);
     if (need === null) {
       if (allowedDown) {
@@ -408,8 +415,24 @@ export class Lifecycle {
       up: n.up &&
         n.models.some((m) =>
           m.state === "available" && sourceMatches(entry.profile.source, m.source)
-        ),
+        ) && (draftId === undefined || draftsOn(n).length > 0),
     }));
+    if (draftId !== undefined && !withFile.some((n) => n.up)) {
+      // Else the load would fail on the neuron (404 draft) and reach the caller as a 502.
+      if (allowedDown) {
+        throw new RetryLaterError(
+          `${entry.id}'s draft model may be on a neuron that is down or restarting`,
+          5,
+          "model_unavailable",
+        );
+      }
+      throw new HttpError(
+        503,
+        `no live neuron has ${entry.id}'s draft model ${draftId} (models.toml \`draft\`) in its ` +
+          `model store beside ${entry.profile.source} (cortex pull it first, or fix \`draft\`)`,
+        { code: "model_unavailable" },
+      );
+    }
     const input = {
       profile: entry.profile,
       needBytes: need,

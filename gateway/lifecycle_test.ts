@@ -64,21 +64,29 @@ Deno.test("profileBytes: entries without KV figures fall back to the estimate", 
   );
 });
 
-Deno.test("profileBytes: a draft model adds its file and a KV cache for the target's cells", () => {
+Deno.test("profileBytes: a draft model adds its weights and compute, and a KV cache for the target's cells", () => {
+  // Its estimate at its own 4096 × 2 cells: 10 MiB of weights, 79.5 MiB of compute buffers.
   const draft = file({
     id: "d",
     size_bytes: 10 * MiB,
     memory_bytes: 90 * MiB,
     kv_bytes_per_token: 64,
+    slots: 2,
   });
+  const fixed = 90 * MiB - 64 * 4096 * 2;
   // The neuron lists the target at 4096 × 4 cells: the draft caches as many tokens.
   assertEquals(
     profileBytes(profile({ draft: "d" }), [file()], [draft]),
-    200 * MiB + 10 * MiB + 64 * 4096 * 4,
+    200 * MiB + fixed + 64 * 4096 * 4,
   );
   assertEquals(
     profileBytes(profile({ draft: "d", parallel: 8 }), [file()], [draft]),
-    200 * MiB + 4096 * 4 * 1024 + 10 * MiB + 64 * 4096 * 8,
+    200 * MiB + 4096 * 4 * 1024 + fixed + 64 * 4096 * 8,
+  );
+  // Without its estimate, its file stands for weights and compute.
+  assertEquals(
+    profileBytes(profile({ draft: "d" }), [file()], [{ ...draft, memory_bytes: null }]),
+    200 * MiB + 10 * MiB + 64 * 4096 * 4,
   );
   // An operator's vram_mb is the whole figure.
   assertEquals(profileBytes(profile({ draft: "d", vram_mb: 300 }), [file()], [draft]), 300 * MiB);

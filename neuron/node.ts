@@ -23,6 +23,8 @@ import {
   type Usage,
 } from "./engine/types.ts";
 import { ModelStore, type StoreEntry, StoreError } from "./store/model_store.ts";
+import { GgufError } from "./store/gguf_header.ts";
+import { LoadError } from "./engine/device_worker.ts";
 import { type Fit, FitError, fitModel } from "./store/fit.ts";
 import { planSplit, type SplitDevice, type SplitPlan } from "./store/split.ts";
 import { kvBytesPerToken, modelFacts, type ModelSummary } from "./store/summary.ts";
@@ -239,12 +241,12 @@ export class Neuron {
       }
       throw e;
     }
-    const summary = await this.store.summary(entry);
+    const summary = await this.#summary(entry, req.source !== undefined ? "source" : "model");
     let draft: { entry: StoreEntry; summary: ModelSummary } | undefined;
     if (req.draft !== undefined) {
+      let d: StoreEntry;
       try {
-        const d = await this.store.resolve(req.draft);
-        draft = { entry: d, summary: await this.store.summary(d) };
+        d = await this.store.resolve(req.draft);
       } catch (e) {
         if (e instanceof StoreError) {
           throw new LoadRefusedError(
@@ -256,6 +258,7 @@ export class Neuron {
         }
         throw e;
       }
+      draft = { entry: d, summary: await this.#summary(d, "draft") };
     }
     if (req.speculative === "draft" && !draft) {
       throw new LoadRefusedError(
@@ -369,15 +372,30 @@ export class Neuron {
       settle.resolve(rec);
       return rec;
     } catch (err) {
-      // A draft whose vocabulary does not match is the request's fault, named by its field.
+      // A draft whose vocabulary does not match is the request's fault, named by its field;
+      // so is a draft file llama.cpp cannot load (its message names the draft's path).
       const e = draft && err instanceof EngineError && err.code === "bad_request"
         ? new LoadRefusedError(400, `draft: ${err.message}`, {}, "draft")
+        : draft && err instanceof LoadError && err.code === "load_failed" &&
+            err.message.includes(draft.entry.path)
+        ? new LoadError("load_failed", `draft: ${err.message}`, "draft")
         : err;
       rec.state = "failed";
       rec.progress = null;
       rec.error = (e as Error).message;
       settle.reject(e);
       throw e;
+    }
+  }
+
+  /** A store file's GGUF facts; a file that is no readable GGUF is a 400 naming `param`. */
+  async #summary(entry: StoreEntry, param: string): Promise<ModelSummary> {
+    try {
+      return await this.store.summary(entry);
+    } catch (e) {
+      if (!(e instanceof GgufError)) throw e;
+      const prefix = param === "draft" ? "draft: " : "";
+      throw new LoadRefusedError(400, `${prefix}${e.message}`, {}, param);
     }
   }
 

@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { httpErrorFromZod } from "../errors.ts";
 import { checkJsonSchema } from "../grammar/check_schema.ts";
+import { SpeculativeModeSchema } from "../neuron/speculative.ts";
 
 /** Prompt-cache hints; accepted everywhere the API allows them and otherwise ignored. */
 const CacheControlSchema = z.looseObject({ type: z.string() }).nullish();
@@ -191,7 +192,8 @@ function checkToolChoice(req: PromptShape, ctx: z.RefinementCtx): void {
 
 /**
  * `POST /v1/messages`. Unknown top-level fields are stripped (ignored), as the brief for this
- * endpoint asks: clients send beta knobs that do not apply to a local model.
+ * endpoint asks: clients send beta knobs that do not apply to a local model. cortex's own
+ * extension `speculative` is typed, so a bad value is a 400 and a good one reaches the neuron.
  */
 export const MessagesRequestSchema = z
   .object({
@@ -204,6 +206,8 @@ export const MessagesRequestSchema = z
     top_k: z.int().nonnegative().optional(),
     metadata: z.looseObject({ user_id: z.string().nullish() }).optional(),
     stream: z.boolean().optional(),
+    /** cortex extension, as on the OpenAI endpoints: typed so it is honoured, not stripped. */
+    speculative: SpeculativeModeSchema.optional(),
   })
   .superRefine(checkToolChoice);
 export type MessagesRequest = z.infer<typeof MessagesRequestSchema>;

@@ -164,6 +164,9 @@ Deno.test("bad inputs get a message naming the field in Anthropic's dotted style
     ],
     [{ ...base, temperature: 1.5 }, /^temperature: must be <= 1$/],
     [{ ...base, top_k: -1 }, /^top_k: must be >= 0$/],
+    // cortex's extension is typed (not stripped with unknown fields): a bad value is named.
+    [{ ...base, speculative: "banana" }, /^speculative: unsupported value "banana"/],
+    [{ ...base, speculative: true }, /^speculative: /],
     [{ ...base, stop_sequences: "END" }, /^stop_sequences: expected array, got string$/],
     [{ ...base, thinking: { type: "enabled" } }, /^thinking\.budget_tokens: is required$/],
     [{ ...base, thinking: { type: "maybe" } }, /^thinking\.type: unsupported value "maybe"/],

@@ -236,6 +236,7 @@ Deno.test("sampling, stop sequences, user, streaming and output_config carry ove
     temperature: 0.2,
     top_p: 0.8,
     top_k: 20,
+    speculative: "ngram",
     stop_sequences: ["</answer>", "\n\nUser:"],
     metadata: { user_id: "u-7" },
     stream: true,
@@ -244,6 +245,7 @@ Deno.test("sampling, stop sequences, user, streaming and output_config carry ove
   assert.equal(request.temperature, 0.2);
   assert.equal(request.top_p, 0.8);
   assert.equal(request.top_k, 20);
+  assert.equal(request.speculative, "ngram", "cortex's extension reaches the neuron");
   assert.deepEqual(request.stop, ["</answer>", "\n\nUser:"]);
   assert.equal(request.user, "u-7");
   assert.equal(request.stream, true);

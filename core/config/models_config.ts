@@ -169,6 +169,18 @@ function crossCheck(doc: Record<string, unknown>): CrossIssue[] {
         found: '"draft" without `draft`',
       });
     }
+    // Every load of it would be refused (the split planner does not place a draft's memory).
+    const splitKey = isTable(m) && m.draft !== undefined
+      ? (["split", "devices"] as const).find((k) => m[k] !== undefined)
+      : undefined;
+    if (splitKey) {
+      issues.push({
+        path: ["models", i, "draft"],
+        expected: "no draft model on a split model (not supported yet; use speculative = " +
+          '"ngram")',
+        found: `draft with \`${splitKey}\``,
+      });
+    }
   });
   models.forEach((m, i) => {
     if (!isTable(m) || m.tensor_split === undefined) return;

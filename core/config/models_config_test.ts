@@ -229,6 +229,16 @@ speculative = "ngram"
       .message,
     /draft_max/,
   );
+  // The neuron refuses every load of a draft with a split: said at startup instead.
+  for (const split of ['split = "layer"', 'devices = ["CPU", "RPC0"]']) {
+    const e = configError(() =>
+      parseModelsConfig(`[[models]]\nid = "a"\nsource = "a.gguf"\ndraft = "d"\n${split}\n`)
+    );
+    assert.match(
+      e.message,
+      /models\.toml:4: models\[0\]\.draft: expected no draft model on a split model .*found draft with `(split|devices)`/,
+    );
+  }
 });
 
 Deno.test("models: a profile may ask for a split; tensor_split needs devices, one share each", () => {

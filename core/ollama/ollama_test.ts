@@ -2,6 +2,7 @@ import { assertEquals, assertThrows } from "../../tests/assert.ts";
 import { HttpError } from "../errors.ts";
 import {
   ChatRequestSchema,
+  EmbedRequestSchema,
   expiresAt,
   ollamaChatToOpenAI,
   ollamaDetails,
@@ -44,6 +45,30 @@ Deno.test("ollama request: tool calls round-trip, format, think and options map"
   assertEquals(out.chat_template_kwargs, { enable_thinking: true });
   assertEquals(out.reasoning_effort, "high");
   assertEquals([out.max_tokens, out.top_k, out.stream], [5, 3, undefined]);
+});
+
+Deno.test("ollama request: options.speculative maps; a bad value or a top-level one is a 400", () => {
+  const messages = [{ role: "user", content: "hi" }];
+  const req = parseOllama(ChatRequestSchema, {
+    model: "m",
+    messages,
+    options: { speculative: "ngram" },
+  });
+  assertEquals(ollamaChatToOpenAI(req, ctx).speculative, "ngram");
+  const refused = (body: Record<string, unknown>) => {
+    const e = assertThrows(() => parseOllama(ChatRequestSchema, { model: "m", messages, ...body }));
+    assertEquals((e as HttpError).status, 400);
+    return e as HttpError;
+  };
+  assertEquals(refused({ options: { speculative: "banana" } }).param, "options.speculative");
+  // Embeddings generate nothing: refused there, not ignored.
+  const embed = assertThrows(() =>
+    parseOllama(EmbedRequestSchema, { model: "m", input: "x", options: { speculative: "ngram" } })
+  ) as HttpError;
+  assertEquals([embed.status, embed.param], [400, "options"]);
+  const top = refused({ speculative: "ngram" });
+  assertEquals(top.param, "speculative");
+  assertEquals(/options\.speculative/.test(top.message), true, top.message);
 });
 
 Deno.test("ollama request: num_ctx beyond the context is a 400", () => {

@@ -6,11 +6,13 @@
  * images (the neuron serves text models), `raw` / `template` / `suffix` / `context` on
  * generate, and options with no engine equivalent. `format` goes through `response_format`
  * (so the same grammar path), `think` through `chat_template_kwargs.enable_thinking` and
- * `reasoning_effort`. `tool_choice` is accepted as a cortex extension (Ollama has none).
+ * `reasoning_effort`. `tool_choice` and `options.speculative` are accepted as cortex
+ * extensions (Ollama has neither).
  */
 import { z } from "zod";
 import { parseDuration } from "../config/duration.ts";
 import { HttpError, httpErrorFromZod } from "../errors.ts";
+import { SpeculativeModeSchema } from "../neuron/speculative.ts";
 import type {
   ChatCompletionRequest,
   ChatMessage,
@@ -47,8 +49,13 @@ const OptionsSchema = z.strictObject({
   presence_penalty: z.number().optional(),
   frequency_penalty: z.number().optional(),
   num_ctx: z.int().positive().optional(),
+  /** cortex extension (Ollama has none): how this request drafts tokens, as on /v1. */
+  speculative: SpeculativeModeSchema.optional(),
 });
 export type OllamaOptions = z.infer<typeof OptionsSchema>;
+
+/** Embeddings generate nothing: drafting is refused there rather than ignored. */
+const EmbedOptionsSchema = OptionsSchema.omit({ speculative: true });
 
 const Common = {
   model: z.string().min(1),
@@ -58,6 +65,11 @@ const Common = {
   think: z.union([z.boolean(), z.enum(["low", "medium", "high"])]).optional(),
   keep_alive: z.union([z.string(), z.number()]).optional(),
   options: OptionsSchema.optional(),
+  // The extension is a generation option: said here rather than ignored at the top level.
+  speculative: z.unknown().optional().refine(
+    (v) => v === undefined,
+    "goes in options (options.speculative)",
+  ),
 };
 
 export const ChatRequestSchema = z.looseObject({
@@ -87,7 +99,7 @@ export const EmbedRequestSchema = z.looseObject({
   truncate: z.boolean().optional(),
   dimensions: z.int().positive().optional(),
   keep_alive: z.union([z.string(), z.number()]).optional(),
-  options: OptionsSchema.optional(),
+  options: EmbedOptionsSchema.optional(),
 });
 export type OllamaEmbedRequest = z.infer<typeof EmbedRequestSchema>;
 
@@ -96,7 +108,7 @@ export const EmbeddingsRequestSchema = z.looseObject({
   model: z.string().min(1),
   prompt: z.string(),
   keep_alive: z.union([z.string(), z.number()]).optional(),
-  options: OptionsSchema.optional(),
+  options: EmbedOptionsSchema.optional(),
 });
 
 /** Parses a body against an Ollama request schema: a 400 naming the field on failure. */
@@ -266,6 +278,7 @@ function applyCommon(
       "repeat_penalty",
       "presence_penalty",
       "frequency_penalty",
+      "speculative",
     ] as const
   ) {
     if (o[k] !== undefined) body[k] = o[k];

@@ -22,6 +22,7 @@ import { z } from "zod";
 import { httpErrorFromZod } from "../errors.ts";
 import { ReasoningEffortSchema } from "../openai/chat.ts";
 import { jsonSchemaObject } from "../openai/common.ts";
+import { SpeculativeModeSchema } from "../neuron/speculative.ts";
 
 // ---------------------------------------------------------------------------------------
 // Content parts
@@ -297,6 +298,8 @@ const ResponsesRequestObjectSchema = z.object({
   max_tool_calls: z.int().positive().nullish(),
   prompt_cache_key: z.string().nullish(),
   safety_identifier: z.string().nullish(),
+  /** cortex extension, as on chat completions: typed so it is honoured, not stripped. */
+  speculative: SpeculativeModeSchema.nullish(),
   // Server-side features cortex does not have; typed only to be refused (`checkRequest`).
   background: z.boolean().nullish(),
   conversation: z.unknown().optional(),

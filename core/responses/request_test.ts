@@ -132,6 +132,16 @@ Deno.test("unknown top-level fields and OpenAI-only knobs are ignored", () => {
   assert.ok(!("context_management" in req));
 });
 
+Deno.test("cortex's speculative extension is typed: a bad value is a 400 naming it", () => {
+  assert.equal(parseResponsesRequest({ ...base, speculative: "ngram" }).speculative, "ngram");
+  assert.throws(
+    () => parseResponsesRequest({ ...base, speculative: "banana" }),
+    (e) =>
+      e instanceof HttpError && e.status === 400 && e.param === "speculative" &&
+      /^speculative: unsupported value "banana"/.test(e.message),
+  );
+});
+
 Deno.test("hosted and future tool types are accepted (the translation drops them)", () => {
   const req = parseResponsesRequest({
     ...base,

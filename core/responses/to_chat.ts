@@ -110,6 +110,7 @@ export function responsesToChat(
   }
   if (req.temperature != null) request.temperature = req.temperature;
   if (req.top_p != null) request.top_p = req.top_p;
+  if (req.speculative != null) request.speculative = req.speculative;
   if (req.user) request.user = req.user;
   if (req.stream) {
     request.stream = true;

@@ -390,6 +390,7 @@ Deno.test("sampling, limits, user and streaming", () => {
     max_output_tokens: 4096,
     temperature: 0.2,
     top_p: 0.95,
+    speculative: "draft",
     user: "u-1",
     stream: true,
     store: false,
@@ -398,6 +399,7 @@ Deno.test("sampling, limits, user and streaming", () => {
   assert.equal(request.max_tokens, 1024, "clamped to the model's limit");
   assert.equal(request.temperature, 0.2);
   assert.equal(request.top_p, 0.95);
+  assert.equal(request.speculative, "draft", "cortex's extension reaches the neuron");
   assert.equal(request.user, "u-1");
   assert.equal(request.stream, true);
   assert.deepEqual(request.stream_options, { include_usage: true });

@@ -26,7 +26,7 @@ export function loadHttpError(e: unknown): HttpError {
   if (e instanceof LoadError) {
     return e.code === "load_cancelled"
       ? new HttpError(409, e.message, { code: "load_cancelled" })
-      : new HttpError(422, e.message, { code: "load_failed" });
+      : new HttpError(422, e.message, { code: "load_failed", param: e.param ?? null });
   }
   if (e instanceof EngineError) return engineHttpError(e);
   return new HttpError(500, (e as Error).message ?? String(e));

@@ -22,7 +22,12 @@ export type EventSink = (ev: EngineEvent) => void;
 
 export class LoadError extends Error {
   override name = "LoadError";
-  constructor(readonly code: "load_failed" | "load_cancelled" | EngineErrorCode, message: string) {
+  constructor(
+    readonly code: "load_failed" | "load_cancelled" | EngineErrorCode,
+    message: string,
+    /** The load request field whose file failed, when the neuron knows (`draft`). */
+    readonly param?: string,
+  ) {
     super(message);
   }
 }

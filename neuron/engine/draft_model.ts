@@ -30,7 +30,7 @@ export class DraftVocabError extends Error {
  * null when it can: the same tokenizer type, BOS/EOS, sizes within 128, and the same text
  * for every token both have.
  */
-export function draftVocabMismatch(lib: LlamaLibrary, target: Vocab, draft: Vocab): string | null {
+function draftVocabMismatch(lib: LlamaLibrary, target: Vocab, draft: Vocab): string | null {
   const l = lib.llama;
   const tt = l.llama_vocab_type(target.ptr);
   const dt = l.llama_vocab_type(draft.ptr);
@@ -133,8 +133,11 @@ export class DraftModel {
     return new DraftModel(lib, model, ctx, opts.slots, opts.minP, target.vocab.nTokens);
   }
 
-  /** Forgets a slot's cache (the target cleared it after a failed decode). */
-  reset(seq: number): void {
+  /**
+   * Forgets a slot's cache after the draft's own decode failed: what it holds is then
+   * unknown, and the next draft call decodes the slot's history again.
+   */
+  #reset(seq: number): void {
     this.ctx.truncate(seq, -1);
     this.#caches[seq].length = 0;
   }
@@ -205,7 +208,7 @@ export class DraftModel {
   async #decode(decode: Decode, reqs: DraftRequest[], busy: boolean[]): Promise<void> {
     const rc = await decode(this.ctx, this.#batch);
     if (rc !== DECODE_OK) {
-      for (let i = 0; i < reqs.length; i++) if (busy[i]) this.reset(reqs[i].seq);
+      for (let i = 0; i < reqs.length; i++) if (busy[i]) this.#reset(reqs[i].seq);
       throw new Error(`the draft model's llama_decode returned ${rc}`);
     }
   }

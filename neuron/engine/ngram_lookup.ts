@@ -5,9 +5,9 @@
  */
 
 /** Longest n-gram looked for; a match this long is taken at once. */
-export const NGRAM_MAX = 4;
+const NGRAM_MAX = 4;
 /** Shortest n-gram that may draft: single tokens match too often to be worth verifying. */
-export const NGRAM_MIN = 2;
+const NGRAM_MIN = 2;
 
 /**
  * Up to `max` tokens continuing `history` (prompt + output so far, the last token included),

@@ -18,10 +18,19 @@ const neuron = new SharedServer(async () => {
     "drafts/perfect": await ensureFixture(FIXTURES.specDraft),
     "drafts/llama3": await ensureFixture(FIXTURES.llama3),
   };
+  const store = await makeStore(files);
+  // Draft files that are not models: no GGUF header at all, and one cut short (its header
+  // reads, llama.cpp's load fails).
+  await Deno.writeTextFile(`${store}/drafts/garbage.gguf`, "not a model\n".repeat(100));
+  const draftBytes = await Deno.readFile(files["drafts/perfect"]);
+  await Deno.writeFile(
+    `${store}/drafts/truncated.gguf`,
+    draftBytes.slice(0, draftBytes.length >> 1),
+  );
   const config = await writeConfig(
     "neuron.toml",
     `listen = "127.0.0.1:0"
-model_dirs = ["${await makeStore(files)}"]
+model_dirs = ["${store}"]
 slots = 2
 context = 2048
 n_threads = 1
@@ -207,6 +216,26 @@ neuron.test("bad speculation settings are 4xx naming the field", async () => {
   });
   assertEquals(missing.status, 404);
   assertEquals(missing.json.error.param, "draft");
+  // A draft file that is no model: 4xx naming draft (the header one was a 500), and the target
+  // is not left loaded (nor its memory counted) when the draft's llama.cpp load fails.
+  const used = async () =>
+    (await (await fetch(`${neuron.url}/health`)).json()).devices[0].memory_used_bytes;
+  const usedBefore = await used();
+  for (const [id, status] of [["garbage", 400], ["truncated", 422]] as const) {
+    const r = await neuron.post("/models/load", {
+      model: `broken-${id}`,
+      source: "target",
+      draft: `drafts/${id}`,
+    });
+    assertEquals(r.status, status, JSON.stringify(r.json));
+    assertEquals(r.json.error.param, "draft", JSON.stringify(r.json));
+    assertMatch(r.json.error.message, new RegExp(`^draft: .*drafts/${id}\\.gguf`));
+  }
+  assertEquals(await used(), usedBefore);
+  // The same unreadable file as the model itself names source.
+  const garbage = await neuron.post("/models/load", { model: "g", source: "drafts/garbage" });
+  assertEquals(garbage.status, 400, JSON.stringify(garbage.json));
+  assertEquals(garbage.json.error.param, "source");
   const needsDraft = await neuron.post("/models/load", {
     model: "needs",
     source: "target",
@@ -216,6 +245,34 @@ neuron.test("bad speculation settings are 4xx naming the field", async () => {
   assertEquals(needsDraft.json.error.param, "speculative");
   // Refused loads leave nothing behind: the models still serve.
   assertEquals((await answer("drafted", "draft", {})).finish, "length");
+});
+
+neuron.test("a draft model counts in its target's memory, and unloading the target frees both", async () => {
+  const health = async () => (await (await fetch(`${neuron.url}/health`)).json()).devices[0];
+  const models = async () =>
+    (await (await fetch(`${neuron.url}/models`)).json()).models as {
+      id: string;
+      state: string;
+      size_bytes: number;
+      memory_bytes: number | null;
+    }[];
+  const before = await health();
+  const loaded = await neuron.post("/models/load", {
+    model: "accounted",
+    source: "target",
+    draft: "drafts/perfect",
+  });
+  assertEquals(loaded.status, 200, JSON.stringify(loaded.json));
+  const all = await models();
+  const draftFile = all.find((m) => m.id === "drafts/perfect")!.size_bytes;
+  const plain = all.find((m) => m.id === "lookup")!.memory_bytes!; // the same target, no draft
+  const withDraft = loaded.json.model.memory_bytes;
+  assert(withDraft >= plain + draftFile, JSON.stringify({ withDraft, plain, draftFile }));
+  assertEquals((await health()).memory_used_bytes, before.memory_used_bytes + withDraft);
+  const un = await neuron.post("/models/unload", { model: "accounted" });
+  assertEquals(un.status, 200, JSON.stringify(un.json));
+  assertEquals((await health()).memory_used_bytes, before.memory_used_bytes);
+  assert(!(await models()).some((m) => m.id === "accounted"));
 });
 
 neuron.stopAtEnd("the neuron stops cleanly");

@@ -260,8 +260,13 @@
 
   /** Speculative decoding: the mode and the share of drafted tokens the model accepted. */
   function drafts(s) {
-    if (!s || s.mode === "off") return "";
-    const mode = s.mode === "ngram" ? "prompt lookup" : "draft model";
+    // Requests may draft on a model whose default is off: counts show whatever the default.
+    if (!s || (s.mode === "off" && !s.drafted_tokens)) return "";
+    const mode = s.mode === "ngram"
+      ? "prompt lookup"
+      : s.mode === "draft"
+      ? "draft model"
+      : "per request";
     if (!s.drafted_tokens) return `${mode}, none drafted yet`;
     const pct = Math.round((100 * s.accepted_tokens) / s.drafted_tokens);
     return `${mode}: ${pct}% of ${s.drafted_tokens} drafted tokens accepted`;

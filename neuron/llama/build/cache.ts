@@ -20,7 +20,7 @@ export const RELEASE = {
     "sha512-E3N0Ev2Va0wzydvXYFwM9Hvyo07PoWjt8T/9GMc43Cvt8YkV/NU/tYUgEMC1grTPv2o9PRjQi0G3Wb5P/awiMg==",
 } as const;
 
-export const TARBALL_NAME = `${RELEASE.npmPackage}-${RELEASE.npmVersion}.tgz`;
+const TARBALL_NAME = `${RELEASE.npmPackage}-${RELEASE.npmVersion}.tgz`;
 
 /** The cache root for this user, from the environment (see the module comment). */
 export function cacheRoot(env: Record<string, string | undefined>): string {

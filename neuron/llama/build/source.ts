@@ -42,7 +42,7 @@ async function run(cmd: string, args: string[], what: string, cwd?: string): Pro
 }
 
 /** "sha512-<base64>" of a file, npm's integrity format. */
-export async function integrityOf(path: string): Promise<string> {
+async function integrityOf(path: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-512", await Deno.readFile(path));
   return `sha512-${btoa(String.fromCharCode(...new Uint8Array(digest)))}`;
 }
@@ -174,12 +174,40 @@ async function unpackArchive(path: string, paths: ReleasePaths, log: Log): Promi
   }
 }
 
+/**
+ * Why `--source` cannot be used, found before anything runs (so `--check` says it too): a
+ * path that is not there, or a folder that is no llama.cpp tree of the release. An archive's
+ * contents are checked when it is unpacked.
+ */
+function sourceProblem(source: string): string | undefined {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.statSync(source);
+  } catch {
+    return `--source ${source}: no such file or folder`;
+  }
+  if (!st.isDirectory) return undefined;
+  try {
+    checkSourceTree(source, `--source ${source}`);
+  } catch (e) {
+    if (e instanceof SourceError) return e.message;
+    throw e;
+  }
+}
+
 /** Where the source will come from, before any of it runs (for the tool checks). */
 export function sourcePlan(source: string | undefined, paths: ReleasePaths): {
   needNpm: boolean;
   needGit: boolean;
+  sourceProblem?: string;
 } {
-  if (source !== undefined) return { needNpm: false, needGit: source.endsWith(".tgz") };
+  if (source !== undefined) {
+    return {
+      needNpm: false,
+      needGit: source.endsWith(".tgz"),
+      sourceProblem: sourceProblem(source),
+    };
+  }
   const cached = (() => {
     try {
       return Deno.statSync(paths.tarball).isFile;
@@ -222,7 +250,12 @@ export async function prepareSource(
     checkSourceTree(dir, `--source ${source}`);
     return { dir, from: `folder:${dir}`, commit: null };
   }
-  const entries = await tarList(source);
+  const entries = await tarList(source).catch((e) => {
+    throw new SourceError(
+      `--source ${source} is neither a folder nor a tar archive tar can read ` +
+        `(${(e as Error).message.split("\n")[1] ?? "tar failed"})`,
+    );
+  });
   if (entries.includes("package/llama/gitRelease.bundle")) {
     await adoptTarball(source, paths);
     return unpackNpmTarball(paths, npmFrom, log);

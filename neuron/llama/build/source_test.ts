@@ -98,13 +98,42 @@ Deno.test("source plan: npm only when nothing is cached; git only for the npm bu
   await withTemp(async (dir) => {
     const paths = releasePaths(dir);
     assertEquals(sourcePlan(undefined, paths), { needNpm: true, needGit: true });
-    assertEquals(sourcePlan("/x/llama-src.tar.xz", paths), { needNpm: false, needGit: false });
-    assertEquals(sourcePlan("/x/node-llama-cpp-3.21.1.tgz", paths), {
+    for (const name of ["llama-src.tar.xz", "node-llama-cpp-3.21.1.tgz"]) {
+      await Deno.writeTextFile(`${dir}/${name}`, "an archive");
+    }
+    assertEquals(sourcePlan(`${dir}/llama-src.tar.xz`, paths), {
+      needNpm: false,
+      needGit: false,
+      sourceProblem: undefined,
+    });
+    assertEquals(sourcePlan(`${dir}/node-llama-cpp-3.21.1.tgz`, paths), {
       needNpm: false,
       needGit: true,
+      sourceProblem: undefined,
     });
     await Deno.mkdir(paths.dir, { recursive: true });
     await Deno.writeTextFile(paths.tarball, "cached");
     assertEquals(sourcePlan(undefined, paths), { needNpm: false, needGit: true });
+  });
+});
+
+Deno.test("source plan: a --source that is not there, or no llama.cpp tree, is a problem found first", async () => {
+  await withTemp(async (dir) => {
+    const paths = releasePaths(`${dir}/cache`);
+    // Found with the tools, so `--check` says it and a build stops before anything runs.
+    assertEquals(
+      sourcePlan(`${dir}/nowhere.tgz`, paths).sourceProblem,
+      `--source ${dir}/nowhere.tgz: no such file or folder`,
+    );
+    await tree(`${dir}/old`, [0, 3, 2]);
+    assertMatch(sourcePlan(`${dir}/old`, paths).sourceProblem!, /is llama\.cpp 0\.3\.2/);
+    await tree(`${dir}/good`);
+    assertEquals(sourcePlan(`${dir}/good`, paths).sourceProblem, undefined);
+    // A file tar cannot read is said as such, not as tar's listing failure.
+    await Deno.writeTextFile(`${dir}/notes.txt`, "not an archive\n");
+    await assertRejects(
+      () => prepareSource(`${dir}/notes.txt`, paths, quiet),
+      /--source .*\/notes\.txt is neither a folder nor a tar archive tar can read \(.+\)/,
+    );
   });
 });

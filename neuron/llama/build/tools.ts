@@ -20,6 +20,8 @@ export interface CheckRequest {
   needNpm: boolean;
   /** The npm tarball's git bundle must be unpacked (needs git). */
   needGit: boolean;
+  /** Why `--source` cannot be used (reported with the missing tools). */
+  sourceProblem?: string;
 }
 
 export interface CudaTools {
@@ -269,6 +271,8 @@ export async function checkTools(
         "machine with network run `npm pack node-llama-cpp@3.21.1` and pass the .tgz with --source",
     );
   }
+
+  if (req.sourceProblem) problems.push(req.sourceProblem);
 
   if (req.cuda) {
     report.cuda = await checkCuda(req, env, { cudaRoots, cublasRoots }, problems, notes);

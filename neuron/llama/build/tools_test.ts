@@ -77,6 +77,18 @@ Deno.test("tool checks: each missing tool is named with the package that install
   }
 });
 
+Deno.test("tool checks: a --source problem is listed with the tools", async () => {
+  const dir = await fakeTools(BASE);
+  try {
+    const r = await checkTools({ ...CPU, sourceProblem: "--source /x: no such file or folder" }, {
+      env: { PATH: dir },
+    });
+    assertEquals(r.problems, ["--source /x: no such file or folder"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("tool checks: make stands in for ninja, with a note; an old cmake is refused", async () => {
   const { ninja: _, ...rest } = BASE;
   const dir = await fakeTools({ ...rest, make: "true", cmake: `echo "cmake version 3.10.2"` });
