@@ -20,17 +20,20 @@ export class Embedder {
   #ctx: LlamaContext;
   #batch: Batch;
   #chain: Promise<unknown> = Promise.resolve();
+  /** Split over an RPC device: wait for results and free off this thread (see SplitLoad). */
+  readonly #offThread: boolean;
 
-  private constructor(model: LlamaModel, ctx: LlamaContext) {
+  private constructor(model: LlamaModel, ctx: LlamaContext, offThread: boolean) {
     this.#model = model;
     this.#ctx = ctx;
     this.#batch = new Batch(ctx.nBatch);
+    this.#offThread = offThread;
   }
 
   static async create(
     lib: LlamaLibrary,
     model: LlamaModel,
-    opts: { context: number; nThreads: number },
+    opts: { context: number; nThreads: number; offThread?: boolean },
   ): Promise<Embedder> {
     const ctx = await LlamaContext.create(lib, model, {
       nCtx: opts.context,
@@ -39,7 +42,7 @@ export class Embedder {
       nThreads: opts.nThreads,
       embeddings: true,
     });
-    return new Embedder(model, ctx);
+    return new Embedder(model, ctx, opts.offThread ?? false);
   }
 
   embed(inputs: (string | number[])[]): Promise<EmbeddingResult> {
@@ -74,9 +77,9 @@ export class Embedder {
       if (rc !== DECODE_OK) {
         throw new EngineError("decode_failed", `embedding decode returned ${rc}`);
       }
-      // Reading the result waits for the devices: off-thread (an RPC device computes on past
-      // llama_decode's return).
-      await this.#ctx.synchronize();
+      // Reading the result waits for the devices: for an RPC device (which computes on past
+      // llama_decode's return), wait off-thread so a lost server parks no worker.
+      if (this.#offThread) await this.#ctx.synchronize();
       const v = this.#ctx.sequenceEmbedding(0, nEmbd);
       let norm = 0;
       for (const x of v) norm += x * x;
@@ -88,6 +91,7 @@ export class Embedder {
 
   async close(): Promise<void> {
     await this.#chain;
-    this.#ctx.free();
+    if (this.#offThread) await this.#ctx.freeOffThread();
+    else this.#ctx.free();
   }
 }

@@ -242,6 +242,50 @@ Deno.test("rpc split: the server dies mid-stream: that stream errors, other mode
   }
 });
 
+Deno.test("rpc split: the server dies while the model sits idle: its unload ends, the device's other models serve on", async () => {
+  const dir = rpcBuild();
+  const store = await makeStore({
+    big: await ensureFixture(FIXTURES.bench),
+    small: await ensureFixture(FIXTURES.plain),
+  });
+  const server = await startRpcServer(dir);
+  const n = await neuronWith(
+    store,
+    `rpc_servers = ["${server.endpoint}"]\nmemory_budget_mb = { CPU = 60, RPC0 = 50 }\n`,
+  );
+  try {
+    assertEquals((await load(n.url, { model: "small", device: "CPU" })).status, 200);
+    assertEquals((await load(n.url, { model: "big" })).status, 200, n.log());
+    const cpuShare = (await model(n.url, "big"))!.split!.shares.find((x) => x.device === "CPU")!
+      .memory_bytes;
+    const smallBytes = (await model(n.url, "small"))!.memory_bytes!;
+    await server.kill();
+    // Nothing noticed the loss yet: the unload's free is the first call to the dead server. It
+    // runs off the CPU worker's thread, so it parks there, not the worker.
+    const un = await json(`${n.url}/models/unload`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "big" }),
+    });
+    assertEquals(un.status, 200, JSON.stringify(un.body));
+    const c = new OpenAI({ baseURL: `${n.url}/v1`, apiKey: "x", maxRetries: 0 });
+    const r = await c.chat.completions.create({
+      model: "small",
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 4,
+    });
+    assertEquals(r.choices.length, 1);
+    const d = await devices(n.url);
+    assertEquals(d.get("RPC0")!.state, "failed");
+    // Its memory could not be freed: the shares stay accounted until a restart.
+    assertEquals(d.get("CPU")!.memory_used_bytes, smallBytes + cpuShare);
+    assertEquals((await model(n.url, "big"))!.state, "available");
+  } finally {
+    await n.stop();
+    await server.kill();
+  }
+});
+
 Deno.test("rpc: a server that cannot be reached stops the start (exit 2) naming it", async () => {
   rpcBuild();
   const store = await makeStore({});
