@@ -100,7 +100,16 @@ Deno.test("rpc split: fits neither device alone, loads across CPU and RPC0, same
         [{ devices: ["CPU", "RPC0"], tensor_split: [1] }, /tensor_split/],
         [{ devices: ["CPU", "GPU9"] }, /devices: GPU9 is not available here/],
         [{ devices: ["RPC0", "RPC0"] }, /devices/],
-        [{ device: "RPC0" }, /device RPC0 is not available here/],
+        [{ device: "RPC0" }, /device RPC0 is not available here.*"param":"device"/],
+        // A device listed takes part: a zero share, or one too small for a layer, is refused.
+        [
+          { devices: ["CPU", "RPC0"], tensor_split: [1, 0] },
+          /tensor_split\[1\]: a share above 0.*"param":"tensor_split\[1\]"/,
+        ],
+        [
+          { devices: ["CPU", "RPC0"], tensor_split: [0.001, 1000] },
+          /tensor_split: CPU's share gives it none of the model's 8 layers.*"param":"tensor_split"/,
+        ],
         [{ device: "CPU", split: "layer" }, /device/],
         [{ split: "layer", draft: "big" }, /a draft model is not supported with a split/],
       ] as const
@@ -136,6 +145,13 @@ Deno.test("rpc split: fits neither device alone, loads across CPU and RPC0, same
     // The server really holds the RPC share (its buffers were allocated there).
     assertMatch(server.log(), /Accepted client connection/);
 
+    // A split asked of a neuron with one device: the request's fault, named.
+    const lone = await load(whole.url, { model: "big", split: "layer" });
+    assertEquals(lone.status, 400, JSON.stringify(lone.body));
+    assertMatch(
+      JSON.stringify(lone.body),
+      /split: a split needs two devices or more.*"param":"split"/,
+    );
     assertEquals((await load(whole.url, { model: "big" })).status, 200);
     assertEquals((await model(whole.url, "big"))!.split ?? null, null);
 
@@ -171,6 +187,30 @@ Deno.test("rpc split: fits neither device alone, loads across CPU and RPC0, same
   } finally {
     await split.stop();
     await whole.stop();
+    await server.kill();
+  }
+});
+
+Deno.test("rpc split: a CPU without room for one layer gets no split that leaves it idle (507, not 500)", async () => {
+  const dir = rpcBuild();
+  const store = await makeStore({ big: await ensureFixture(FIXTURES.bench) });
+  const server = await startRpcServer(dir);
+  const n = await neuronWith(
+    store,
+    `rpc_servers = ["${server.endpoint}"]\nmemory_budget_mb = { CPU = 5, RPC0 = 300 }\n`,
+  );
+  try {
+    // RPC0 alone would hold it, but an RPC device cannot run a model: no plan, and the listing
+    // offers none.
+    assertEquals((await model(n.url, "big"))!.split ?? null, null);
+    const r = await load(n.url, { model: "big" });
+    assertEquals(r.status, 507, JSON.stringify(r.body));
+    assertMatch(JSON.stringify(r.body), /CPU has no room for one of the model's layers/);
+    const d = await devices(n.url);
+    assertEquals(d.get("CPU")!.memory_used_bytes, 0);
+    assertEquals(d.get("RPC0")!.memory_used_bytes, 0);
+  } finally {
+    await n.stop();
     await server.kill();
   }
 });
@@ -286,7 +326,7 @@ Deno.test("rpc split: the server dies while the model sits idle: its unload ends
   }
 });
 
-Deno.test("rpc: a server that cannot be reached stops the start (exit 2) naming it", async () => {
+Deno.test("rpc: a server that cannot be reached, or is no rpc-server, or a missing rpc_library stops the start (exit 2) naming the key", async () => {
   rpcBuild();
   const store = await makeStore({});
   const port = freePort(); // nothing listens there
@@ -297,5 +337,40 @@ Deno.test("rpc: a server that cannot be reached stops the start (exit 2) naming 
   assertMatch(
     err.message,
     new RegExp(`neuron\\.toml: rpc_servers: cannot reach 127\\.0\\.0\\.1:${port}`),
+  );
+
+  // Something listens, but not an rpc-server: ggml's handshake fails (an abort the guard
+  // catches), and the start stops at once with ggml's reason and the endpoint.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepting = (async () => {
+    for await (const conn of listener) conn.close();
+  })().catch(() => {});
+  try {
+    const port2 = (listener.addr as Deno.NetAddr).port;
+    const not = await assertRejects(
+      () => neuronWith(store, `rpc_servers = ["127.0.0.1:${port2}"]\n`),
+    );
+    assertMatch(not.message, /exited with 2 before listening/);
+    assertMatch(
+      not.message,
+      new RegExp(
+        `neuron\\.toml: rpc_servers: 127\\.0\\.0\\.1:${port2}: Remote RPC server crashed or returned malformed response`,
+      ),
+    );
+  } finally {
+    listener.close();
+    await accepting;
+  }
+
+  const missing = await assertRejects(
+    () =>
+      neuronWith(
+        store,
+        `rpc_servers = ["127.0.0.1:${port}"]\nrpc_library = "/nonexistent/libggml-rpc.so"\n`,
+      ),
+  );
+  assertMatch(
+    missing.message,
+    /neuron\.toml: rpc_library: llama\.cpp's RPC backend \/nonexistent\/libggml-rpc\.so is missing/,
   );
 });
