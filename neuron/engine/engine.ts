@@ -254,11 +254,6 @@ export class Engine {
     };
   }
 
-  /** The devices of a split model (null: one device). */
-  splitOf(key: string): string[] | null {
-    return this.#splits.get(key) ?? null;
-  }
-
   cancelLoad(key: string): void {
     this.#placement.get(key)?.cancelLoad(key);
   }

@@ -130,6 +130,9 @@ export class Scheduler {
   readonly #yielder = new TaskYielder();
   #syncSteps = 0;
   #closed = false;
+  /** Counted in workerState.busyLoops. */
+  #busy = false;
+  #abandoned = false;
   #loop: Promise<void>;
   #inFlight: Slot[] = [];
   #clock = 0;
@@ -332,12 +335,23 @@ export class Scheduler {
     await this.#loop;
   }
 
+  /**
+   * Its RPC server is gone and the loop is parked for good in a call into it: it stops counting
+   * as busy, or the worker's other models would never decode on-thread again.
+   */
+  abandon(): void {
+    this.#setBusy(false);
+    this.#abandoned = true;
+  }
+
+  #setBusy(b: boolean): void {
+    if (this.#abandoned || b === this.#busy) return;
+    workerState.busyLoops += b ? 1 : -1;
+    this.#busy = b;
+  }
+
   async #run(): Promise<void> {
-    let busy = false;
-    const setBusy = (b: boolean) => {
-      if (b !== busy) workerState.busyLoops += b ? 1 : -1;
-      busy = b;
-    };
+    const setBusy = (b: boolean) => this.#setBusy(b);
     try {
       while (await this.#step(setBusy));
     } finally {

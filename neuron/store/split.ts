@@ -67,7 +67,7 @@ const MiB = 1024 * 1024;
 const mib = (b: number) => `${Math.ceil(b / MiB)} MiB`;
 
 /** Per-layer and fixed byte figures of a model (estimates that err high, as fit.ts does). */
-export function layerBytes(s: ModelSummary, nBatch: number, kvType: KvCacheType) {
+function layerBytes(s: ModelSummary, nBatch: number, kvType: KvCacheType) {
   const layers = Math.max(1, s.nLayer);
   // Average bytes per weight: sizes the embedding and output matrices (vocab × embd each).
   const perWeight = s.parameterCount ? s.fileBytes / s.parameterCount : 2;

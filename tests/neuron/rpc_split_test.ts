@@ -259,6 +259,9 @@ Deno.test("rpc split: the server dies mid-stream: that stream errors, other mode
       max_tokens: 4,
     });
     assertEquals(r.choices.length, 1);
+    // The lost model's parked loop no longer counts as busy on the CPU worker (else its other
+    // models would never decode on the worker's thread again).
+    assertMatch(n.log(), /model abandoned key=big device=CPU busy_loops=0 loads=0/);
     const big = (await model(n.url, "big"))!;
     assertEquals(big.state, "failed");
     assertMatch(big.error ?? "", /RPC server was lost/);
