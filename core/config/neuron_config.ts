@@ -87,9 +87,19 @@ export const NEURON_ENV: EnvSpec = {
   verbatimKeysUnder: ["memory_budget_mb"],
 };
 
-/** Device names and model dirs must not repeat (a repeat is always a slip). */
+/**
+ * Device names, model dirs and RPC servers must not repeat (a repeat is always a slip); an
+ * rpc_library without rpc_servers would be ignored.
+ */
 function crossCheck(doc: Record<string, unknown>): CrossIssue[] {
   const issues: CrossIssue[] = [];
+  const servers = doc.rpc_servers;
+  if (doc.rpc_library !== undefined && (!Array.isArray(servers) || servers.length === 0)) {
+    issues.push({
+      path: ["rpc_library"],
+      expected: "rpc_servers beside it (the RPC backend is loaded only for them)",
+    });
+  }
   for (const key of ["devices", "model_dirs", "rpc_servers"] as const) {
     const list = doc[key];
     if (!Array.isArray(list)) continue;
