@@ -8,6 +8,7 @@ import { createLogger, logLevel } from "../../core/log.ts";
 import type { DeviceInfo } from "../llama/devices.ts";
 import type { EmbeddingResult } from "./embedder.ts";
 import type { Reply, Request, WorkerStats } from "./messages.ts";
+import { newRpcLock } from "./rpc_lock.ts";
 import {
   EngineError,
   type EngineErrorCode,
@@ -25,6 +26,9 @@ type Pending = {
   op: Request["op"];
 };
 export type EventSink = (ev: EngineEvent) => void;
+
+/** One per process: every worker's decodes over RPC devices take it (rpc_lock.ts). */
+const RPC_LOCK = newRpcLock();
 
 export class LoadError extends Error {
   override name = "LoadError";
@@ -90,6 +94,7 @@ export class DeviceWorker {
         // Unset: the worker logs as this thread does (CORTEX_LOG or --log-level).
         logLevel: opts.logLevel ?? logLevel(),
         doorbell: dw.#doorbell.buffer,
+        rpcLock: RPC_LOCK,
       });
     });
   }

@@ -9,6 +9,8 @@ import { DECODE_OK, LlamaContext } from "../llama/context.ts";
 import type { LlamaLibrary } from "../llama/library.ts";
 import type { LlamaModel } from "../llama/model.ts";
 import { EngineError } from "./types.ts";
+import { withRpcLock } from "./rpc_lock.ts";
+import { workerState } from "./worker_state.ts";
 
 export interface EmbeddingResult {
   vectors: number[][];
@@ -73,7 +75,9 @@ export class Embedder {
       this.#ctx.truncate(0, -1);
       this.#batch.clear();
       tokens.forEach((t, pos) => this.#batch.add(t, pos, 0, true));
-      const rc = await this.#ctx.decode(this.#batch);
+      const rc = this.#offThread
+        ? await withRpcLock(workerState.rpcLock, () => this.#ctx.decode(this.#batch))
+        : await this.#ctx.decode(this.#batch);
       if (rc !== DECODE_OK) {
         throw new EngineError("decode_failed", `embedding decode returned ${rc}`);
       }

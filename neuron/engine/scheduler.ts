@@ -25,6 +25,7 @@ import type { DraftModel, DraftRequest } from "./draft_model.ts";
 import { lookupDraft } from "./ngram_lookup.ts";
 import { messagesWaiting, workerState } from "./worker_state.ts";
 import { TaskYielder } from "./yield_task.ts";
+import { withRpcLock } from "./rpc_lock.ts";
 import { type MarkerPair, promptOpensReasoning } from "./reasoning.ts";
 import {
   EngineError,
@@ -408,7 +409,8 @@ export class Scheduler {
    */
   #decode = async (ctx: LlamaContext, batch: Batch): Promise<number> => {
     if (this.#opts.offThread) {
-      const rc = await ctx.decode(batch);
+      // One decode over RPC devices at a time, process-wide (see rpc_lock.ts).
+      const rc = await withRpcLock(workerState.rpcLock, () => ctx.decode(batch));
       // An RPC device computes on past llama_decode's return, and sampling would wait for it
       // on this thread: wait here, off-thread, so a lost server parks no worker.
       if (rc === DECODE_OK) await ctx.synchronize();

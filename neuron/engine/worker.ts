@@ -27,6 +27,7 @@ const flush = () => {
 self.onmessage = (e: MessageEvent<WorkerInit>) => {
   const init = e.data;
   workerState.doorbell = new Int32Array(init.doorbell);
+  workerState.rpcLock = new Int32Array(init.rpcLock);
   setLogLevel(parseLevel(init.logLevel));
   const log = createLogger(`worker.${init.deviceIndex}`);
   let lib;

@@ -16,6 +16,8 @@ export const workerState = {
   /** Model loads in progress: their progress callbacks need the event loop. */
   loads: 0,
   doorbell: null as Int32Array | null,
+  /** Shared by every worker (set at init): one decode over RPC devices at a time (rpc_lock.ts). */
+  rpcLock: new Int32Array(new SharedArrayBuffer(4)),
   /** Messages the worker's handler has taken (each rang once). */
   received: 0,
 };

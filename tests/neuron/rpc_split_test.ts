@@ -191,6 +191,45 @@ Deno.test("rpc split: fits neither device alone, loads across CPU and RPC0, same
   }
 });
 
+Deno.test("rpc split: two split models on one worker decode at once, each as it does alone; unloads free every share", async () => {
+  const dir = rpcBuild();
+  const file = await ensureFixture(FIXTURES.bench);
+  const store = await makeStore({ a: file, b: file });
+  const server = await startRpcServer(dir);
+  const n = await neuronWith(
+    store,
+    `rpc_servers = ["${server.endpoint}"]\nmemory_budget_mb = { CPU = 90, RPC0 = 90 }\n`,
+  );
+  try {
+    for (const id of ["a", "b"]) {
+      const r = await load(n.url, { model: id, devices: ["CPU", "RPC0"] });
+      assertEquals(r.status, 200, JSON.stringify(r.body));
+    }
+    // Both are owned by the CPU worker and both call the one RPC server (ggml queues their
+    // calls on one connection): concurrent decodes must not mix their graphs (rpc_lock.ts; a
+    // race, so this catches it only sometimes without the lock).
+    const alone = await greedy(n.url, "a");
+    assertEquals(await greedy(n.url, "b"), alone);
+    for (let i = 0; i < 3; i++) {
+      assertEquals(await Promise.all([greedy(n.url, "a"), greedy(n.url, "b")]), [alone, alone]);
+    }
+    for (const id of ["a", "b"]) {
+      const un = await json(`${n.url}/models/unload`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: id }),
+      });
+      assertEquals(un.status, 200, JSON.stringify(un.body));
+    }
+    const d = await devices(n.url);
+    assertEquals(d.get("CPU")!.memory_used_bytes, 0);
+    assertEquals(d.get("RPC0")!.memory_used_bytes, 0);
+  } finally {
+    await n.stop();
+    await server.kill();
+  }
+});
+
 Deno.test("rpc split: a CPU without room for one layer gets no split that leaves it idle (507, not 500)", async () => {
   const dir = rpcBuild();
   const store = await makeStore({ big: await ensureFixture(FIXTURES.bench) });

@@ -1,0 +1,29 @@
+/**
+ * One decode at a time over RPC devices, process-wide. ggml's RPC client reuses the graph a
+ * device computed last when the next one has the same id, and it checks and sends that from
+ * the calling thread while the server keeps one stored graph per device: two contexts decoding
+ * over the same RPC device at once can have the server recompute the other context's graph
+ * (seen as garbled output from two split models served together). Decodes over RPC therefore
+ * take this lock around `llama_decode` (which queues all of a step's calls to the server, in
+ * order, before it returns); the wait for the results stays outside it.
+ *
+ * Shared by every device worker (a SharedArrayBuffer from the engine), waited on without
+ * blocking the worker's event loop.
+ */
+
+export function newRpcLock(): SharedArrayBuffer {
+  return new SharedArrayBuffer(4);
+}
+
+export async function withRpcLock<T>(lock: Int32Array, fn: () => Promise<T>): Promise<T> {
+  while (Atomics.compareExchange(lock, 0, 0, 1) !== 0) {
+    const w = Atomics.waitAsync(lock, 0, 1);
+    if (w.async) await w.value;
+  }
+  try {
+    return await fn();
+  } finally {
+    Atomics.store(lock, 0, 0);
+    Atomics.notify(lock, 0, 1);
+  }
+}
