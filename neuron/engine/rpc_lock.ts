@@ -7,8 +7,9 @@
  * take this lock around `llama_decode` (which queues all of a step's calls to the server, in
  * order, before it returns); the wait for the results stays outside it.
  *
- * Shared by every device worker (a SharedArrayBuffer from the engine), waited on without
- * blocking the worker's event loop.
+ * Shared by every device worker (one SharedArrayBuffer per process), waited on without blocking
+ * the worker's event loop: by polling on a timer, because Deno's event loop neither wakes for
+ * nor stays alive on an `Atomics.waitAsync` promise. Only models split over RPC contend for it.
  */
 
 export function newRpcLock(): SharedArrayBuffer {
@@ -17,13 +18,11 @@ export function newRpcLock(): SharedArrayBuffer {
 
 export async function withRpcLock<T>(lock: Int32Array, fn: () => Promise<T>): Promise<T> {
   while (Atomics.compareExchange(lock, 0, 0, 1) !== 0) {
-    const w = Atomics.waitAsync(lock, 0, 1);
-    if (w.async) await w.value;
+    await new Promise((r) => setTimeout(r, 1));
   }
   try {
     return await fn();
   } finally {
     Atomics.store(lock, 0, 0);
-    Atomics.notify(lock, 0, 1);
   }
 }
