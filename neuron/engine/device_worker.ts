@@ -8,7 +8,7 @@ import { createLogger, logLevel } from "../../core/log.ts";
 import type { DeviceInfo } from "../llama/devices.ts";
 import type { EmbeddingResult } from "./embedder.ts";
 import type { Reply, Request, WorkerStats } from "./messages.ts";
-import { newRpcLock } from "./rpc_lock.ts";
+import { markRpcLost, newRpcLock } from "./rpc_lock.ts";
 import {
   EngineError,
   type EngineErrorCode,
@@ -29,6 +29,11 @@ export type EventSink = (ev: EngineEvent) => void;
 
 /** One per process: every worker's decodes over RPC devices take it (rpc_lock.ts). */
 const RPC_LOCK = newRpcLock();
+
+/** An RPC server was lost: decodes waiting for the RPC lock stop polling (rpc_lock.ts). */
+export function rpcLockLost(): void {
+  markRpcLost(new Int32Array(RPC_LOCK));
+}
 
 export class LoadError extends Error {
   override name = "LoadError";

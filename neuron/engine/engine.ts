@@ -10,7 +10,7 @@ import { type DeviceInfo, listDevices } from "../llama/devices.ts";
 import { type LlamaLibrary, openLlamaLibrary } from "../llama/library.ts";
 import { type GpuTelemetry, gpuTelemetry, NO_TELEMETRY } from "../llama/nvml.ts";
 import { attachRpcServers, guardRpcAborts, type RpcDevice, RpcError } from "../llama/rpc.ts";
-import { DeviceWorker, type EventSink } from "./device_worker.ts";
+import { DeviceWorker, type EventSink, rpcLockLost } from "./device_worker.ts";
 import type { EmbeddingResult } from "./embedder.ts";
 import type { WorkerStats } from "./messages.ts";
 import {
@@ -142,6 +142,7 @@ export class Engine {
     const reason = `an RPC server was lost (${ggmlReason(message)})`;
     this.#log.error("rpc server lost: models split over RPC devices fail", { message });
     for (const r of this.remote) r.failed ??= reason;
+    rpcLockLost();
     const remote = new Set(this.remote.map((r) => r.info.name));
     for (const [key, devices] of this.#splits) {
       if (!devices.some((d) => remote.has(d))) continue;

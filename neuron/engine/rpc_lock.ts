@@ -12,12 +12,22 @@
  * nor stays alive on an `Atomics.waitAsync` promise. Only models split over RPC contend for it.
  */
 
+/** [0]: held; [1]: an RPC server was lost (no decode over RPC finishes again). */
 export function newRpcLock(): SharedArrayBuffer {
-  return new SharedArrayBuffer(4);
+  return new SharedArrayBuffer(8);
+}
+
+/**
+ * An RPC server was lost: its holder is parked for good, so waiters stop polling and park too
+ * (their models are abandoned, as every model split over RPC is).
+ */
+export function markRpcLost(lock: Int32Array): void {
+  Atomics.store(lock, 1, 1);
 }
 
 export async function withRpcLock<T>(lock: Int32Array, fn: () => Promise<T>): Promise<T> {
   while (Atomics.compareExchange(lock, 0, 0, 1) !== 0) {
+    if (Atomics.load(lock, 1)) await new Promise<never>(() => {});
     await new Promise((r) => setTimeout(r, 1));
   }
   try {

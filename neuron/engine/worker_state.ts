@@ -10,6 +10,8 @@
  * event-loop turn. Counting what arrived, not what was seen ringing, matters:
  * one turn may deliver only some of several messages sent together.
  */
+import { newRpcLock } from "./rpc_lock.ts";
+
 export const workerState = {
   /** Schedulers with requests: a blocking decode would stall the others. */
   busyLoops: 0,
@@ -17,7 +19,7 @@ export const workerState = {
   loads: 0,
   doorbell: null as Int32Array | null,
   /** Shared by every worker (set at init): one decode over RPC devices at a time (rpc_lock.ts). */
-  rpcLock: new Int32Array(new SharedArrayBuffer(4)),
+  rpcLock: new Int32Array(newRpcLock()),
   /** Messages the worker's handler has taken (each rang once). */
   received: 0,
 };
