@@ -69,6 +69,27 @@ const factKey = (neuron: string, model: string) => `${neuron}\u0000${model}`;
  * by the model's KV cost per token, so placement and the neuron agree. A
  * profile's draft model adds its weights, compute buffers and a KV cache for the same cells.
  */
+/**
+ * Bytes of loads under way that may land on a device. Loads reserve per room: `neuron/device`,
+ * or `neuron/A+B` for a split, whose shares only the neuron plans: until it is loaded its whole
+ * need counts on each of its devices, so a concurrent placement waits for it instead of planning
+ * on the same free memory.
+ */
+export function pendingOn(
+  pending: ReadonlyMap<string, number>,
+  neuron: string,
+  device: string,
+): number {
+  let sum = 0;
+  for (const [room, bytes] of pending) {
+    const slash = room.indexOf("/");
+    if (room.slice(0, slash) === neuron && room.slice(slash + 1).split("+").includes(device)) {
+      sum += bytes;
+    }
+  }
+  return sum;
+}
+
 export function profileBytes(
   profile: CatalogueEntry["profile"],
   stored: readonly NeuronModel[],
@@ -352,7 +373,7 @@ export class Lifecycle {
     return this.#fleet.snapshot().filter((n) => !exclude?.has(n.name)).map((n) => ({
       ...n,
       devices: n.devices.map((d) => {
-        const pending = this.#pending.get(`${n.name}/${d.name}`) ?? 0;
+        const pending = pendingOn(this.#pending, n.name, d.name);
         return pending
           ? { ...d, memory_free_bytes: Math.max(0, d.memory_free_bytes - pending) }
           : d;

@@ -2,7 +2,7 @@ import { assertEquals } from "../tests/assert.ts";
 import type { NeuronModel } from "../core/neuron/schemas.ts";
 import type { ModelProfile } from "../core/config/mod.ts";
 import { neuronModel } from "../tests/helpers/neuron_model.ts";
-import { profileBytes } from "./lifecycle.ts";
+import { pendingOn, profileBytes } from "./lifecycle.ts";
 
 const MiB = 1024 * 1024;
 
@@ -90,4 +90,18 @@ Deno.test("profileBytes: a draft model adds its weights and compute, and a KV ca
   );
   // An operator's vram_mb is the whole figure.
   assertEquals(profileBytes(profile({ draft: "d", vram_mb: 300 }), [file()], [draft]), 300 * MiB);
+});
+
+Deno.test("pendingOn: a load under way counts on its device; a split's on each of its devices", () => {
+  const pending = new Map([
+    ["a/CUDA0", 10 * MiB],
+    ["a/CPU+RPC0", 30 * MiB],
+    ["b/CPU", 5 * MiB],
+  ]);
+  assertEquals(pendingOn(pending, "a", "CUDA0"), 10 * MiB);
+  // The split's shares are the neuron's to plan: its whole need holds each device it may use.
+  assertEquals(pendingOn(pending, "a", "CPU"), 30 * MiB);
+  assertEquals(pendingOn(pending, "a", "RPC0"), 30 * MiB);
+  assertEquals(pendingOn(pending, "b", "CPU"), 5 * MiB);
+  assertEquals(pendingOn(pending, "b", "RPC0"), 0);
 });

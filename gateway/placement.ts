@@ -379,7 +379,7 @@ interface DeviceAnalysis {
 }
 
 /** Bytes a resident model holds on these devices: its shares there, or all on its one device. */
-export function bytesOn(m: NeuronModel, devices: readonly string[]): number {
+function bytesOn(m: NeuronModel, devices: readonly string[]): number {
   if (m.split) {
     return m.split.shares.reduce(
       (a, s) => a + (devices.includes(s.device) ? s.memory_bytes : 0),

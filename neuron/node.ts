@@ -26,7 +26,7 @@ import { ModelStore, type StoreEntry, StoreError } from "./store/model_store.ts"
 import { GgufError } from "./store/gguf_header.ts";
 import { LoadError } from "./engine/device_worker.ts";
 import { type Fit, FitError, fitModel } from "./store/fit.ts";
-import { planSplit, type SplitDevice, type SplitPlan } from "./store/split.ts";
+import { planSplit, type SplitDevice, type SplitPlan, SplitRequestError } from "./store/split.ts";
 import { kvBytesPerToken, modelFacts, type ModelSummary } from "./store/summary.ts";
 import { detectToolFormat, type ToolFormat } from "../core/tools/mod.ts";
 
@@ -455,6 +455,8 @@ export class Neuron {
       throw new LoadRefusedError(
         400,
         `device ${wanted} is not available here (devices: ${local.map((d) => d.name).join(", ")})`,
+        {},
+        "device",
       );
     }
     const best = [...pool].sort((a, b) => b.memory_free_bytes - a.memory_free_bytes)[0];
@@ -536,6 +538,17 @@ export class Neuron {
         "devices",
       );
     }
+    if (candidates.length < 2) {
+      // Only an explicit `split` gets here with one device (`devices` lists two or more).
+      throw new LoadRefusedError(
+        400,
+        `split: a split needs two devices or more; this neuron has ${
+          candidates.map((c) => c.name).join(", ") || "none"
+        }`,
+        {},
+        "split",
+      );
+    }
     if ((req.split ?? "layer") === "row") {
       // Row splits need split buffers, which only CUDA devices have; CPU and RPC do not.
       const other = candidates.find((c) =>
@@ -565,6 +578,9 @@ export class Neuron {
         slots: req.slots ?? s.slots,
       });
     } catch (e) {
+      if (e instanceof SplitRequestError) {
+        throw new LoadRefusedError(400, `${req.model}: ${e.message}`, {}, e.field);
+      }
       if (!(e instanceof FitError)) throw e;
       const status = "block" in e.details ? 400 : 507;
       throw new LoadRefusedError(

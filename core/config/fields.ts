@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { DURATION_EXPECTED, formatDuration, parseDuration } from "./duration.ts";
-import { HOST_PORT_EXPECTED, normalizeHostPort } from "./host_port.ts";
+import { HOST_PORT_EXPECTED, normalizeHostPort, splitHostPort } from "./host_port.ts";
 
 /** An integer, optionally bounded (inclusive). */
 export function integer(bounds: { min?: number; max?: number } = {}) {
@@ -94,6 +94,38 @@ export function hostPort() {
       });
       return z.NEVER;
     }
+  });
+}
+
+const RPC_ENDPOINT_EXPECTED =
+  'host:port of an rpc-server like "10.0.0.5:50052" (an IPv4 address or host name, port 1-65535)';
+
+/**
+ * An RPC server to connect to. Not a listen address: a host is needed and port 0 means nothing;
+ * and llama.cpp's RPC client splits at the first ":" and resolves IPv4 only, so an IPv6 literal
+ * would abort in ggml instead of failing here.
+ */
+export function rpcEndpoint() {
+  return z.any().transform((v, ctx): string => {
+    const refuse = (why?: string) => {
+      ctx.addIssue({
+        code: "custom",
+        message: RPC_ENDPOINT_EXPECTED,
+        params: why === undefined ? {} : { found: `${JSON.stringify(v)} (${why})` },
+      });
+      return z.NEVER;
+    };
+    if (typeof v !== "string") return refuse();
+    let hp;
+    try {
+      hp = splitHostPort(v);
+    } catch (e) {
+      return refuse((e as Error).message);
+    }
+    if (v.trim().startsWith(":")) return refuse("no host");
+    if (hp.hostname.includes(":")) return refuse("an IPv6 address");
+    if (hp.port === 0) return refuse("port 0");
+    return `${hp.hostname}:${hp.port}`;
   });
 }
 

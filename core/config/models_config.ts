@@ -73,6 +73,8 @@ export const SamplingSchema = z.strictObject({
   seed: integer({ min: 0, max: 4_294_967_295 }).optional(),
 });
 
+const SHARE = "a share above 0, at most 1000000 (leave a device out of devices instead)";
+
 export const ModelProfileSchema = z.strictObject({
   /** The name clients request; unique across ids and aliases. */
   id: modelName(),
@@ -103,11 +105,14 @@ export const ModelProfileSchema = z.strictObject({
    */
   split: SplitModeSchema.optional(),
   /** The devices of a split, in order (a neuron without all of them does not take it). */
-  devices: z.array(z.string().min(1), { error: "an array of device names" }).min(2, {
+  devices: z.array(z.string().min(1).max(200), { error: "an array of device names" }).min(2, {
     error: "at least two device names",
   }).max(16).optional(),
   /** Relative shares of `devices`, one per device (absent: by each device's free room). */
-  tensor_split: z.array(number({ min: 0, max: 1e6 }), { error: "an array of numbers" }).optional(),
+  tensor_split: z.array(
+    z.number({ error: SHARE }).gt(0, { error: SHARE }).max(1e6, { error: SHARE }),
+    { error: "an array of numbers" },
+  ).optional(),
   /** Cap on generated tokens per request. */
   max_output_tokens: integer({ min: 1 }).optional(),
   /** Load as an embedding model (serves /v1/embeddings). */
@@ -179,6 +184,27 @@ function crossCheck(doc: Record<string, unknown>): CrossIssue[] {
         expected: "no draft model on a split model (not supported yet; use speculative = " +
           '"ngram")',
         found: `draft with \`${splitKey}\``,
+      });
+    }
+  });
+  models.forEach((m, i) => {
+    if (!isTable(m)) return;
+    const devices = m.devices;
+    if (Array.isArray(devices)) {
+      const twice = devices.find((d, j) => devices.indexOf(d) !== j);
+      if (twice !== undefined) {
+        issues.push({
+          path: ["models", i, "devices"],
+          expected: "each device named once",
+          found: `${JSON.stringify(twice)} twice`,
+        });
+      }
+    }
+    if (m.draft !== undefined && (m.split !== undefined || m.devices !== undefined)) {
+      // The neuron refuses it (its split planner does not place a draft's memory yet).
+      issues.push({
+        path: ["models", i, m.split !== undefined ? "split" : "devices"],
+        expected: "no split beside a draft model (not supported yet)",
       });
     }
   });

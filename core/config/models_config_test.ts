@@ -271,3 +271,33 @@ split = "column"
   assert.match(messages, /models\[1\]\.tensor_split: expected 2 shares, one per entry of devices/);
   assert.match(messages, /models\[1\]\.split: expected one of "layer", "row"/);
 });
+
+Deno.test("models: a split profile names each device once, shares above 0, and no draft", () => {
+  const e = configError(() =>
+    parseModelsConfig(`[[models]]
+id = "a"
+source = "a.gguf"
+devices = ["CUDA0", "CUDA1", "CUDA0"]
+
+[[models]]
+id = "b"
+source = "b.gguf"
+devices = ["CUDA0", "CUDA1"]
+tensor_split = [1, 0]
+
+[[models]]
+id = "c"
+source = "c.gguf"
+split = "layer"
+draft = "small"
+`)
+  );
+  const messages = e.issues.map((i) => i.message).join("\n");
+  assert.match(
+    messages,
+    /models\[0\]\.devices: expected each device named once, found "CUDA0" twice/,
+  );
+  assert.match(messages, /models\[1\]\.tensor_split\[1\]: expected a share above 0/);
+  assert.match(messages, /models\[2\]\.split: expected no split beside a draft model/);
+  assert.match(messages, /^models\.toml:\d+: /m);
+});

@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { KvCacheTypeSchema } from "../neuron/schemas.ts";
 import type { Env, EnvSpec } from "./env_overrides.ts";
-import { hostPort, integer, nonEmptyString, pathString } from "./fields.ts";
+import { hostPort, integer, nonEmptyString, pathString, rpcEndpoint } from "./fields.ts";
 import { baseDirOf, type ParseOptions, resolveFromFile } from "./resolve_paths.ts";
 import {
   type ConfigFileSpec,
@@ -67,7 +67,7 @@ export const NeuronConfigSchema = z.strictObject({
    * host's own; opt-in. No authentication and every token's activations cross the network:
    * private networks only (README, "Models larger than one device").
    */
-  rpc_servers: z.array(hostPort(), { error: 'an array of "host:port" strings' }).max(16, {
+  rpc_servers: z.array(rpcEndpoint(), { error: 'an array of "host:port" strings' }).max(16, {
     error: "at most 16 RPC servers (llama.cpp's limit)",
   }).default([]),
   /** libggml-rpc.so for a library without RPC of its own; absent = `deno task rpc-build`'s. */
@@ -87,9 +87,19 @@ export const NEURON_ENV: EnvSpec = {
   verbatimKeysUnder: ["memory_budget_mb"],
 };
 
-/** Device names and model dirs must not repeat (a repeat is always a slip). */
+/**
+ * Device names, model dirs and RPC servers must not repeat (a repeat is always a slip); an
+ * rpc_library without rpc_servers would be ignored.
+ */
 function crossCheck(doc: Record<string, unknown>): CrossIssue[] {
   const issues: CrossIssue[] = [];
+  const servers = doc.rpc_servers;
+  if (doc.rpc_library !== undefined && (!Array.isArray(servers) || servers.length === 0)) {
+    issues.push({
+      path: ["rpc_library"],
+      expected: "rpc_servers beside it (the RPC backend is loaded only for them)",
+    });
+  }
   for (const key of ["devices", "model_dirs", "rpc_servers"] as const) {
     const list = doc[key];
     if (!Array.isArray(list)) continue;

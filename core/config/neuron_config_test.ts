@@ -134,4 +134,24 @@ Deno.test("neuron: rpc_servers are host:port entries, none twice; rpc_library si
   assert.equal(e.issues.length, 2, e.issues.map((i) => i.message).join("\n"));
   assert.match(e.issues[0].message, /^neuron\.toml:1: rpc_servers\[0\]: expected .*host:port/);
   assert.match(e.issues[1].message, /rpc_servers\[2\]: expected an entry not already listed/);
+  assert.match(
+    configError(() => parseNeuronConfig(`rpc_library = "/opt/libggml-rpc.so"\n`)).issues[0]
+      .message,
+    /^neuron\.toml:1: rpc_library: expected rpc_servers beside it/,
+  );
+  // What ggml's RPC client cannot connect to is refused here (an IPv6 literal would abort it).
+  const bad = configError(() =>
+    parseNeuronConfig(`rpc_servers = ["[::1]:50052", ":50052", "h:0", "h:x", 7]\n`)
+  ).issues.map((i) => i.message);
+  assert.equal(bad.length, 5, bad.join("\n"));
+  for (
+    const [i, why] of ["an IPv6 address", "no host", "port 0", "is not a number", ""].entries()
+  ) {
+    assert.match(
+      bad[i],
+      new RegExp(
+        `^neuron\\.toml:1: rpc_servers\\[${i}\\]: expected host:port of an rpc-server.*${why}`,
+      ),
+    );
+  }
 });

@@ -34,9 +34,13 @@ export type SplitMode = z.infer<typeof SplitModeSchema>;
 
 /** Device names for a split; at most llama.cpp's 16. */
 const SplitDevicesSchema = z.array(z.string().min(1).max(200)).min(2).max(16);
-/** Relative shares of a split's devices (llama.cpp's `tensor_split`), one per device. */
-const TensorSplitSchema = z.array(z.number().min(0).max(1e6)).min(2).max(16)
-  .refine((a) => a.some((x) => x > 0), "at least one share above 0");
+/**
+ * Relative shares of a split's devices (llama.cpp's `tensor_split`), one per device. Each above
+ * 0: a device listed takes part (llama.cpp's 0 = "none" is said by leaving it out).
+ */
+const TensorSplitSchema = z.array(
+  z.number().gt(0, "a share above 0 (leave a device out of devices instead)").max(1e6),
+).min(2).max(16);
 
 export const LoadRequestSchema = z.strictObject({
   /** The name the model is served under. */

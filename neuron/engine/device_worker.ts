@@ -8,6 +8,7 @@ import { createLogger, logLevel } from "../../core/log.ts";
 import type { DeviceInfo } from "../llama/devices.ts";
 import type { EmbeddingResult } from "./embedder.ts";
 import type { Reply, Request, WorkerStats } from "./messages.ts";
+import { markRpcLost, newRpcLock } from "./rpc_lock.ts";
 import {
   EngineError,
   type EngineErrorCode,
@@ -17,8 +18,22 @@ import {
   type LoadOptions,
 } from "./types.ts";
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
+type Pending = {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  /** The model the call is about (abandon settles it). */
+  key?: string;
+  op: Request["op"];
+};
 export type EventSink = (ev: EngineEvent) => void;
+
+/** One per process: every worker's decodes over RPC devices take it (rpc_lock.ts). */
+const RPC_LOCK = newRpcLock();
+
+/** An RPC server was lost: decodes waiting for the RPC lock stop polling (rpc_lock.ts). */
+export function rpcLockLost(): void {
+  markRpcLost(new Int32Array(RPC_LOCK));
+}
 
 export class LoadError extends Error {
   override name = "LoadError";
@@ -49,8 +64,6 @@ export class DeviceWorker {
   readonly #doorbell = new Int32Array(new SharedArrayBuffer(4));
   readonly #pending = new Map<number, Pending>();
   readonly #sinks = new Map<string, { key: string; sink: EventSink }>();
-  /** model key → id of its load call in flight. */
-  readonly #loads = new Map<string, number>();
   readonly #progress = new Map<string, (f: number) => void>();
   #nextId = 1;
   #log = createLogger("device");
@@ -91,6 +104,7 @@ export class DeviceWorker {
         // Unset: the worker logs as this thread does (CORTEX_LOG or --log-level).
         logLevel: opts.logLevel ?? logLevel(),
         doorbell: dw.#doorbell.buffer,
+        rpcLock: RPC_LOCK,
       });
     });
   }
@@ -149,7 +163,12 @@ export class DeviceWorker {
   #call<T>(req: Request & { id: number }): Promise<T> {
     if (this.failed) return Promise.reject(new EngineError("worker_failed", this.failed));
     return new Promise<T>((resolve, reject) => {
-      this.#pending.set(req.id, { resolve: resolve as (v: unknown) => void, reject });
+      this.#pending.set(req.id, {
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        key: "key" in req ? req.key : undefined,
+        op: req.op,
+      });
       this.#post(req);
     });
   }
@@ -161,26 +180,23 @@ export class DeviceWorker {
     onProgress?: (f: number) => void,
   ): Promise<LoadedModelInfo> {
     if (onProgress) this.#progress.set(key, onProgress);
-    const id = this.#nextId++;
-    this.#loads.set(key, id);
-    return this.#call<LoadedModelInfo>({ op: "load", id, key, path, opts })
-      .finally(() => {
-        this.#progress.delete(key);
-        if (this.#loads.get(key) === id) this.#loads.delete(key);
-      });
+    return this.#call<LoadedModelInfo>({ op: "load", id: this.#nextId++, key, path, opts })
+      .finally(() => this.#progress.delete(key));
   }
 
   /**
-   * Gives up on a model whose RPC server was lost: its load (if any) fails, its requests end
-   * with an error event, and the worker forgets it without a call into llama.cpp (one would
-   * never return). The worker and its other models carry on.
+   * Gives up on a model whose RPC server was lost: its load (if any) fails, an unload of it
+   * is done (its memory cannot be freed), its other calls and its requests end with an error,
+   * and the worker forgets it without a call into llama.cpp (one would never return). The
+   * worker and its other models carry on.
    */
   abandon(key: string, reason: string): void {
-    const id = this.#loads.get(key);
-    if (id !== undefined) {
-      const p = this.#pending.get(id);
+    for (const [id, p] of this.#pending) {
+      if (p.key !== key) continue;
       this.#pending.delete(id);
-      p?.reject(new LoadError("load_failed", reason));
+      if (p.op === "unload") p.resolve(null);
+      else if (p.op === "load") p.reject(new LoadError("load_failed", reason));
+      else p.reject(new EngineError("decode_failed", reason));
     }
     for (const [rid, s] of this.#sinks) {
       if (s.key !== key) continue;

@@ -9,6 +9,8 @@ import { DECODE_OK, LlamaContext } from "../llama/context.ts";
 import type { LlamaLibrary } from "../llama/library.ts";
 import type { LlamaModel } from "../llama/model.ts";
 import { EngineError } from "./types.ts";
+import { withRpcLock } from "./rpc_lock.ts";
+import { workerState } from "./worker_state.ts";
 
 export interface EmbeddingResult {
   vectors: number[][];
@@ -20,17 +22,20 @@ export class Embedder {
   #ctx: LlamaContext;
   #batch: Batch;
   #chain: Promise<unknown> = Promise.resolve();
+  /** Split over an RPC device: wait for results and free off this thread (see SplitLoad). */
+  readonly #offThread: boolean;
 
-  private constructor(model: LlamaModel, ctx: LlamaContext) {
+  private constructor(model: LlamaModel, ctx: LlamaContext, offThread: boolean) {
     this.#model = model;
     this.#ctx = ctx;
     this.#batch = new Batch(ctx.nBatch);
+    this.#offThread = offThread;
   }
 
   static async create(
     lib: LlamaLibrary,
     model: LlamaModel,
-    opts: { context: number; nThreads: number },
+    opts: { context: number; nThreads: number; offThread?: boolean },
   ): Promise<Embedder> {
     const ctx = await LlamaContext.create(lib, model, {
       nCtx: opts.context,
@@ -39,7 +44,7 @@ export class Embedder {
       nThreads: opts.nThreads,
       embeddings: true,
     });
-    return new Embedder(model, ctx);
+    return new Embedder(model, ctx, opts.offThread ?? false);
   }
 
   embed(inputs: (string | number[])[]): Promise<EmbeddingResult> {
@@ -70,13 +75,15 @@ export class Embedder {
       this.#ctx.truncate(0, -1);
       this.#batch.clear();
       tokens.forEach((t, pos) => this.#batch.add(t, pos, 0, true));
-      const rc = await this.#ctx.decode(this.#batch);
+      const rc = this.#offThread
+        ? await withRpcLock(workerState.rpcLock, () => this.#ctx.decode(this.#batch))
+        : await this.#ctx.decode(this.#batch);
       if (rc !== DECODE_OK) {
         throw new EngineError("decode_failed", `embedding decode returned ${rc}`);
       }
-      // Reading the result waits for the devices: off-thread (an RPC device computes on past
-      // llama_decode's return).
-      await this.#ctx.synchronize();
+      // Reading the result waits for the devices: for an RPC device (which computes on past
+      // llama_decode's return), wait off-thread so a lost server parks no worker.
+      if (this.#offThread) await this.#ctx.synchronize();
       const v = this.#ctx.sequenceEmbedding(0, nEmbd);
       let norm = 0;
       for (const x of v) norm += x * x;
@@ -88,6 +95,7 @@ export class Embedder {
 
   async close(): Promise<void> {
     await this.#chain;
-    this.#ctx.free();
+    if (this.#offThread) await this.#ctx.freeOffThread();
+    else this.#ctx.free();
   }
 }

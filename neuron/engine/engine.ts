@@ -9,8 +9,8 @@ import { createLogger } from "../../core/log.ts";
 import { type DeviceInfo, listDevices } from "../llama/devices.ts";
 import { type LlamaLibrary, openLlamaLibrary } from "../llama/library.ts";
 import { type GpuTelemetry, gpuTelemetry, NO_TELEMETRY } from "../llama/nvml.ts";
-import { attachRpcServers, guardRpcAborts, type RpcDevice } from "../llama/rpc.ts";
-import { DeviceWorker, type EventSink } from "./device_worker.ts";
+import { attachRpcServers, guardRpcAborts, type RpcDevice, RpcError } from "../llama/rpc.ts";
+import { DeviceWorker, type EventSink, rpcLockLost } from "./device_worker.ts";
 import type { EmbeddingResult } from "./embedder.ts";
 import type { WorkerStats } from "./messages.ts";
 import {
@@ -86,9 +86,22 @@ export class Engine {
     let rpc: RpcDevice[] = [];
     if (opts.rpcServers?.length) {
       // Before any server is attached: from then on a lost one must not abort the process.
-      guard = await guardRpcAborts(lib, (message) => ref.engine?.rpcLost(message));
+      // An abort while attaching (a port that answers but is no rpc-server fails ggml's
+      // handshake) stops the start at once with ggml's reason, not after the call's timeout.
+      let attachLost: ((message: string) => void) | undefined;
+      guard = await guardRpcAborts(
+        lib,
+        (message) => ref.engine ? ref.engine.rpcLost(message) : attachLost?.(message),
+      );
+      const at = { endpoint: null as string | null };
       try {
-        rpc = await attachRpcServers(lib, opts.rpcServers, opts.rpcLibrary);
+        rpc = await Promise.race([
+          attachRpcServers(lib, opts.rpcServers, opts.rpcLibrary, at),
+          new Promise<never>((_, reject) =>
+            attachLost = (m) =>
+              reject(new RpcError(`rpc_servers: ${at.endpoint ?? "?"}: ${ggmlReason(m)}`))
+          ),
+        ]);
       } catch (e) {
         guard.close();
         throw e;
@@ -126,9 +139,10 @@ export class Engine {
    * given up — its requests end with an error event, the rest of the neuron carries on.
    */
   rpcLost(message: string): void {
-    const reason = `an RPC server was lost (${message.replace(/^.*?: /, "").trim()})`;
+    const reason = `an RPC server was lost (${ggmlReason(message)})`;
     this.#log.error("rpc server lost: models split over RPC devices fail", { message });
     for (const r of this.remote) r.failed ??= reason;
+    rpcLockLost();
     const remote = new Set(this.remote.map((r) => r.info.name));
     for (const [key, devices] of this.#splits) {
       if (!devices.some((d) => remote.has(d))) continue;
@@ -241,11 +255,6 @@ export class Engine {
     };
   }
 
-  /** The devices of a split model (null: one device). */
-  splitOf(key: string): string[] | null {
-    return this.#splits.get(key) ?? null;
-  }
-
   cancelLoad(key: string): void {
     this.#placement.get(key)?.cancelLoad(key);
   }
@@ -343,4 +352,9 @@ export function pickDevices(all: DeviceInfo[], names?: string[]): DeviceInfo[] {
   const gpus = all.filter((d) => d.type === "gpu" || d.type === "igpu");
   if (gpus.length) return gpus;
   return all.filter((d) => d.type === "cpu").slice(0, 1);
+}
+
+/** ggml's abort message without its "file:line: " prefix. */
+function ggmlReason(message: string): string {
+  return message.replace(/^.*?\.\w+:\d+: /, "").trim();
 }

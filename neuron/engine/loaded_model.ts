@@ -24,6 +24,8 @@ export class LoadedModel {
   readonly embedder: Embedder | null;
   readonly #ctx: LlamaContext;
   readonly #draft: DraftModel | null;
+  /** Split over an RPC device: freed off-thread (a lost server parks the call for good). */
+  readonly #remote: boolean;
 
   private constructor(
     info: LoadedModelInfo,
@@ -32,6 +34,7 @@ export class LoadedModel {
     scheduler: Scheduler,
     embedder: Embedder | null,
     draft: DraftModel | null,
+    remote: boolean,
   ) {
     this.info = info;
     this.model = model;
@@ -39,6 +42,7 @@ export class LoadedModel {
     this.scheduler = scheduler;
     this.embedder = embedder;
     this.#draft = draft;
+    this.#remote = remote;
   }
 
   static async load(
@@ -86,6 +90,7 @@ export class LoadedModel {
         embedder = await Embedder.create(lib, model, {
           context: Math.min(opts.context, 8192),
           nThreads: opts.nThreadsBatch ?? opts.nThreads,
+          offThread: split?.remote,
         });
       }
       if (opts.draftPath !== undefined) {
@@ -165,7 +170,7 @@ export class LoadedModel {
         hooks.emit,
         hooks.flush,
       );
-      return new LoadedModel(info, model, ctx, scheduler, embedder, draft);
+      return new LoadedModel(info, model, ctx, scheduler, embedder, draft, split?.remote ?? false);
     } catch (e) {
       await embedder?.close();
       draft?.free();
@@ -182,6 +187,13 @@ export class LoadedModel {
     await this.embedder?.close();
     this.#draft?.free();
     this.#draft?.model.free();
+    if (this.#remote) {
+      // A server lost while the model sat idle is found only here: the engine then abandons
+      // the model (its unload is done) and this worker keeps serving the others.
+      await this.#ctx.freeOffThread();
+      await this.model.freeOffThread();
+      return;
+    }
     this.#ctx.free();
     this.model.free();
   }

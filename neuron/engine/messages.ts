@@ -22,6 +22,8 @@ export interface WorkerInit {
   logLevel: string;
   /** Rung (incremented) by the main thread with every message; see worker_state.ts. */
   doorbell: SharedArrayBuffer;
+  /** The process-wide lock of decodes over RPC devices (rpc_lock.ts). */
+  rpcLock: SharedArrayBuffer;
 }
 
 export type Request =

@@ -25,6 +25,7 @@ import type { DraftModel, DraftRequest } from "./draft_model.ts";
 import { lookupDraft } from "./ngram_lookup.ts";
 import { messagesWaiting, workerState } from "./worker_state.ts";
 import { TaskYielder } from "./yield_task.ts";
+import { withRpcLock } from "./rpc_lock.ts";
 import { type MarkerPair, promptOpensReasoning } from "./reasoning.ts";
 import {
   EngineError,
@@ -130,6 +131,9 @@ export class Scheduler {
   readonly #yielder = new TaskYielder();
   #syncSteps = 0;
   #closed = false;
+  /** Counted in workerState.busyLoops. */
+  #busy = false;
+  #abandoned = false;
   #loop: Promise<void>;
   #inFlight: Slot[] = [];
   #clock = 0;
@@ -332,12 +336,23 @@ export class Scheduler {
     await this.#loop;
   }
 
+  /**
+   * Its RPC server is gone and the loop is parked for good in a call into it: it stops counting
+   * as busy, or the worker's other models would never decode on-thread again.
+   */
+  abandon(): void {
+    this.#setBusy(false);
+    this.#abandoned = true;
+  }
+
+  #setBusy(b: boolean): void {
+    if (this.#abandoned || b === this.#busy) return;
+    workerState.busyLoops += b ? 1 : -1;
+    this.#busy = b;
+  }
+
   async #run(): Promise<void> {
-    let busy = false;
-    const setBusy = (b: boolean) => {
-      if (b !== busy) workerState.busyLoops += b ? 1 : -1;
-      busy = b;
-    };
+    const setBusy = (b: boolean) => this.#setBusy(b);
     try {
       while (await this.#step(setBusy));
     } finally {
@@ -394,7 +409,8 @@ export class Scheduler {
    */
   #decode = async (ctx: LlamaContext, batch: Batch): Promise<number> => {
     if (this.#opts.offThread) {
-      const rc = await ctx.decode(batch);
+      // One decode over RPC devices at a time, process-wide (see rpc_lock.ts).
+      const rc = await withRpcLock(workerState.rpcLock, () => ctx.decode(batch));
       // An RPC device computes on past llama_decode's return, and sampling would wait for it
       // on this thread: wait here, off-thread, so a lost server parks no worker.
       if (rc === DECODE_OK) await ctx.synchronize();

@@ -27,6 +27,7 @@ const flush = () => {
 self.onmessage = (e: MessageEvent<WorkerInit>) => {
   const init = e.data;
   workerState.doorbell = new Int32Array(init.doorbell);
+  workerState.rpcLock = new Int32Array(init.rpcLock);
   setLogLevel(parseLevel(init.logLevel));
   const log = createLogger(`worker.${init.deviceIndex}`);
   let lib;
@@ -94,12 +95,17 @@ self.onmessage = (e: MessageEvent<WorkerInit>) => {
               }
             },
           });
+          // Abandoned meanwhile (its RPC server lost): the main thread has given up on it.
+          if (loading.get(m.key) !== ac) return;
           models.set(m.key, lm);
           log.info("model loaded", { key: m.key, device: device.name });
           post({ op: "ok", id: m.id, value: lm.info });
         } finally {
-          loading.delete(m.key);
-          workerState.loads--;
+          // An abandoned load stopped counting when it was abandoned.
+          if (loading.get(m.key) === ac) {
+            loading.delete(m.key);
+            workerState.loads--;
+          }
         }
         return;
       }
@@ -132,10 +138,18 @@ self.onmessage = (e: MessageEvent<WorkerInit>) => {
         models.get(m.key)?.scheduler.cancel(m.rid);
         return;
       case "abandon":
-        // Its RPC server is gone: calls into it never return, so it is forgotten, not freed.
+        // Its RPC server is gone: calls into it never return, so it is forgotten, not freed,
+        // and its parked loop or load no longer counts (they would keep the worker's other
+        // models off the on-thread decode path for good).
+        models.get(m.key)?.scheduler.abandon();
         models.delete(m.key);
-        loading.delete(m.key);
-        log.warn("model abandoned", { key: m.key, device: device.name });
+        if (loading.delete(m.key)) workerState.loads--;
+        log.warn("model abandoned", {
+          key: m.key,
+          device: device.name,
+          busy_loops: workerState.busyLoops,
+          loads: workerState.loads,
+        });
         return;
       case "tokenize": {
         const t = need(m.key).model.vocab.tokenize(m.text, {

@@ -10,12 +10,16 @@
  * event-loop turn. Counting what arrived, not what was seen ringing, matters:
  * one turn may deliver only some of several messages sent together.
  */
+import { newRpcLock } from "./rpc_lock.ts";
+
 export const workerState = {
   /** Schedulers with requests: a blocking decode would stall the others. */
   busyLoops: 0,
   /** Model loads in progress: their progress callbacks need the event loop. */
   loads: 0,
   doorbell: null as Int32Array | null,
+  /** Shared by every worker (set at init): one decode over RPC devices at a time (rpc_lock.ts). */
+  rpcLock: new Int32Array(newRpcLock()),
   /** Messages the worker's handler has taken (each rang once). */
   received: 0,
 };

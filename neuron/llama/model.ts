@@ -137,4 +137,11 @@ export class LlamaModel {
     this.#freed = true;
     this.#lib.llama.llama_model_free(this.ptr);
   }
+
+  /** Frees off-thread: with an RPC device, a lost server parks the call, not the thread. */
+  async freeOffThread(): Promise<void> {
+    if (this.#freed) return;
+    this.#freed = true;
+    await this.#lib.llama.llama_model_free_async(this.ptr);
+  }
 }

@@ -57,7 +57,10 @@ export interface RpcDevice {
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RpcError(`${what}: no answer in ${ms / 1000} s`)), ms);
+    timer = setTimeout(
+      () => reject(new RpcError(`rpc_servers: ${what}: no answer in ${ms / 1000} s`)),
+      ms,
+    );
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
@@ -72,6 +75,8 @@ function rpcBackend(lib: LlamaLibrary, modulePath?: string): Deno.PointerValue {
   const ggml = Deno.dlopen(findIn(lib.dir, ["libggml.v0.4.0.so", "libggml.so"]), RPC_SYMBOLS);
   const have = ggml.symbols.ggml_backend_reg_by_name(cstr("RPC"));
   if (have !== null) return have;
+  // Errors name the setting at fault (the neuron prints them after the config's path).
+  const key = modulePath ? "rpc_library" : "rpc_servers";
   const dir = rpcModuleDir();
   const path = modulePath ??
     (lib.backendsLayout === "dynamic" && dir !== null ? `${dir}/${RPC_MODULE}` : null);
@@ -85,14 +90,14 @@ function rpcBackend(lib: LlamaLibrary, modulePath?: string): Deno.PointerValue {
     Deno.statSync(path);
   } catch {
     throw new RpcError(
-      `rpc_servers needs llama.cpp's RPC backend: ${path} is missing; build it with ` +
+      `${key}: llama.cpp's RPC backend ${path} is missing; build it with ` +
         `\`deno task llama-build --rpc-module\`${modulePath ? "" : " (or set rpc_library)"}`,
     );
   }
   const reg = ggml.symbols.ggml_backend_load(cstr(path));
   if (reg === null) {
     throw new RpcError(
-      `${path}: llama.cpp could not load it as a backend (see the llama.cpp log lines above)`,
+      `${key}: llama.cpp could not load ${path} as a backend (see the llama.cpp log lines above)`,
     );
   }
   return reg;
@@ -115,9 +120,10 @@ async function probe(endpoint: string): Promise<void> {
   const hostname = endpoint.slice(0, i).replace(/^\[|\]$/g, "");
   const port = Number(endpoint.slice(i + 1));
   try {
-    const conn = await withTimeout(Deno.connect({ hostname, port }), 5000, `rpc ${endpoint}`);
+    const conn = await withTimeout(Deno.connect({ hostname, port }), 5000, endpoint);
     conn.close();
   } catch (e) {
+    if (e instanceof RpcError) throw e; // no answer in time
     throw new RpcError(`rpc_servers: cannot reach ${endpoint}: ${(e as Error).message}`);
   }
 }
@@ -131,6 +137,8 @@ export async function attachRpcServers(
   lib: LlamaLibrary,
   endpoints: string[],
   modulePath?: string,
+  /** Set to the endpoint being attached (to name it when ggml aborts on it). */
+  at: { endpoint: string | null } = { endpoint: null },
 ): Promise<RpcDevice[]> {
   const reg = rpcBackend(lib, modulePath);
   const ggml = Deno.dlopen(findIn(lib.dir, ["libggml.v0.4.0.so", "libggml.so"]), RPC_SYMBOLS);
@@ -142,18 +150,23 @@ export async function attachRpcServers(
     reg,
     cstr("ggml_backend_rpc_add_server"),
   );
-  if (fn === null) throw new RpcError("the RPC backend has no ggml_backend_rpc_add_server");
+  if (fn === null) {
+    throw new RpcError("rpc_servers: the RPC backend has no ggml_backend_rpc_add_server");
+  }
   // deno-lint-ignore no-explicit-any
   const addServer = new Deno.UnsafeFnPointer(fn as Deno.PointerObject<any>, ADD_SERVER);
   const out: RpcDevice[] = [];
   for (const endpoint of endpoints) {
+    at.endpoint = endpoint;
     await probe(endpoint);
     const server = await withTimeout(
       addServer.call(cstr(endpoint)),
       15_000,
-      `rpc ${endpoint} (handshake)`,
+      `${endpoint} (handshake)`,
     );
-    if (server === null) throw new RpcError(`rpc ${endpoint}: the server offers no device`);
+    if (server === null) {
+      throw new RpcError(`rpc_servers: ${endpoint}: the server offers no device`);
+    }
     ggml.symbols.ggml_backend_register(server);
     const n = Number(base.symbols.ggml_backend_reg_dev_count(server));
     for (let i = 0; i < n; i++) {
@@ -167,7 +180,7 @@ export async function attachRpcServers(
           new Uint8Array(total.buffer),
         ),
         15_000,
-        `rpc ${endpoint} (memory)`,
+        `${endpoint} (memory)`,
       );
       const name = base.symbols.ggml_backend_dev_name(dev);
       out.push({
@@ -195,7 +208,7 @@ export async function guardRpcAborts(
   await new Promise<void>((resolve, reject) => {
     worker.onerror = (e) => {
       e.preventDefault();
-      reject(new RpcError(`rpc guard failed to start: ${e.message}`));
+      reject(new RpcError(`rpc_servers: the RPC abort guard failed to start: ${e.message}`));
     };
     worker.onmessage = (e: MessageEvent<GuardReport>) => {
       if (e.data.op === "ready") resolve();

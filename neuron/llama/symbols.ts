@@ -58,12 +58,25 @@ export const LLAMA_SYMBOLS = {
     nonblocking: true,
   },
   llama_model_free: { parameters: ["pointer"], result: "void" },
+  /** Off-thread: freeing an RPC device's buffers is a call to its server (see rpc.ts). */
+  llama_model_free_async: {
+    name: "llama_model_free",
+    parameters: ["pointer"],
+    result: "void",
+    nonblocking: true,
+  },
   llama_init_from_model: {
     parameters: ["pointer", CONTEXT_PARAMS],
     result: "pointer",
     nonblocking: true,
   },
   llama_free: { parameters: ["pointer"], result: "void" },
+  llama_free_async: {
+    name: "llama_free",
+    parameters: ["pointer"],
+    result: "void",
+    nonblocking: true,
+  },
 
   llama_model_get_vocab: { parameters: ["pointer"], result: "pointer" },
   llama_model_n_ctx_train: { parameters: ["pointer"], result: "i32" },

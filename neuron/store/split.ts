@@ -38,6 +38,14 @@ export interface SplitRequest {
   slots?: number;
 }
 
+/** A split the request asked for that cannot be made as asked (a 400 naming `field`). */
+export class SplitRequestError extends Error {
+  override name = "SplitRequestError";
+  constructor(readonly field: "devices" | "tensor_split", message: string) {
+    super(`${field}: ${message}`);
+  }
+}
+
 export interface SplitShare {
   device: string;
   layers: number;
@@ -59,7 +67,7 @@ const MiB = 1024 * 1024;
 const mib = (b: number) => `${Math.ceil(b / MiB)} MiB`;
 
 /** Per-layer and fixed byte figures of a model (estimates that err high, as fit.ts does). */
-export function layerBytes(s: ModelSummary, nBatch: number, kvType: KvCacheType) {
+function layerBytes(s: ModelSummary, nBatch: number, kvType: KvCacheType) {
   const layers = Math.max(1, s.nLayer);
   // Average bytes per weight: sizes the embedding and output matrices (vocab × embd each).
   const perWeight = s.parameterCount ? s.fileBytes / s.parameterCount : 2;
@@ -107,10 +115,36 @@ function planFor(r: SplitRequest, devices: SplitDevice[], ratios?: number[]): Sp
   const weights = order.map((o, i) =>
     o.ratio ?? Math.max(0, o.d.budgetBytes - fixedOf(i, order.length, o.d))
   );
-  let layers = apportion(s.nLayer, weights);
-  // A device given no layer takes no part (its compute buffers would be wasted).
-  const used = order.filter((_, i) => layers[i] > 0);
-  layers = layers.filter((l) => l > 0);
+  const layers = apportion(s.nLayer, weights);
+  // Every device takes a layer: one given none would hold compute buffers for nothing, and a
+  // split of one device (or of RPC devices only) is no split. Asked for, that is the request's
+  // fault; planned, this set of devices does not fit.
+  const idle = order.findIndex((_, i) => layers[i] === 0);
+  if (idle >= 0) {
+    const name = order[idle].d.name;
+    if (ratios) {
+      throw new SplitRequestError(
+        "tensor_split",
+        `${name}'s share gives it none of the model's ${s.nLayer} layers; every device listed ` +
+          `takes at least one (raise its share or leave it out)`,
+      );
+    }
+    if (r.fixed) {
+      throw new SplitRequestError(
+        "devices",
+        order.length > s.nLayer
+          ? `${order.length} devices for a model of ${s.nLayer} layers; list at most ${s.nLayer}`
+          : `${name} has no room for one of the model's layers beside its fixed part; ` +
+            `leave it out`,
+      );
+    }
+    throw new FitError(
+      `does not fit a ${r.mode} split over ${order.map((o) => o.d.name).join(", ")}: ${name} ` +
+        `has no room for one of the model's layers (${mib(order[idle].d.budgetBytes)})`,
+      { devices: order.map((o) => o.d.name), device: name },
+    );
+  }
+  const used = order;
   const n = used.length;
   const perToken = kvBytesPerToken(s, r.kvType);
   const names = used.map((o) => o.d.name).join(", ");

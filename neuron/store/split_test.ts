@@ -1,7 +1,13 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "../../tests/assert.ts";
 import { FitError } from "./fit.ts";
 import type { GgufHeader, GgufValue } from "./gguf_header.ts";
-import { apportion, planSplit, type SplitDevice, type SplitRequest } from "./split.ts";
+import {
+  apportion,
+  planSplit,
+  type SplitDevice,
+  type SplitRequest,
+  SplitRequestError,
+} from "./split.ts";
 import { summarize } from "./summary.ts";
 
 const GiB = 1024 ** 3;
@@ -97,14 +103,36 @@ Deno.test("planSplit: the CPU goes first (llama.cpp keeps the layers it does not
   for (const s of p.shares) assert(s.bytes <= 24 * GiB, `${s.device}: ${s.bytes / GiB} GiB`);
 });
 
-Deno.test("planSplit: a device given no layer takes no part", () => {
-  const p = planSplit(
-    req([gpu("CUDA0", 48), gpu("CUDA1", 48), gpu("CUDA2", 48)], {
-      fixed: true,
-      tensorSplit: [1, 0, 1],
-    }),
+Deno.test("planSplit: a device listed takes a layer, or the request says which field is at fault", () => {
+  // A share too small for one layer: the tensor_split's fault, the device named.
+  const tiny = assertThrows(
+    () =>
+      planSplit(
+        req([gpu("CUDA0", 48), gpu("CUDA1", 48), gpu("CUDA2", 48)], {
+          fixed: true,
+          tensorSplit: [1, 0.001, 1],
+        }),
+      ),
+    /^tensor_split: CUDA1's share gives it none of the model's 80 layers/,
   );
-  assertEquals(p.shares.map((s) => s.device), ["CUDA0", "CUDA2"]);
+  assert(tiny instanceof SplitRequestError && tiny.field === "tensor_split");
+  // More devices listed than layers.
+  const few = { ...llama70b(), nLayer: 2 };
+  const many = assertThrows(
+    () => planSplit(req([gpu("A", 48), gpu("B", 48), gpu("C", 48)], { fixed: true, summary: few })),
+    /^devices: 3 devices for a model of 2 layers; list at most 2/,
+  );
+  assert(many instanceof SplitRequestError && many.field === "devices");
+});
+
+Deno.test("planSplit: a device with no room for a layer does not fit; no split leaves it idle", () => {
+  // The CPU (the one local device, which would run the model) has no room past its fixed
+  // part: no plan puts every layer on the RPC device and calls that a split.
+  const e = assertThrows(
+    () => planSplit(req([cpu(0.5), gpu("RPC0", 200)])),
+    /CPU has no room for one of the model's layers/,
+  );
+  assert(e instanceof FitError);
 });
 
 Deno.test("planSplit: too large for the devices together: the figures, each device named", () => {

@@ -100,7 +100,16 @@ Deno.test("rpc split: fits neither device alone, loads across CPU and RPC0, same
         [{ devices: ["CPU", "RPC0"], tensor_split: [1] }, /tensor_split/],
         [{ devices: ["CPU", "GPU9"] }, /devices: GPU9 is not available here/],
         [{ devices: ["RPC0", "RPC0"] }, /devices/],
-        [{ device: "RPC0" }, /device RPC0 is not available here/],
+        [{ device: "RPC0" }, /device RPC0 is not available here.*"param":"device"/],
+        // A device listed takes part: a zero share, or one too small for a layer, is refused.
+        [
+          { devices: ["CPU", "RPC0"], tensor_split: [1, 0] },
+          /tensor_split\[1\]: a share above 0.*"param":"tensor_split\[1\]"/,
+        ],
+        [
+          { devices: ["CPU", "RPC0"], tensor_split: [0.001, 1000] },
+          /tensor_split: CPU's share gives it none of the model's 8 layers.*"param":"tensor_split"/,
+        ],
         [{ device: "CPU", split: "layer" }, /device/],
         [{ split: "layer", draft: "big" }, /a draft model is not supported with a split/],
       ] as const
@@ -136,6 +145,13 @@ Deno.test("rpc split: fits neither device alone, loads across CPU and RPC0, same
     // The server really holds the RPC share (its buffers were allocated there).
     assertMatch(server.log(), /Accepted client connection/);
 
+    // A split asked of a neuron with one device: the request's fault, named.
+    const lone = await load(whole.url, { model: "big", split: "layer" });
+    assertEquals(lone.status, 400, JSON.stringify(lone.body));
+    assertMatch(
+      JSON.stringify(lone.body),
+      /split: a split needs two devices or more.*"param":"split"/,
+    );
     assertEquals((await load(whole.url, { model: "big" })).status, 200);
     assertEquals((await model(whole.url, "big"))!.split ?? null, null);
 
@@ -171,6 +187,69 @@ Deno.test("rpc split: fits neither device alone, loads across CPU and RPC0, same
   } finally {
     await split.stop();
     await whole.stop();
+    await server.kill();
+  }
+});
+
+Deno.test("rpc split: two split models on one worker decode at once, each as it does alone; unloads free every share", async () => {
+  const dir = rpcBuild();
+  const file = await ensureFixture(FIXTURES.bench);
+  const store = await makeStore({ a: file, b: file });
+  const server = await startRpcServer(dir);
+  const n = await neuronWith(
+    store,
+    `rpc_servers = ["${server.endpoint}"]\nmemory_budget_mb = { CPU = 90, RPC0 = 90 }\n`,
+  );
+  try {
+    for (const id of ["a", "b"]) {
+      const r = await load(n.url, { model: id, devices: ["CPU", "RPC0"] });
+      assertEquals(r.status, 200, JSON.stringify(r.body));
+    }
+    // Both are owned by the CPU worker and both call the one RPC server (ggml queues their
+    // calls on one connection): concurrent decodes must not mix their graphs (rpc_lock.ts; a
+    // race, so this catches it only sometimes without the lock).
+    const alone = await greedy(n.url, "a");
+    assertEquals(await greedy(n.url, "b"), alone);
+    for (let i = 0; i < 3; i++) {
+      assertEquals(await Promise.all([greedy(n.url, "a"), greedy(n.url, "b")]), [alone, alone]);
+    }
+    for (const id of ["a", "b"]) {
+      const un = await json(`${n.url}/models/unload`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: id }),
+      });
+      assertEquals(un.status, 200, JSON.stringify(un.body));
+    }
+    const d = await devices(n.url);
+    assertEquals(d.get("CPU")!.memory_used_bytes, 0);
+    assertEquals(d.get("RPC0")!.memory_used_bytes, 0);
+  } finally {
+    await n.stop();
+    await server.kill();
+  }
+});
+
+Deno.test("rpc split: a CPU without room for one layer gets no split that leaves it idle (507, not 500)", async () => {
+  const dir = rpcBuild();
+  const store = await makeStore({ big: await ensureFixture(FIXTURES.bench) });
+  const server = await startRpcServer(dir);
+  const n = await neuronWith(
+    store,
+    `rpc_servers = ["${server.endpoint}"]\nmemory_budget_mb = { CPU = 5, RPC0 = 300 }\n`,
+  );
+  try {
+    // RPC0 alone would hold it, but an RPC device cannot run a model: no plan, and the listing
+    // offers none.
+    assertEquals((await model(n.url, "big"))!.split ?? null, null);
+    const r = await load(n.url, { model: "big" });
+    assertEquals(r.status, 507, JSON.stringify(r.body));
+    assertMatch(JSON.stringify(r.body), /CPU has no room for one of the model's layers/);
+    const d = await devices(n.url);
+    assertEquals(d.get("CPU")!.memory_used_bytes, 0);
+    assertEquals(d.get("RPC0")!.memory_used_bytes, 0);
+  } finally {
+    await n.stop();
     await server.kill();
   }
 });
@@ -219,6 +298,9 @@ Deno.test("rpc split: the server dies mid-stream: that stream errors, other mode
       max_tokens: 4,
     });
     assertEquals(r.choices.length, 1);
+    // The lost model's parked loop no longer counts as busy on the CPU worker (else its other
+    // models would never decode on the worker's thread again).
+    assertMatch(n.log(), /model abandoned key=big device=CPU busy_loops=0 loads=0/);
     const big = (await model(n.url, "big"))!;
     assertEquals(big.state, "failed");
     assertMatch(big.error ?? "", /RPC server was lost/);
@@ -242,7 +324,51 @@ Deno.test("rpc split: the server dies mid-stream: that stream errors, other mode
   }
 });
 
-Deno.test("rpc: a server that cannot be reached stops the start (exit 2) naming it", async () => {
+Deno.test("rpc split: the server dies while the model sits idle: its unload ends, the device's other models serve on", async () => {
+  const dir = rpcBuild();
+  const store = await makeStore({
+    big: await ensureFixture(FIXTURES.bench),
+    small: await ensureFixture(FIXTURES.plain),
+  });
+  const server = await startRpcServer(dir);
+  const n = await neuronWith(
+    store,
+    `rpc_servers = ["${server.endpoint}"]\nmemory_budget_mb = { CPU = 60, RPC0 = 50 }\n`,
+  );
+  try {
+    assertEquals((await load(n.url, { model: "small", device: "CPU" })).status, 200);
+    assertEquals((await load(n.url, { model: "big" })).status, 200, n.log());
+    const cpuShare = (await model(n.url, "big"))!.split!.shares.find((x) => x.device === "CPU")!
+      .memory_bytes;
+    const smallBytes = (await model(n.url, "small"))!.memory_bytes!;
+    await server.kill();
+    // Nothing noticed the loss yet: the unload's free is the first call to the dead server. It
+    // runs off the CPU worker's thread, so it parks there, not the worker.
+    const un = await json(`${n.url}/models/unload`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "big" }),
+    });
+    assertEquals(un.status, 200, JSON.stringify(un.body));
+    const c = new OpenAI({ baseURL: `${n.url}/v1`, apiKey: "x", maxRetries: 0 });
+    const r = await c.chat.completions.create({
+      model: "small",
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 4,
+    });
+    assertEquals(r.choices.length, 1);
+    const d = await devices(n.url);
+    assertEquals(d.get("RPC0")!.state, "failed");
+    // Its memory could not be freed: the shares stay accounted until a restart.
+    assertEquals(d.get("CPU")!.memory_used_bytes, smallBytes + cpuShare);
+    assertEquals((await model(n.url, "big"))!.state, "available");
+  } finally {
+    await n.stop();
+    await server.kill();
+  }
+});
+
+Deno.test("rpc: a server that cannot be reached, or is no rpc-server, or a missing rpc_library stops the start (exit 2) naming the key", async () => {
   rpcBuild();
   const store = await makeStore({});
   const port = freePort(); // nothing listens there
@@ -253,5 +379,40 @@ Deno.test("rpc: a server that cannot be reached stops the start (exit 2) naming 
   assertMatch(
     err.message,
     new RegExp(`neuron\\.toml: rpc_servers: cannot reach 127\\.0\\.0\\.1:${port}`),
+  );
+
+  // Something listens, but not an rpc-server: ggml's handshake fails (an abort the guard
+  // catches), and the start stops at once with ggml's reason and the endpoint.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepting = (async () => {
+    for await (const conn of listener) conn.close();
+  })().catch(() => {});
+  try {
+    const port2 = (listener.addr as Deno.NetAddr).port;
+    const not = await assertRejects(
+      () => neuronWith(store, `rpc_servers = ["127.0.0.1:${port2}"]\n`),
+    );
+    assertMatch(not.message, /exited with 2 before listening/);
+    assertMatch(
+      not.message,
+      new RegExp(
+        `neuron\\.toml: rpc_servers: 127\\.0\\.0\\.1:${port2}: Remote RPC server crashed or returned malformed response`,
+      ),
+    );
+  } finally {
+    listener.close();
+    await accepting;
+  }
+
+  const missing = await assertRejects(
+    () =>
+      neuronWith(
+        store,
+        `rpc_servers = ["127.0.0.1:${port}"]\nrpc_library = "/nonexistent/libggml-rpc.so"\n`,
+      ),
+  );
+  assertMatch(
+    missing.message,
+    /neuron\.toml: rpc_library: llama\.cpp's RPC backend \/nonexistent\/libggml-rpc\.so is missing/,
   );
 });
