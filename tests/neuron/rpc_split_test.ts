@@ -57,6 +57,24 @@ async function model(url: string, id: string) {
   return list.map((m) => NeuronModelSchema.parse(m)).find((m) => m.id === id);
 }
 
+/**
+ * An rpc-server and a neuron using it, with a store of `big` (fits neither device alone) and
+ * `small` (fits the CPU beside big's share).
+ */
+async function bigAndSmall(context?: number) {
+  const store = await makeStore({
+    big: await ensureFixture(FIXTURES.bench),
+    small: await ensureFixture(FIXTURES.plain),
+  });
+  const server = await startRpcServer(rpcBuild());
+  const n = await neuronWith(
+    store,
+    `rpc_servers = ["${server.endpoint}"]\nmemory_budget_mb = { CPU = 60, RPC0 = 50 }\n`,
+    context,
+  );
+  return { server, n };
+}
+
 const PROMPT = [{ role: "user" as const, content: "Count the colours of the rainbow." }];
 
 async function greedy(url: string, id: string): Promise<{ text: string; tokens: number }> {
@@ -255,17 +273,7 @@ Deno.test("rpc split: a CPU without room for one layer gets no split that leaves
 });
 
 Deno.test("rpc split: the server dies mid-stream: that stream errors, other models serve on", async () => {
-  const dir = rpcBuild();
-  const store = await makeStore({
-    big: await ensureFixture(FIXTURES.bench),
-    small: await ensureFixture(FIXTURES.plain),
-  });
-  const server = await startRpcServer(dir);
-  const n = await neuronWith(
-    store,
-    `rpc_servers = ["${server.endpoint}"]\nmemory_budget_mb = { CPU = 60, RPC0 = 50 }\n`,
-    1024,
-  );
+  const { server, n } = await bigAndSmall(1024);
   try {
     assertEquals((await load(n.url, { model: "small", device: "CPU" })).status, 200);
     assertEquals((await load(n.url, { model: "big" })).status, 200, n.log());
@@ -325,16 +333,7 @@ Deno.test("rpc split: the server dies mid-stream: that stream errors, other mode
 });
 
 Deno.test("rpc split: the server dies while the model sits idle: its unload ends, the device's other models serve on", async () => {
-  const dir = rpcBuild();
-  const store = await makeStore({
-    big: await ensureFixture(FIXTURES.bench),
-    small: await ensureFixture(FIXTURES.plain),
-  });
-  const server = await startRpcServer(dir);
-  const n = await neuronWith(
-    store,
-    `rpc_servers = ["${server.endpoint}"]\nmemory_budget_mb = { CPU = 60, RPC0 = 50 }\n`,
-  );
+  const { server, n } = await bigAndSmall();
   try {
     assertEquals((await load(n.url, { model: "small", device: "CPU" })).status, 200);
     assertEquals((await load(n.url, { model: "big" })).status, 200, n.log());
