@@ -40,12 +40,14 @@ async function json(url: string, init?: RequestInit) {
   return { status: r.status, body: await r.json() };
 }
 
-const load = (url: string, body: unknown) =>
-  json(`${url}/models/load`, {
+const post = (path: string) => (url: string, body: unknown) =>
+  json(`${url}${path}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
   });
+const load = post("/models/load");
+const unload = post("/models/unload");
 
 async function devices(url: string) {
   const d = DiscoverySchema.parse((await json(`${url}/discovery`)).body);
@@ -181,11 +183,7 @@ Deno.test("rpc split: fits neither device alone, loads across CPU and RPC0, same
     assertEquals(a, b);
     assert(a.tokens > 8, JSON.stringify(a));
 
-    const un = await json(`${split.url}/models/unload`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "big" }),
-    });
+    const un = await unload(split.url, { model: "big" });
     assertEquals(un.status, 200, JSON.stringify(un.body));
     const after = await devices(split.url);
     assertEquals(after.get("CPU")!.memory_used_bytes, 0);
@@ -232,11 +230,7 @@ Deno.test("rpc split: two split models on one worker decode at once, each as it 
       assertEquals(await Promise.all([greedy(n.url, "a"), greedy(n.url, "b")]), [alone, alone]);
     }
     for (const id of ["a", "b"]) {
-      const un = await json(`${n.url}/models/unload`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ model: id }),
-      });
+      const un = await unload(n.url, { model: id });
       assertEquals(un.status, 200, JSON.stringify(un.body));
     }
     const d = await devices(n.url);
@@ -319,12 +313,8 @@ Deno.test("rpc split: the server dies mid-stream: that stream errors, other mode
     // accounted, beside the small model, even once its failed record is dropped.
     const cpuShare = bigShares.find((x) => x.device === "CPU")!.memory_bytes;
     assertEquals(d.get("CPU")!.memory_used_bytes, smallBytes + cpuShare);
-    const un = await fetch(`${n.url}/models/unload`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "big" }),
-    });
-    assertEquals(un.status, 200, await un.text());
+    const un = await unload(n.url, { model: "big" });
+    assertEquals(un.status, 200, JSON.stringify(un.body));
     assertEquals((await devices(n.url)).get("CPU")!.memory_used_bytes, smallBytes + cpuShare);
   } finally {
     await n.stop();
@@ -343,11 +333,7 @@ Deno.test("rpc split: the server dies while the model sits idle: its unload ends
     await server.kill();
     // Nothing noticed the loss yet: the unload's free is the first call to the dead server. It
     // runs off the CPU worker's thread, so it parks there, not the worker.
-    const un = await json(`${n.url}/models/unload`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "big" }),
-    });
+    const un = await unload(n.url, { model: "big" });
     assertEquals(un.status, 200, JSON.stringify(un.body));
     const c = new OpenAI({ baseURL: `${n.url}/v1`, apiKey: "x", maxRetries: 0 });
     const r = await c.chat.completions.create({
