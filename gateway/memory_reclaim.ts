@@ -31,11 +31,17 @@ export interface ReclaimOptions {
   minPeak?: number;
   /** Samples after a burst during which a shrinking heap calls for another trim. */
   window?: number;
+  /**
+   * Samples after a burst's end when a second collection is due: the upstream pool has
+   * closed the burst's idle connections by then (`NEURON_POOL_IDLE_MS`), and their buffers
+   * go back only with the objects that held them. 0: none.
+   */
+  again?: number;
 }
 
 /**
- * What a sample calls for: "collect" (a burst just ended: a full collection, then a trim),
- * "trim" (the heap shrank since: a trim alone), or null.
+ * What a sample calls for: "collect" (a burst just ended, or its connections just closed: a
+ * full collection, then a trim), "trim" (the heap shrank since: a trim alone), or null.
  */
 export type Reclaim = "collect" | "trim" | null;
 
@@ -46,8 +52,10 @@ export class ReclaimPolicy {
   /** The load when the last burst was seen to end. */
   #ended = 0;
   #heap = 0;
+  /** Samples left until the second collection; 0 when none is due. */
+  #againIn = 0;
 
-  constructor(readonly minPeak: number, readonly window: number) {}
+  constructor(readonly minPeak: number, readonly window: number, readonly again = 0) {}
 
   sample(load: number, heap: number): Reclaim {
     if (load > this.#peak) this.#peak = load;
@@ -55,7 +63,8 @@ export class ReclaimPolicy {
     if (this.#peak >= this.minPeak && load * 4 <= this.#peak) {
       this.#peak = 0;
       this.#ended = load;
-      this.#left = this.window;
+      this.#left = Math.max(this.window, this.again);
+      this.#againIn = this.again;
       this.#heap = heap;
       return "collect";
     }
@@ -66,6 +75,10 @@ export class ReclaimPolicy {
       return null;
     }
     this.#left--;
+    if (this.#againIn > 0 && --this.#againIn === 0) {
+      this.#heap = heap;
+      return "collect";
+    }
     const shrank = heap < this.#heap;
     this.#heap = heap;
     return shrank ? "trim" : null;
@@ -108,7 +121,7 @@ export function startMemoryReclaim(opts: ReclaimOptions): { stop(): void } {
   }
   const heap = opts.heap ?? (() => Deno.memoryUsage().heapTotal);
   const collect = opts.collect === undefined ? openCollect() : opts.collect;
-  const policy = new ReclaimPolicy(opts.minPeak ?? 64, opts.window ?? 60);
+  const policy = new ReclaimPolicy(opts.minPeak ?? 64, opts.window ?? 60, opts.again ?? 0);
   const timer = setInterval(() => {
     const due = policy.sample(opts.load(), heap());
     if (due === "collect") collect?.();

@@ -37,6 +37,17 @@ Deno.test("reclaim: collects when a burst falls to a quarter of its peak, then t
   );
 });
 
+Deno.test("reclaim: collects a second time once the burst's idle connections have closed", () => {
+  const p = new ReclaimPolicy(64, 5, 3);
+  assertEquals(
+    run(p, [[300, 90], [0, 90], [0, 90], [0, 90], [0, 90], [0, 90], [0, 90]]),
+    [_, C, _, _, C, _, _],
+  );
+  // A new burst before then calls that off: its own end collects.
+  const q = new ReclaimPolicy(64, 5, 3);
+  assertEquals(run(q, [[300, 90], [0, 90], [200, 90], [200, 90], [200, 90]]), [_, C, _, _, _]);
+});
+
 Deno.test("reclaim: small loads never trim", () => {
   const p = new ReclaimPolicy(64, 5);
   assertEquals(run(p, [[10, 9], [63, 8], [0, 7], [0, 6], [40, 5], [0, 4]]).some((t) => t), false);

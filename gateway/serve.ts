@@ -21,7 +21,7 @@ import { Fleet } from "./fleet.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { startMemoryReclaim } from "./memory_reclaim.ts";
 import { GatewayMetrics } from "./metrics.ts";
-import type { NeuronTarget } from "./neuron_client.ts";
+import { NEURON_POOL_IDLE_MS, type NeuronTarget } from "./neuron_client.ts";
 import type { Gateway } from "./routes/common.ts";
 import { readPem, readTlsFiles, type TlsFiles } from "./tls.ts";
 import { UsageTracker } from "./usage.ts";
@@ -128,7 +128,11 @@ export async function serveGateway(
     intervalMs: Math.max(250, Math.min(g.poll_interval, config.eviction.idle_ttl || Infinity)),
   });
   evictor.start();
-  const reclaim = startMemoryReclaim({ load: () => usage.total() });
+  const reclaim = startMemoryReclaim({
+    load: () => usage.total(),
+    // Once the pool has closed the burst's idle connections (within twice its timeout).
+    again: Math.ceil((2 * NEURON_POOL_IDLE_MS) / 1000) + 1,
+  });
 
   const dashboard = await createDashboard({
     fleet,

@@ -148,3 +148,21 @@ Deno.test("guard: the request's abort ends the stream: the gateway's reason as a
   assertEquals(await text(h.out), "");
   assertEquals(h.state.outcome, "client_closed");
 });
+
+Deno.test("guard: a client that stops reading stops the reads from the neuron after a few chunks", async () => {
+  let pulled = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(c) {
+      pulled++;
+      c.enqueue(enc.encode(`data: ${pulled}\n\n`));
+    },
+  }, { highWaterMark: 0 });
+  const out = guard(body, { idleMs: 5000 });
+  await new Promise((r) => setTimeout(r, 50)); // the relay runs on while the client reads nothing
+  assert(pulled > 0 && pulled <= 10, `read ${pulled} chunks ahead of a client that read none`);
+  const reader = out.getReader();
+  for (let i = 1; i <= 20; i++) {
+    assertEquals(dec.decode((await reader.read()).value), `data: ${i}\n\n`);
+  }
+  await reader.cancel();
+});

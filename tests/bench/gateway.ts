@@ -2,7 +2,8 @@
  * `deno task bench gateway`: what the gateway costs as a proxy of LLM traffic. A canned
  * stand-in neuron streams one event every 20 ms, 500 per stream; N streams (1, 256, 1,024)
  * are opened at once and read to the end, direct, through the gateway (`cli/cortex.ts serve`
- * in its own process) and through nginx `proxy_pass`, in interleaved rounds so machine noise
+ * in its own process), through a bare `Deno.serve` + `fetch` relay (the runtime's floor) and
+ * through nginx `proxy_pass`, in interleaved rounds so machine noise
  * hits every peer alike. Per peer and N: TTFT, gaps between events, stalls, failures, the
  * proxy's CPU per event and its RSS; whole-answer req/s by wrk as a short secondary table.
  */
@@ -14,7 +15,7 @@ import { cpuMs, cpuMsOf } from "./gateway/cpu.ts";
 import { FetchLoad, type LoadGenerator, WrkLoad } from "./gateway/load.ts";
 import { optionsOrExitCode } from "./common/options.ts";
 import { type GatewayBenchOptions, parseOptions } from "./gateway/options.ts";
-import { startNginx } from "./gateway/processes.ts";
+import { startBareRelay, startNginx } from "./gateway/processes.ts";
 import {
   type GatewayBenchResult,
   ms,
@@ -215,6 +216,11 @@ export async function main(args: string[]): Promise<number> {
       { name: "direct", url: backend.url, pid: null, log: backend.log },
       { name: "gateway", url: gateway.url, pid: gateway.proc.pid, log: gateway.log },
     ];
+    if (!opts.skipRelay) {
+      const relay = await startBareRelay(backend.url);
+      stops.push(relay.stop);
+      peers.push({ name: "relay", url: relay.url, pid: relay.pid, log: relay.log });
+    }
     let nginxLabel: string | null = null;
     let nginxMissing: string | null = opts.skipNginx ? "skipped (--skip-nginx)" : null;
     if (!opts.skipNginx) {

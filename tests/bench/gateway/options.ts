@@ -21,6 +21,8 @@ export interface GatewayBenchOptions {
   skipWrk: boolean;
   /** Leave nginx out even when installed. */
   skipNginx: boolean;
+  /** Leave out the bare `Deno.serve` + `fetch` relay (the runtime's own floor). */
+  skipRelay: boolean;
   nginxWorkers: number;
   json: boolean;
 }
@@ -84,6 +86,7 @@ function program(): Command {
     )
     .option("--skip-wrk", "leave the whole-answer table out", false)
     .option("--skip-nginx", "leave nginx out even when installed", false)
+    .option("--skip-relay", "leave out the bare Deno.serve + fetch relay", false)
     .option(
       "--nginx-workers <n>",
       "nginx worker processes",
@@ -109,6 +112,7 @@ export function parseOptions(args: string[]): GatewayBenchOptions {
     wrkClients: o.wrkClients,
     skipWrk: o.skipWrk,
     skipNginx: o.skipNginx,
+    skipRelay: o.skipRelay,
     nginxWorkers: o.nginxWorkers,
     json: o.json,
   };

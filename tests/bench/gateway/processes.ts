@@ -1,5 +1,6 @@
 /**
- * The processes a proxy bench runs: the canned backend, nginx, and finding tools on PATH.
+ * The processes a proxy bench runs: the canned backend, the bare relay, nginx, and finding
+ * tools on PATH.
  * (The gateway starts through tests/helpers/processes.ts.)
  */
 
@@ -102,6 +103,16 @@ export function startCannedBackend(opts: CannedOptions): Promise<Child> {
     "--delay-ms",
     String(opts.delayMs),
   ], /listening on (http:\/\/\S+)/);
+}
+
+/** The bare `Deno.serve` + `fetch` relay (bare_relay.ts) in a process of its own. */
+export function startBareRelay(upstream: string): Promise<Child> {
+  const entry = new URL("./bare_relay.ts", import.meta.url).pathname;
+  return spawnUntil(
+    Deno.execPath(),
+    ["run", "--allow-net", entry, upstream],
+    /listening on (http:\/\/\S+)/,
+  );
 }
 
 /**

@@ -4,7 +4,8 @@ import type { LoadResult } from "./load.ts";
 import { median, ratio } from "./stats.ts";
 import type { StreamTally } from "./stream_client.ts";
 
-export const PEERS = ["direct", "gateway", "nginx"] as const;
+/** "relay": a bare `Deno.serve` + `fetch` relay (bare_relay.ts), the runtime's own floor. */
+export const PEERS = ["direct", "relay", "gateway", "nginx"] as const;
 export type PeerName = typeof PEERS[number];
 
 /** What one peer's streams measured at one concurrency in one round. */
@@ -132,7 +133,8 @@ function peersOf(r: GatewayBenchResult): PeerName[] {
 }
 
 function streamTable(r: GatewayBenchResult, peers: PeerName[], withRatio: boolean): string {
-  const label = (p: PeerName) => (p === "nginx" && r.nginx ? r.nginx.split(",")[0] : p);
+  const label = (p: PeerName) =>
+    p === "nginx" && r.nginx ? r.nginx.split(",")[0] : p === "relay" ? "bare relay" : p;
   const head = ["N", "figure", ...peers.map(label), ...(withRatio ? ["gateway/nginx"] : [])];
   const rows: string[][] = [];
   for (const { n, peers: figs } of r.streams) {
@@ -163,7 +165,7 @@ function streamTable(r: GatewayBenchResult, peers: PeerName[], withRatio: boolea
 
 function rssTable(r: GatewayBenchResult): string | null {
   const last = r.streams.at(-1);
-  const proxies = (["gateway", "nginx"] as const).filter((p) => last?.peers[p]);
+  const proxies = (["relay", "gateway", "nginx"] as const).filter((p) => last?.peers[p]);
   if (!last || !proxies.length) return null;
   const rows: [string, (f: StreamFigures) => number][] = [
     ["before", (f) => f.rssMiB.before],

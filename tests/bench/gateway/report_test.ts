@@ -122,6 +122,21 @@ Deno.test("renderReport without nginx or wrk leaves their columns and table out"
   assertMatch(text, /^\| proxy RSS MiB, N = 4 \| gateway \|$/m);
 });
 
+Deno.test("renderReport: the bare relay is a column of its own, beside the gateway", () => {
+  const r = result();
+  r.streams[0].peers.relay = [stream(1, 12), stream(1, 14), stream(1, 13)];
+  const text = renderReport(r);
+  assertMatch(
+    text,
+    /^\| N +\| figure +\| direct +\| bare relay +\| gateway +\| nginx\/1\.22\.1 +\|/m,
+  );
+  assertMatch(
+    text,
+    /^\| +\| proxy CPU µs\/event +\| – +\| 13\.0 +\| 25\.0 +\| 10\.0 +\| 2\.50× +\|$/m,
+  );
+  assertMatch(text, /^\| proxy RSS MiB, N = 4 +\| relay +\| gateway +\| nginx +\|$/m);
+});
+
 Deno.test("markdownTable pads columns as deno fmt does; ms picks its precision", () => {
   assertEquals(
     markdownTable(["a", "bb"], [["1", "longer"], ["", "x"]]),
