@@ -159,7 +159,7 @@ Deno.test("guard: a client that stops reading stops the reads from the neuron af
   }, { highWaterMark: 0 });
   const out = guard(body, { idleMs: 5000 });
   await new Promise((r) => setTimeout(r, 50)); // the relay runs on while the client reads nothing
-  assert(pulled > 0 && pulled <= 10, `read ${pulled} chunks ahead of a client that read none`);
+  assert(pulled <= 10, `read ${pulled} chunks ahead of a client that read none`);
   const reader = out.getReader();
   for (let i = 1; i <= 20; i++) {
     assertEquals(dec.decode((await reader.read()).value), `data: ${i}\n\n`);
