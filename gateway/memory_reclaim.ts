@@ -9,7 +9,8 @@
  * 175 MiB free but still resident. So when the load falls, the gateway runs one full
  * collection (25-65 ms on this 2-core machine, once per burst) and then `malloc_trim(0)`
  * (1-10 ms): RSS is back at its start within 2 s. Later, while the burst's last streams
- * end, each shrink of V8's heap calls for another trim.
+ * end, each shrink of V8's heap calls for another trim, and once the upstream pool has closed
+ * the burst's idle connections a second collection gives their buffers back too.
  */
 
 import v8 from "node:v8";

@@ -54,6 +54,13 @@ async function devices(url: string) {
   return new Map(d.devices.map((x) => [x.name, x]));
 }
 
+/** Asserts that neither the CPU nor the RPC device holds anything any more. */
+async function assertNothingHeld(url: string) {
+  const d = await devices(url);
+  assertEquals(d.get("CPU")!.memory_used_bytes, 0);
+  assertEquals(d.get("RPC0")!.memory_used_bytes, 0);
+}
+
 async function model(url: string, id: string) {
   const list = (await json(`${url}/models`)).body.models as unknown[];
   return list.map((m) => NeuronModelSchema.parse(m)).find((m) => m.id === id);
@@ -185,9 +192,7 @@ Deno.test("rpc split: fits neither device alone, loads across CPU and RPC0, same
 
     const un = await unload(split.url, { model: "big" });
     assertEquals(un.status, 200, JSON.stringify(un.body));
-    const after = await devices(split.url);
-    assertEquals(after.get("CPU")!.memory_used_bytes, 0);
-    assertEquals(after.get("RPC0")!.memory_used_bytes, 0);
+    await assertNothingHeld(split.url);
 
     // Asked for: the devices and shares given (a quarter of the 8 layers on the CPU).
     const asked = await load(split.url, {
@@ -233,9 +238,7 @@ Deno.test("rpc split: two split models on one worker decode at once, each as it 
       const un = await unload(n.url, { model: id });
       assertEquals(un.status, 200, JSON.stringify(un.body));
     }
-    const d = await devices(n.url);
-    assertEquals(d.get("CPU")!.memory_used_bytes, 0);
-    assertEquals(d.get("RPC0")!.memory_used_bytes, 0);
+    await assertNothingHeld(n.url);
   } finally {
     await n.stop();
     await server.kill();
@@ -257,9 +260,7 @@ Deno.test("rpc split: a CPU without room for one layer gets no split that leaves
     const r = await load(n.url, { model: "big" });
     assertEquals(r.status, 507, JSON.stringify(r.body));
     assertMatch(JSON.stringify(r.body), /CPU has no room for one of the model's layers/);
-    const d = await devices(n.url);
-    assertEquals(d.get("CPU")!.memory_used_bytes, 0);
-    assertEquals(d.get("RPC0")!.memory_used_bytes, 0);
+    await assertNothingHeld(n.url);
   } finally {
     await n.stop();
     await server.kill();
