@@ -1,7 +1,8 @@
 /**
  * `deno task bench gateway`: what the gateway costs as a proxy of LLM traffic. A canned
  * stand-in neuron streams one event every 20 ms, 500 per stream; N streams (1, 256, 1,024)
- * are opened at once and read to the end, direct, through the gateway (`cli/cortex.ts serve`
+ * are opened at once and read to the end (and while they are open, a few more arrive one by
+ * one, whose first token is timed apart), direct, through the gateway (`cli/cortex.ts serve`
  * in its own process), through a bare `Deno.serve` + `fetch` relay (the runtime's floor) and
  * through nginx `proxy_pass`, in interleaved rounds so machine noise
  * hits every peer alike. Per peer and N: TTFT, gaps between events, stalls, failures, the
@@ -11,6 +12,7 @@
 import { type Spawned, spawnServer, writeConfig } from "../helpers/processes.ts";
 import { type Backend, startCanned } from "./gateway/backend.ts";
 import { ClientPool } from "./gateway/client_pool.ts";
+import type { StreamSpec } from "./gateway/stream_client.ts";
 import { cpuMs, cpuMsOf } from "./gateway/cpu.ts";
 import { FetchLoad, type LoadGenerator, WrkLoad } from "./gateway/load.ts";
 import { optionsOrExitCode } from "./common/options.ts";
@@ -97,6 +99,24 @@ interface Bench {
   notes: string[];
 }
 
+/**
+ * The streams that arrive one by one while the N are open (as agents' new turns do): from a
+ * fifth into the N streams' length to four fifths, by which time the burst's first tokens are
+ * long out; each a short answer that ends before the N do.
+ */
+function arrivals(b: Bench): StreamSpec["arrivals"] {
+  const { opts, backend } = b;
+  if (!opts.arrivals) return undefined;
+  const length = opts.events * opts.intervalMs;
+  return {
+    count: opts.arrivals,
+    afterMs: length / 5,
+    everyMs: (length * 3 / 5) / opts.arrivals,
+    body: backend.body.arrival,
+    minEvents: backend.arrivalEvents + 3,
+  };
+}
+
 /** N streams opened at once through `peer`, read to the end, with the processes' CPU and RSS. */
 async function measureStreams(b: Bench, peer: Peer, n: number): Promise<StreamFigures> {
   const { opts } = b;
@@ -113,6 +133,7 @@ async function measureStreams(b: Bench, peer: Peer, n: number): Promise<StreamFi
     minEvents: opts.events + 3, // role, content…, finish, [DONE]
     stallMs: 100,
     timeoutMs: opts.events * opts.intervalMs + 60_000,
+    arrivals: arrivals(b),
   });
   const cpu1 = await cpu();
   const rssPeak = await peak.stop();
@@ -159,7 +180,8 @@ async function measureWhole(
 }
 
 const describe = (f: StreamFigures) =>
-  `${f.completed}/${f.streams} ok, TTFT p50 ${ms(f.ttftP50Ms)} p99 ${ms(f.ttftP99Ms)} ms, ` +
+  `${f.completed}/${f.streams} ok, TTFT p50 ${ms(f.ttftP50Ms)} p99 ${ms(f.ttftP99Ms)} ms ` +
+  `(arriving ${ms(f.arrivalTtftP50Ms)} / ${ms(f.arrivalTtftP99Ms)}), ` +
   `gap p99 ${ms(f.gapP99Ms)} max ${ms(f.gapMaxMs)} ms, ${f.stalls} gaps ≥ 100 ms` +
   (Number.isFinite(f.proxyCpuUs) ? `, ${f.proxyCpuUs.toFixed(1)} µs/event` : "") +
   (Number.isFinite(f.rssMiB.peak) ? `, RSS peak ${f.rssMiB.peak.toFixed(0)} MiB` : "");
@@ -280,7 +302,9 @@ export async function main(args: string[]): Promise<number> {
       command: ["deno task bench gateway", ...args].join(" "),
       backend: backend.describe,
       client: `${opts.clientProcesses} processes of raw HTTP/1.1 sockets, all N streams opened ` +
-        "at once, events counted by their bytes; TTFT from request written to first content event",
+        "at once, events counted by their bytes; TTFT from request written to first content " +
+        `event; "arriving": ${opts.arrivals} more streams of ${backend.arrivalEvents} events ` +
+        "sent one by one while the N are open",
       nginx: nginxLabel,
       nginxMissing,
       rounds: opts.rounds,

@@ -7,8 +7,10 @@ export interface Backend {
   pid: number;
   model: string;
   describe: string;
-  /** The chat request bodies: a whole answer, and a stream. */
-  body: { whole: string; stream: string };
+  /** The chat request bodies: a whole answer, a stream, and a late arrival's shorter stream. */
+  body: { whole: string; stream: string; arrival: string };
+  /** Content events of a late arrival's stream. */
+  arrivalEvents: number;
   log(): string;
   stop(): Promise<void>;
 }
@@ -22,8 +24,12 @@ export function chatBody(model: string, stream: boolean, maxTokens: number): str
   });
 }
 
+/** A late arrival's answer: short, so it ends while the N streams it arrived among are open. */
+const ARRIVAL_EVENTS = 25;
+
 export async function startCanned(events: number, intervalMs: number): Promise<Backend> {
   const model = "canned";
+  const arrivalEvents = Math.min(events, ARRIVAL_EVENTS);
   const child = await startCannedBackend({ model, chunks: events, delayMs: intervalMs });
   return {
     url: child.url,
@@ -31,7 +37,12 @@ export async function startCanned(events: number, intervalMs: number): Promise<B
     model,
     describe: `canned stand-in neuron (Deno.serve, one shared ${intervalMs} ms ticker): ` +
       `${events} content events per stream, ${intervalMs} ms apart, then usage and [DONE]`,
-    body: { whole: chatBody(model, false, events), stream: chatBody(model, true, events) },
+    body: {
+      whole: chatBody(model, false, events),
+      stream: chatBody(model, true, events),
+      arrival: chatBody(model, true, arrivalEvents),
+    },
+    arrivalEvents,
     log: child.log,
     stop: child.stop,
   };

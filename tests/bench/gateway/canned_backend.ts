@@ -1,7 +1,8 @@
 /**
  * A stand-in neuron for measuring pure proxy cost: `/health` and `/models` report one loaded
  * model (so the gateway's poller routes to it), `/v1/chat/completions` answers from canned
- * bytes — a JSON completion, or an SSE stream of `chunks` content events `delayMs` apart,
+ * bytes — a JSON completion, or an SSE stream of `chunks` content events `delayMs` apart
+ * (fewer when the request's `max_tokens` is smaller),
  * shaped like a neuron's (role, content, finish, usage, `[DONE]`). Everything on the wire is
  * encoded once at start, so the backend costs the same for every peer in front of it.
  *
@@ -99,7 +100,15 @@ export function cannedBodies(opts: CannedOptions) {
     role: frame({ role: "assistant", content: "" }),
     content: frame({ content: " tok" }),
     finish: frame({}, "length"),
-    usageComment: enc.encode(`: usage ${JSON.stringify(usage)}\n\n`),
+    /** The usage comment of a stream of `chunks` content events. */
+    usageComment: (chunks: number) =>
+      enc.encode(`: usage ${
+        JSON.stringify({
+          ...USAGE,
+          completion_tokens: chunks,
+          total_tokens: USAGE.prompt_tokens + chunks,
+        })
+      }\n\n`),
     done: enc.encode("data: [DONE]\n\n"),
   };
 }
@@ -137,26 +146,27 @@ export class Ticker {
 }
 
 /**
- * A stream: the role event and the first content event with the headers, then one content
- * event per tick; the last one goes with the finish event, the usage comment (when the
- * gateway asks for usage) and `[DONE]`.
+ * A stream of `chunks` content events: the role event and the first content event with the
+ * headers, then one content event per tick; the last one goes with the finish event, the usage
+ * comment (when the gateway asks for usage) and `[DONE]`.
  */
 function streamBody(
   frames: ReturnType<typeof cannedBodies>,
   opts: CannedOptions,
+  chunks: number,
   withUsage: boolean,
   ticker: Ticker,
 ): ReadableStream<Uint8Array> {
   let sent = 0;
   const tick = () => {
     try {
-      if (sent < opts.chunks) {
+      if (sent < chunks) {
         sent++;
         controller.enqueue(frames.content);
       }
-      if (sent >= opts.chunks) {
+      if (sent >= chunks) {
         controller.enqueue(frames.finish);
-        if (withUsage) controller.enqueue(frames.usageComment);
+        if (withUsage) controller.enqueue(frames.usageComment(chunks));
         controller.enqueue(frames.done);
         controller.close();
         ticker.delete(tick);
@@ -172,11 +182,11 @@ function streamBody(
       controller = c;
       c.enqueue(frames.role);
       if (opts.delayMs <= 0) {
-        do tick(); while (sent < opts.chunks);
+        do tick(); while (sent < chunks);
         return;
       }
       tick();
-      if (sent < opts.chunks) ticker.add(tick);
+      if (sent < chunks) ticker.add(tick);
     },
     cancel() {
       ticker.delete(tick);
@@ -205,7 +215,7 @@ export function cannedHandler(opts: CannedOptions): (req: Request) => Promise<Re
     }
     if (req.method === "POST" && path === "/v1/chat/completions") {
       // Parsing the body is the least any neuron does; it also tells a stream from a call.
-      let body: { model?: unknown; stream?: unknown };
+      let body: { model?: unknown; stream?: unknown; max_tokens?: unknown };
       try {
         body = await req.json();
       } catch {
@@ -216,7 +226,14 @@ export function cannedHandler(opts: CannedOptions): (req: Request) => Promise<Re
       }
       if (body.stream === true) {
         const withUsage = req.headers.has("x-cortex-usage");
-        return new Response(streamBody(frames, opts, withUsage, ticker), { headers: sse });
+        // A smaller max_tokens shortens the stream (the bench's late arrivals ask for that).
+        const max = body.max_tokens;
+        const chunks = Number.isInteger(max) && (max as number) > 0
+          ? Math.min(opts.chunks, max as number)
+          : opts.chunks;
+        return new Response(streamBody(frames, opts, chunks, withUsage, ticker), {
+          headers: sse,
+        });
       }
       return new Response(frames.whole, { headers: json });
     }

@@ -52,6 +52,17 @@ Deno.test("a stream has the role event, `chunks` token events, finish, usage com
   assert(!plain.includes(": usage"), "no usage comment unless the gateway asks");
 });
 
+Deno.test("a smaller max_tokens shortens a stream, and its usage says so", async () => {
+  const text = await (await post({ model: "m", stream: true, max_tokens: 2 }, {
+    "x-cortex-usage": "1",
+  })).text();
+  const events = text.split("\n\n").filter(Boolean);
+  assertEquals(events.length, 1 + 2 + 1 + 1 + 1);
+  assert(events[4].includes(`"completion_tokens":2`), events[4]);
+  const long = await (await post({ model: "m", stream: true, max_tokens: 99 })).text();
+  assertEquals(long.split("\n\n").filter(Boolean).length, 1 + 5 + 1 + 1);
+});
+
 Deno.test("streams with a pause share one ticker, which stops when the last one ends", async () => {
   const handle = cannedHandler({ model: "m", chunks: 3, delayMs: 5 });
   const open = () =>

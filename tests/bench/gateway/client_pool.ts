@@ -86,11 +86,20 @@ export class ClientPool {
     return this.clients.map((c) => c.proc.pid);
   }
 
-  /** Runs `spec.streams` streams split across the processes, all sent off together. */
+  /**
+   * Runs `spec.streams` streams split across the processes, all sent off together; the
+   * arrivals, one after another, all from the first process.
+   */
   async run(spec: StreamSpec): Promise<StreamTally> {
     const shares = split(spec.streams, this.clients.length);
     const used = this.clients.slice(0, shares.length);
-    await Promise.all(used.map((c, i) => c.send(JSON.stringify({ ...spec, streams: shares[i] }))));
+    await Promise.all(used.map((c, i) =>
+      c.send(JSON.stringify({
+        ...spec,
+        streams: shares[i],
+        arrivals: i === 0 ? spec.arrivals : undefined,
+      }))
+    ));
     const lines = await Promise.all(used.map((c) => c.next()));
     const failed = lines.find((l) => l.startsWith(`{"error"`));
     if (failed) throw new Error(`stream client: ${JSON.parse(failed).error}`);

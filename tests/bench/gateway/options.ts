@@ -11,6 +11,8 @@ export interface GatewayBenchOptions {
   /** Canned backend: content events per stream and the pause between them. */
   events: number;
   intervalMs: number;
+  /** Streams that arrive one by one while each measurement's N are open (0: none). */
+  arrivals: number;
   /** Seconds after the largest measurement ends before the proxy's RSS is read again. */
   settleS: number;
   /** Processes the stream client runs in. */
@@ -61,6 +63,12 @@ function program(): Command {
       20,
     )
     .option(
+      "--arrivals <n>",
+      "streams arriving one by one while the N are open, their TTFT timed apart",
+      numberFlag("--arrivals", 0, 1000),
+      20,
+    )
+    .option(
       "--settle-s <s>",
       "seconds after the largest measurement before reading RSS again",
       numberFlag("--settle-s", 0, 600, false),
@@ -106,6 +114,7 @@ export function parseOptions(args: string[]): GatewayBenchOptions {
     concurrency: o.concurrency,
     events: o.events,
     intervalMs: o.intervalMs,
+    arrivals: o.arrivals,
     settleS: o.settleS,
     clientProcesses: o.clientProcesses,
     wrkSeconds: o.wrkSeconds,

@@ -5,8 +5,8 @@ import { concurrencyList, parseOptions } from "./options.ts";
 Deno.test("gateway bench options: defaults are the issue's LLM streams", () => {
   const d = parseOptions([]);
   assertEquals(
-    [d.rounds, d.concurrency, d.events, d.intervalMs, d.settleS, d.clientProcesses],
-    [3, [1, 256, 1024], 500, 20, 10, 2],
+    [d.rounds, d.concurrency, d.events, d.intervalMs, d.arrivals, d.settleS, d.clientProcesses],
+    [3, [1, 256, 1024], 500, 20, 20, 10, 2],
   );
   assertEquals([d.wrkSeconds, d.wrkClients, d.skipWrk, d.skipNginx, d.json], [
     2,
@@ -22,13 +22,16 @@ Deno.test("gateway bench options: defaults are the issue's LLM streams", () => {
     "50",
     "--interval-ms",
     "2.5",
+    "--arrivals",
+    "0",
     "--skip-wrk",
     "--json",
   ]);
-  assertEquals([o.concurrency, o.events, o.intervalMs, o.skipWrk, o.json], [
+  assertEquals([o.concurrency, o.events, o.intervalMs, o.arrivals, o.skipWrk, o.json], [
     [64],
     50,
     2.5,
+    0,
     true,
     true,
   ]);
@@ -43,6 +46,7 @@ Deno.test("concurrencyList sorts and dedupes; a bad entry names the flag", () =>
 Deno.test("gateway bench options: a bad value names its flag", () => {
   assertThrows(() => parseOptions(["--concurrency", "1,x"]), /--concurrency/);
   assertThrows(() => parseOptions(["--events", "0"]), /--events/);
+  assertThrows(() => parseOptions(["--arrivals", "-1"]), /--arrivals/);
   assertThrows(() => parseOptions(["--backend", "neuron"]), /unknown option '--backend'/);
   assertThrows(() => parseOptions(["extra"]), /too many arguments.*extra/);
   const help = assertThrows(() => parseOptions(["--help"]));

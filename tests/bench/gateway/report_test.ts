@@ -19,6 +19,8 @@ const stream = (ttftP50Ms: number, proxyCpuUs: number, completed = 4): StreamFig
   connectP99Ms: 0.2,
   ttftP50Ms,
   ttftP99Ms: ttftP50Ms * 2,
+  arrivalTtftP50Ms: ttftP50Ms / 2,
+  arrivalTtftP99Ms: ttftP50Ms,
   gapP99Ms: 21,
   gapMaxMs: 40,
   stalls: 0,
@@ -76,6 +78,7 @@ Deno.test("streamFigures: percentiles of the tally, CPU per event read, RSS in M
   t.events = 1000;
   for (const v of [20, 20, 20, 150]) t.gaps.add(v);
   t.ttft.add(3);
+  t.arrivalTtft.add(7);
   t.stalls = 1;
   const f = streamFigures(t, { proxy: 25, backend: null, clients: 5 }, {
     before: 1024,
@@ -85,21 +88,22 @@ Deno.test("streamFigures: percentiles of the tally, CPU per event read, RSS in M
   assertEquals([f.proxyCpuUs, f.backendCpuUs, f.clientCpuUs], [25, NaN, 5]);
   assertEquals([f.gapMaxMs, f.gapP99Ms, f.stalls], [150, 150, 1]);
   assert(f.ttftP50Ms >= 3 && f.ttftP50Ms < 3.1);
+  assert(f.arrivalTtftP99Ms >= 7 && f.arrivalTtftP99Ms < 7.1);
   assertEquals(f.rssMiB, { before: 1, peak: 4, after: NaN });
-  assertEquals(
-    streamFigures(emptyTally(), { proxy: 1, backend: 1, clients: 1 }, {
-      before: NaN,
-      peak: NaN,
-      after: NaN,
-    }).proxyCpuUs,
-    NaN,
-  );
+  // Nothing read, no arrivals: no CPU per event and no arrival TTFT, rather than 0.
+  const none = streamFigures(emptyTally(), { proxy: 1, backend: 1, clients: 1 }, {
+    before: NaN,
+    peak: NaN,
+    after: NaN,
+  });
+  assertEquals([none.proxyCpuUs, none.arrivalTtftP50Ms], [NaN, NaN]);
 });
 
 Deno.test("renderReport: medians per N, sums of failures, ratios vs nginx, RSS and wrk tables", () => {
   const text = renderReport(result());
   assertMatch(text, /^bench gateway: `deno task bench gateway` \(10\.0 min\)$/m);
-  assertMatch(text, /^\| 4 +\| TTFT p50 ms +\| 2\.00 +\| 4\.00 +\| 2\.00 +\| 2\.00× +\|$/m);
+  assertMatch(text, /^\| 4 +\| TTFT p50 ms, burst +\| 2\.00 +\| 4\.00 +\| 2\.00 +\| 2\.00× +\|$/m);
+  assertMatch(text, /^\| +\| TTFT p99 ms, arriving +\| 2\.00 +\| 4\.00 +\| 2\.00 +\| 2\.00× +\|$/m);
   assertMatch(text, /^\| +\| proxy CPU µs\/event +\| – +\| 25\.0 +\| 10\.0 +\| 2\.50× +\|$/m);
   assertMatch(
     text,

@@ -1,6 +1,7 @@
 /**
  * The stream client: opens `streams` connections at once, POSTs a streamed chat completion
- * on each and reads it to the end, timing events as they are read. It speaks HTTP/1.1 on raw
+ * on each and reads it to the end, timing events as they are read; optionally more streams
+ * that arrive one at a time while those are open, whose first token is timed apart. It speaks HTTP/1.1 on raw
  * sockets (http_reader.ts) and counts events by their bytes (events.ts), so 1,024 streams of
  * 50 events/s cost it little; the bench runs it in processes of its own (client_pool.ts).
  *
@@ -22,6 +23,21 @@ export interface StreamSpec {
   stallMs: number;
   /** Streams still open after this long are cut and count as failed. */
   timeoutMs: number;
+  /**
+   * Streams that arrive one at a time while the others are open, as a new agent turn does:
+   * the first `afterMs` after the burst was sent, then one every `everyMs`. Each posts its
+   * own `body` (a shorter answer) and must carry `minEvents`; they count among the streams,
+   * and their TTFT is tallied apart (`arrivalTtft`).
+   */
+  arrivals?: Arrivals;
+}
+
+export interface Arrivals {
+  count: number;
+  afterMs: number;
+  everyMs: number;
+  body: string;
+  minEvents: number;
 }
 
 /** What the streams of one StreamSpec measured; merged across processes by mergeTallies. */
@@ -35,6 +51,8 @@ export interface StreamTally {
   /** Connect time; TTFT, from writing the request to the first content event. */
   connect: Histogram;
   ttft: Histogram;
+  /** TTFT of the streams that arrived while the others were open. */
+  arrivalTtft: Histogram;
   /** Time between consecutive events as read (0 for events that came in one read). */
   gaps: Histogram;
   stalls: number;
@@ -48,6 +66,7 @@ export function emptyTally(): StreamTally {
     events: 0,
     connect: new Histogram(),
     ttft: new Histogram(),
+    arrivalTtft: new Histogram(),
     gaps: new Histogram(),
     stalls: 0,
   };
@@ -62,6 +81,7 @@ export function mergeTallies(tallies: StreamTally[]): StreamTally {
     out.events += t.events;
     out.connect.merge(t.connect);
     out.ttft.merge(t.ttft);
+    out.arrivalTtft.merge(t.arrivalTtft);
     out.gaps.merge(t.gaps);
     out.stalls += t.stalls;
   }
@@ -76,6 +96,7 @@ export function tallyFromJson(text: string): StreamTally {
     ...j,
     connect: Histogram.fromJSON(j.connect),
     ttft: Histogram.fromJSON(j.ttft),
+    arrivalTtft: Histogram.fromJSON(j.arrivalTtft),
     gaps: Histogram.fromJSON(j.gaps),
   };
 }
@@ -86,10 +107,11 @@ export function tallyFromJson(text: string): StreamTally {
  */
 const FIRST_CONTENT_EVENT = 2;
 
-/** Runs the spec's streams, all opened together, and tallies them. */
+/** Runs the spec's streams, all opened together (then its arrivals), and tallies them. */
 export async function runStreams(spec: StreamSpec): Promise<StreamTally> {
   const tally = emptyTally();
-  tally.streams = spec.streams;
+  const arrivals = spec.arrivals;
+  tally.streams = spec.streams + (arrivals?.count ?? 0);
   const url = new URL(spec.url);
   const request = postRequest(url, spec.body);
   const open = new Set<Deno.Conn>();
@@ -99,9 +121,11 @@ export async function runStreams(spec: StreamSpec): Promise<StreamTally> {
     for (const c of open) c.close();
     open.clear();
   }, spec.timeoutMs);
-  const fail = (why: string) => tally.failures[why] = (tally.failures[why] ?? 0) + 1;
+  const fail = (why: string) => {
+    tally.failures[why] = (tally.failures[why] ?? 0) + 1;
+  };
 
-  const one = async () => {
+  const one = async (request: Uint8Array, minEvents: number, ttft: Histogram) => {
     const t0 = performance.now();
     let conn: Deno.Conn;
     try {
@@ -124,7 +148,7 @@ export async function runStreams(spec: StreamSpec): Promise<StreamTally> {
       if (!n) return;
       const before = counter.events - n;
       if (before < FIRST_CONTENT_EVENT && counter.events >= FIRST_CONTENT_EVENT) {
-        tally.ttft.add(now - sent);
+        ttft.add(now - sent);
       }
       if (before > 0) {
         const gap = now - lastEventAt;
@@ -160,18 +184,32 @@ export async function runStreams(spec: StreamSpec): Promise<StreamTally> {
     if (reader.status && reader.status !== 200) return fail(`status ${reader.status}`);
     if (timedOut && !reader.ended) return fail("timeout");
     const whole = (reader.ended || eof) && counter.endedWithDone &&
-      counter.events >= spec.minEvents;
+      counter.events >= minEvents;
     if (whole) tally.completed++;
     else fail("cut short");
   };
 
+  const burst = Array.from(
+    { length: spec.streams },
+    () => one(request, spec.minEvents, tally.ttft),
+  );
+  const late: Promise<void>[] = [];
+  if (arrivals) {
+    const lateRequest = postRequest(url, arrivals.body);
+    for (let i = 0; i < arrivals.count && !timedOut; i++) {
+      await sleep(i === 0 ? arrivals.afterMs : arrivals.everyMs);
+      late.push(one(lateRequest, arrivals.minEvents, tally.arrivalTtft));
+    }
+  }
   try {
-    await Promise.all(Array.from({ length: spec.streams }, one));
+    await Promise.all([...burst, ...late]);
   } finally {
     clearTimeout(timer);
   }
   return tally;
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));

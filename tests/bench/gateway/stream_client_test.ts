@@ -45,6 +45,29 @@ Deno.test("runStreams opens the streams together and times every event", async (
   });
 });
 
+Deno.test("runStreams sends arrivals one by one while the burst is open, timed apart", async () => {
+  await withServer(cannedHandler({ model: "m", chunks: 10, delayMs: 20 }), async (url) => {
+    const started = performance.now();
+    const t = await runStreams(spec(url, {
+      streams: 2,
+      minEvents: 10 + 3,
+      arrivals: {
+        count: 3,
+        afterMs: 50,
+        everyMs: 30,
+        body: JSON.stringify({ model: "m", stream: true, max_tokens: 2 }),
+        minEvents: 2 + 3,
+      },
+    }));
+    assertEquals([t.streams, t.completed, t.failures], [5, 5, {}]);
+    assertEquals([t.ttft.count, t.arrivalTtft.count], [2, 3]);
+    assertEquals(t.events, 2 * (10 + 3) + 3 * (2 + 3));
+    // The last arrival left 50 + 2 × 30 ms after the burst, while the burst's 200 ms ran.
+    const took = performance.now() - started;
+    assert(took >= 110 + 20 && took < 1_000, `took ${took} ms`);
+  });
+});
+
 Deno.test("runStreams counts error statuses, short streams and stalls as such", async () => {
   await withServer(cannedHandler({ model: "m", chunks: 4, delayMs: 0 }), async (url) => {
     const wrong = await runStreams({ ...spec(url), body: JSON.stringify({ model: "x" }) });
