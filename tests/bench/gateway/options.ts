@@ -66,7 +66,7 @@ function program(): Command {
       "--arrivals <n>",
       "streams arriving one by one while the N are open, their TTFT timed apart",
       numberFlag("--arrivals", 0, 1000),
-      20,
+      50,
     )
     .option(
       "--settle-s <s>",

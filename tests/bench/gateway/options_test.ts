@@ -6,7 +6,7 @@ Deno.test("gateway bench options: defaults are the issue's LLM streams", () => {
   const d = parseOptions([]);
   assertEquals(
     [d.rounds, d.concurrency, d.events, d.intervalMs, d.arrivals, d.settleS, d.clientProcesses],
-    [3, [1, 256, 1024], 500, 20, 20, 10, 2],
+    [3, [1, 256, 1024], 500, 20, 50, 10, 2],
   );
   assertEquals([d.wrkSeconds, d.wrkClients, d.skipWrk, d.skipNginx, d.json], [
     2,
