@@ -100,13 +100,14 @@ interface Bench {
 }
 
 /**
- * The streams that arrive one by one while the N are open (as agents' new turns do): from a
- * fifth into the N streams' length to four fifths, by which time the burst's first tokens are
- * long out; each a short answer that ends before the N do.
+ * The streams that arrive one by one while the N (2 or more) are open, as agents' new turns
+ * do: from a fifth into the N streams' length to four fifths, by which time the burst's first
+ * tokens are long out; each a short answer that ends before the N do.
  */
-function arrivals(b: Bench): StreamSpec["arrivals"] {
+function arrivals(b: Bench, n: number): StreamSpec["arrivals"] {
   const { opts, backend } = b;
-  if (!opts.arrivals) return undefined;
+  // One stream alone is the cost of a token that wakes the loop by itself: kept unmixed.
+  if (!opts.arrivals || n < 2) return undefined;
   const length = opts.events * opts.intervalMs;
   return {
     count: opts.arrivals,
@@ -133,7 +134,7 @@ async function measureStreams(b: Bench, peer: Peer, n: number): Promise<StreamFi
     minEvents: opts.events + 3, // role, content…, finish, [DONE]
     stallMs: 100,
     timeoutMs: opts.events * opts.intervalMs + 60_000,
-    arrivals: arrivals(b),
+    arrivals: arrivals(b, n),
   });
   const cpu1 = await cpu();
   const rssPeak = await peak.stop();
