@@ -1,9 +1,10 @@
 /**
  * The stream client: opens `streams` connections at once, POSTs a streamed chat completion
  * on each and reads it to the end, timing events as they are read; optionally more streams
- * that arrive one at a time while those are open, whose first token is timed apart. It speaks HTTP/1.1 on raw
- * sockets (http_reader.ts) and counts events by their bytes (events.ts), so 1,024 streams of
- * 50 events/s cost it little; the bench runs it in processes of its own (client_pool.ts).
+ * that arrive one at a time while those are open, whose first token is timed apart. It
+ * speaks HTTP/1.1 on raw sockets (http_reader.ts) and counts events by their bytes
+ * (events.ts), so 1,024 streams of 50 events/s cost it little; the bench runs it in
+ * processes of its own (client_pool.ts).
  *
  * As a process: `deno run --allow-net stream_client.ts` prints `ready`, then answers each
  * line of JSON (a StreamSpec) on stdin with one line of JSON (a StreamTally) on stdout.
