@@ -43,6 +43,20 @@ export async function readBodyLimited(
   return out;
 }
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A body's text; bytes that are not UTF-8 are a 400 rather than U+FFFD standing in for
+ * them (JSON is UTF-8, RFC 8259 §8.1, and a replaced byte would change what was asked).
+ */
+export function bodyText(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new HttpError(400, "request body is not valid UTF-8", { code: "invalid_json" });
+  }
+}
+
 /** A JSON body, or a 400 that says what is wrong with it. */
 export function parseJsonText(text: string): unknown {
   try {

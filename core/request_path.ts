@@ -6,7 +6,32 @@
  * percent escapes, backslashes, odd characters) goes through `URL`.
  */
 
+import { HttpError } from "./errors.ts";
+
 const PLAIN = /^\/[A-Za-z0-9/_~-]*$/;
+
+/**
+ * A Host value as RFC 3986 allows it (reg-name, IPv4, [IPv6], optional port). Deno.serve
+ * builds `req.url` from the Host header, so one holding `/`, `?`, `#` or `@` would move
+ * where the path starts: `Host: x/v1/chat` made `POST /completions` a chat request.
+ */
+const HOST = /^[A-Za-z0-9._~!$&'()*+,;=%:[\]-]*$/;
+
+/**
+ * The path a served request is routed by, or a 400 when its Host header could change it or
+ * its target is no valid URL.
+ */
+export function servedPath(req: Request): string {
+  const host = req.headers.get("host");
+  if (host !== null && !HOST.test(host)) {
+    throw new HttpError(400, "the Host header is not a valid host", { code: "invalid_host" });
+  }
+  try {
+    return requestPath(req.url);
+  } catch {
+    throw new HttpError(400, "the request target is not a valid URL", { code: "invalid_path" });
+  }
+}
 
 export function requestPath(url: string): string {
   let start = -1;

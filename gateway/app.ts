@@ -6,7 +6,7 @@
 
 import { type ErrorDialect, errorResponse, HttpError } from "../core/errors.ts";
 import { createLogger } from "../core/log.ts";
-import { requestPath } from "../core/request_path.ts";
+import { servedPath } from "../core/request_path.ts";
 import { accessOf } from "./access.ts";
 import { type Dashboard, eventStream } from "./dashboard/mod.ts";
 import { RetryLaterError } from "./lifecycle.ts";
@@ -62,10 +62,11 @@ export function createGatewayHandler(
 ): (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Response> {
   return async (req, info) => {
     const t0 = performance.now();
-    const method = req.method;
+    // HEAD is GET without the body (RFC 9110 §9.3.2), which the server leaves out.
+    const method = req.method === "HEAD" ? "GET" : req.method;
     let path = "/";
     try {
-      path = pathOf(req.url); // the query string (e.g. ?beta=true) never changes the route
+      path = servedPath(req); // the query string (e.g. ?beta=true) never changes the route
       const peer = (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname;
       if (peer) clientPeer.set(req.headers, peer);
       if (path === "/health" && method === "GET") {
@@ -176,15 +177,6 @@ export function createGatewayHandler(
       return res;
     }
   };
-}
-
-/** The request's path; a URL no parser accepts is the client's fault. */
-function pathOf(url: string): string {
-  try {
-    return requestPath(url);
-  } catch {
-    throw new HttpError(400, "the request target is not a valid URL", { code: "invalid_path" });
-  }
 }
 
 /** The percent-decoded rest of `path` from `start`, or a 400 naming `param`. */

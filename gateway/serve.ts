@@ -8,7 +8,7 @@
 import type { CortexConfig, ModelsConfig, NeuronConfig } from "../core/config/mod.ts";
 import { loadNeuronConfig, splitHostPort } from "../core/config/mod.ts";
 import { createLogger } from "../core/log.ts";
-import { requestPath } from "../core/request_path.ts";
+import { servedPath } from "../core/request_path.ts";
 import { ResponseStore } from "../core/responses/mod.ts";
 import { type RunningNeuron, serveNeuron } from "../neuron/serve.ts";
 import { errorResponse, HttpError } from "../core/errors.ts";
@@ -143,9 +143,13 @@ export async function serveGateway(
   });
   const api = listen(g.listen, createGatewayHandler(gateway, dashboard), tls);
   const met = listen(g.metrics_listen, async (req) => {
-    if (requestPath(req.url) !== "/metrics") {
-      return new Response("not found\n", { status: 404 });
+    let path: string;
+    try {
+      path = servedPath(req);
+    } catch (e) {
+      return new Response(`${(e as Error).message}\n`, { status: 400 });
     }
+    if (path !== "/metrics") return new Response("not found\n", { status: 404 });
     const { body, contentType } = await metrics.render();
     return new Response(body, { headers: { "content-type": contentType } });
   });

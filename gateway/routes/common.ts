@@ -2,7 +2,7 @@
 
 import type { ErrorDialect } from "../../core/errors.ts";
 import { HttpError } from "../../core/errors.ts";
-import { parseJsonText, readBodyLimited } from "../../core/http_body.ts";
+import { bodyText, parseJsonText, readBodyLimited } from "../../core/http_body.ts";
 import type { ResponseStore } from "../../core/responses/mod.ts";
 import type { Catalogue, CatalogueEntry } from "../catalogue.ts";
 import type { Deadlines } from "../deadlines.ts";
@@ -69,10 +69,8 @@ export async function readBody(req: Request, maxBytes: number): Promise<Uint8Arr
 /** Longest a client may take to send its body: a slow upload holds a request open. */
 export const BODY_DEADLINE_MS = 60_000;
 
-const decoder = new TextDecoder();
-
 export function parseJsonBody(bytes: Uint8Array): Record<string, unknown> {
-  const v = parseJsonText(decoder.decode(bytes));
+  const v = parseJsonText(bodyText(bytes));
   if (v === null || typeof v !== "object" || Array.isArray(v)) {
     throw new HttpError(400, "request body must be a JSON object", { code: "invalid_type" });
   }

@@ -7,7 +7,7 @@
 import { bearerToken, secretEquals } from "../../core/auth.ts";
 import { errorResponse, HttpError } from "../../core/errors.ts";
 import { createLogger } from "../../core/log.ts";
-import { requestPath } from "../../core/request_path.ts";
+import { servedPath } from "../../core/request_path.ts";
 import { chatCompletions } from "../api/chat.ts";
 import { completions } from "../api/completions.ts";
 import { embeddings } from "../api/embeddings.ts";
@@ -74,8 +74,9 @@ export function createNeuronApp(neuron: Neuron, opts: AppOptions) {
     .on("POST", "/v1/embeddings", async (req) => embeddings(neuron, await body(req)));
 
   return async (req: Request): Promise<Response> => {
-    const path = requestPath(req.url);
+    let path = "/";
     try {
+      path = servedPath(req);
       if (opts.token && !OPEN.has(path)) {
         const given = bearerToken(req.headers);
         if (given === null || !secretEquals(given, opts.token)) {

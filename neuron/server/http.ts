@@ -1,7 +1,7 @@
 /** Small HTTP helpers for the neuron's handlers. */
 
 import { type ContextField, contextLengthMessage, HttpError } from "../../core/errors.ts";
-import { parseJsonText, readBodyLimited } from "../../core/http_body.ts";
+import { bodyText, parseJsonText, readBodyLimited } from "../../core/http_body.ts";
 import { EngineError } from "../engine/types.ts";
 
 export function json(body: unknown, status = 200, headers: HeadersInit = {}): Response {
@@ -13,7 +13,7 @@ export function json(body: unknown, status = 200, headers: HeadersInit = {}): Re
 
 /** Reads a JSON body, refusing oversized or malformed ones with a 4xx naming the problem. */
 export async function readJson(req: Request, maxBytes: number): Promise<unknown> {
-  return parseJsonText(new TextDecoder().decode(await readBodyLimited(req, maxBytes)));
+  return parseJsonText(bodyText(await readBodyLimited(req, maxBytes)));
 }
 
 /**

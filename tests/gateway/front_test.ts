@@ -84,6 +84,42 @@ Deno.test("front: odd request targets and non-HTTP bytes get a 4xx, never a 5xx"
   assertEquals(both.status, 400);
 });
 
+Deno.test("front: a Host header cannot move where the routed path starts", async () => {
+  const auth = `Authorization: Bearer ${KEY}\r\nContent-Type: application/json\r\n`;
+  const body = JSON.stringify({ model: "m", prompt: "hi", max_tokens: 1 });
+  const post = (host: string) =>
+    raw(
+      `POST /completions HTTP/1.1\r\nHost: ${host}\r\n${auth}` +
+        `Content-Length: ${body.length}\r\n\r\n${body}`,
+    );
+  // Deno builds the URL from Host: `x/v1` once made this POST a completions request (200).
+  for (const host of ["x/v1", "x?", "x#", "u@x"]) {
+    const res = await post(host);
+    assertEquals(res.status, 400, host);
+    assertEquals(JSON.parse(res.body).error.code, "invalid_host", host);
+  }
+  assertEquals((await post(`127.0.0.1:${port}`)).status, 404, "a plain Host routes as before");
+});
+
+Deno.test("front: HEAD is answered as GET without a body; a body not UTF-8 is a 400", async () => {
+  const head = await fetch(`${gw.url}/v1/models`, {
+    method: "HEAD",
+    headers: { authorization: `Bearer ${KEY}` },
+  });
+  assertEquals([head.status, await head.text()], [200, ""]);
+  const bytes = new TextEncoder().encode(
+    `{"model":"m","messages":[{"role":"user","content":"X"}]}`,
+  );
+  bytes[bytes.indexOf(0x58)] = 0xff; // the X
+  const res = await fetch(`${gw.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+    body: bytes,
+  });
+  assertEquals(res.status, 400);
+  assertMatch((await res.json()).error.message, /not valid UTF-8/);
+});
+
 Deno.test("front: a path parameter that is not UTF-8 is a 400 naming it", async () => {
   for (const [path, param] of [["/v1/models/%ff", "model"], ["/v1/responses/%ff", "response_id"]]) {
     const res = await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${KEY}` } });
