@@ -8,6 +8,7 @@ import type { Usage } from "../openai/common.ts";
 import type {
   AnthropicMessage,
   AnthropicUsage,
+  DroppedTool,
   ResponseContentBlock,
   StopReason,
 } from "./response.ts";
@@ -118,6 +119,8 @@ export interface ToAnthropicOptions {
    * the Messages API sends no `thinking` blocks to a request that did not enable thinking.
    */
   thinking?: boolean;
+  /** Server tools the translation left out, reported on the message (`anthropicToOpenAI`). */
+  droppedTools?: readonly DroppedTool[];
 }
 
 /**
@@ -164,5 +167,13 @@ export function openAIToAnthropic(
     stop_reason,
     stop_sequence,
     usage: anthropicUsage(resp.usage),
+    ...droppedToolsField(options.droppedTools),
   };
+}
+
+/** `cortex_dropped_tools` when the request had server tools, else nothing. */
+export function droppedToolsField(
+  dropped: readonly DroppedTool[] | undefined,
+): { cortex_dropped_tools?: DroppedTool[] } {
+  return dropped?.length ? { cortex_dropped_tools: [...dropped] } : {};
 }

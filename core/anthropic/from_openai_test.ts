@@ -122,6 +122,15 @@ Deno.test("stop reasons: stop_sequence, max_tokens, refusal, stop-with-tools", (
   });
 });
 
+Deno.test("server tools left out are reported on the message, and only then", () => {
+  const c = completion({ content: "ok" }, "stop");
+  const dropped = [{ name: "web_search", type: "web_search_20250305" }];
+  const m = openAIToAnthropic(c, "m", { droppedTools: dropped });
+  assert.deepEqual(m.cortex_dropped_tools, dropped);
+  assert.ok(AnthropicMessageSchema.safeParse(m).success);
+  assert.ok(!("cortex_dropped_tools" in openAIToAnthropic(c, "m", { droppedTools: [] })));
+});
+
 Deno.test("invalid tool JSON is passed on raw rather than replaced by {}", () => {
   const msg = openAIToAnthropic(
     completion({

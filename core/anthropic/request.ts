@@ -174,11 +174,21 @@ type PromptShape = {
   tool_choice?: ToolChoice;
 };
 
-/** `tool_choice: {type: "tool", name}` must name one of the request's custom tools. */
+/**
+ * `tool_choice: {type: "tool", name}` must name one of the request's custom tools, and
+ * `{type: "any"}` needs one to choose from (as the Messages API answers).
+ */
 function checkToolChoice(req: PromptShape, ctx: z.RefinementCtx): void {
   const choice = req.tool_choice;
-  if (choice?.type !== "tool") return;
   const names = (req.tools ?? []).filter(isCustomTool).map((t) => t.name);
+  if (choice?.type === "any" && !names.length) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["tool_choice", "type"],
+      message: `"any" needs at least one tool in tools the model can call`,
+    });
+  }
+  if (choice?.type !== "tool") return;
   if (!names.includes(choice.name)) {
     ctx.addIssue({
       code: "custom",

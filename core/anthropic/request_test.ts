@@ -158,6 +158,19 @@ Deno.test("bad inputs get a message naming the field in Anthropic's dotted style
       },
       /^tool_choice\.name: no tool named "g" in tools \(have: f\)$/,
     ],
+    // "any" must pick one of the tools the model can call: server tools do not run here.
+    [
+      { ...base, tool_choice: { type: "any" } },
+      /^tool_choice\.type: "any" needs at least one tool/,
+    ],
+    [
+      {
+        ...base,
+        tools: [{ type: "web_search_20250305", name: "web_search" }],
+        tool_choice: { type: "any" },
+      },
+      /^tool_choice\.type: "any" needs at least one tool/,
+    ],
     [
       { ...base, tool_choice: { type: "sometimes" } },
       /^tool_choice\.type: unsupported value "sometimes"/,

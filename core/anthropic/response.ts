@@ -49,6 +49,10 @@ export const AnthropicUsageSchema = z.object({
 });
 export type AnthropicUsage = z.infer<typeof AnthropicUsageSchema>;
 
+/** A server tool the translation left out (only the client's own tools run here). */
+export const DroppedToolSchema = z.object({ name: z.string(), type: z.string() });
+export type DroppedTool = z.infer<typeof DroppedToolSchema>;
+
 export const AnthropicMessageSchema = z.object({
   id: z.string(),
   type: z.literal("message"),
@@ -58,6 +62,11 @@ export const AnthropicMessageSchema = z.object({
   stop_reason: StopReasonSchema.nullable(),
   stop_sequence: z.string().nullable(),
   usage: AnthropicUsageSchema,
+  /**
+   * cortex's own: server tools of the request (`web_search_20250305`, ...) that were left out,
+   * since only the client's own tools can run here; absent when none were.
+   */
+  cortex_dropped_tools: z.array(DroppedToolSchema).optional(),
 });
 export type AnthropicMessage = z.infer<typeof AnthropicMessageSchema>;
 

@@ -24,11 +24,12 @@ import type { Usage } from "../openai/common.ts";
 import {
   anthropicStopReason,
   anthropicUsage,
+  droppedToolsField,
   randomId,
   THINKING_SIGNATURE,
   toolUseId,
 } from "./from_openai.ts";
-import type { AnthropicStreamEvent, StreamErrorType } from "./response.ts";
+import type { AnthropicStreamEvent, DroppedTool, StreamErrorType } from "./response.ts";
 
 export interface StreamTranslatorOptions {
   /** The model name the client asked for. */
@@ -39,6 +40,8 @@ export interface StreamTranslatorOptions {
   inputTokens?: number;
   /** Whether the client asked for thinking; without it reasoning is left out (default true). */
   thinking?: boolean;
+  /** Server tools the translation left out, reported in `message_start`. */
+  droppedTools?: readonly DroppedTool[];
 }
 
 interface ToolState {
@@ -63,6 +66,7 @@ export class AnthropicStreamTranslator {
   readonly #messageId: string;
   readonly #inputTokens: number;
   readonly #keepThinking: boolean;
+  readonly #dropped: readonly DroppedTool[] | undefined;
   #started = false;
   #ended = false;
   #open: OpenBlock | null = null;
@@ -78,6 +82,7 @@ export class AnthropicStreamTranslator {
     this.#messageId = options.messageId ?? randomId("msg_");
     this.#inputTokens = options.inputTokens ?? 0;
     this.#keepThinking = options.thinking ?? true;
+    this.#dropped = options.droppedTools;
   }
 
   /** True once the stream has a `message_stop` or an `error`. */
@@ -105,6 +110,7 @@ export class AnthropicStreamTranslator {
         stop_reason: null,
         stop_sequence: null,
         usage: { input_tokens: this.#inputTokens, output_tokens: 0 },
+        ...droppedToolsField(this.#dropped),
       },
     }];
   }

@@ -224,6 +224,15 @@ Deno.test("plain text: the exact event sequence", async () => {
   });
 });
 
+Deno.test("message_start reports the server tools the translation left out", () => {
+  const dropped = [{ name: "web_search", type: "web_search_20250305" }];
+  const [start] = new AnthropicStreamTranslator({ model: "m", droppedTools: dropped }).start();
+  assert.ok(AnthropicStreamEventSchema.safeParse(start).success);
+  assert.deepEqual(start.type === "message_start" && start.message.cortex_dropped_tools, dropped);
+  const [plain] = new AnthropicStreamTranslator({ model: "m" }).start();
+  assert.ok(plain.type === "message_start" && !("cortex_dropped_tools" in plain.message));
+});
+
 Deno.test("plain text: the SDK accumulates the message", async () => {
   const msg = await sdkFinal(PLAIN);
   assert.equal(msg.id, "msg_test");

@@ -11,6 +11,7 @@
  *   `redacted_thinking` carries no text and is dropped.
  * - Images become `image_url` parts, which the neuron refuses with a message naming them.
  */
+import type { DroppedTool } from "./response.ts";
 import type {
   AssistantMessage,
   ChatCompletionRequest,
@@ -37,10 +38,7 @@ export interface TranslateOptions {
   maxOutputTokens?: number;
 }
 
-export interface DroppedTool {
-  name: string;
-  type: string;
-}
+export type { DroppedTool };
 
 export interface Translation {
   request: ChatCompletionRequest;

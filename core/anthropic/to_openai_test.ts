@@ -198,7 +198,7 @@ Deno.test("when every tool is a server tool, no tools or tool_choice are sent", 
   const { request, droppedTools } = translate({
     ...base,
     tools: [{ type: "web_search_20250305", name: "web_search" }],
-    tool_choice: { type: "any" },
+    tool_choice: { type: "auto" },
   });
   assert.equal(request.tools, undefined);
   assert.equal(request.tool_choice, undefined);

@@ -28,7 +28,7 @@ export async function messages(gw: Gateway, req: Request): Promise<Response> {
   const areq = parseMessagesRequest(raw);
   const entry = resolveModel(gw, areq.model, "anthropic");
   const limit = entry.profile.max_output_tokens ?? entry.contextLength ?? undefined;
-  const { request } = anthropicToOpenAI(areq, { maxOutputTokens: limit });
+  const { request, droppedTools } = anthropicToOpenAI(areq, { maxOutputTokens: limit });
   const thinking = thinkingEnabled(areq.thinking);
   const body = request as unknown as Record<string, unknown>;
   applyProfile(body, entry, "messages");
@@ -39,9 +39,9 @@ export async function messages(gw: Gateway, req: Request): Promise<Response> {
 
   if (!areq.stream) {
     const completion = await completeOnce(gw, req, ctx, entry, payload);
-    return Response.json(openAIToAnthropic(completion, areq.model, { thinking }));
+    return Response.json(openAIToAnthropic(completion, areq.model, { thinking, droppedTools }));
   }
-  const t = new AnthropicStreamTranslator({ model: areq.model, thinking });
+  const t = new AnthropicStreamTranslator({ model: areq.model, thinking, droppedTools });
   return await streamTranslated(gw, req, ctx, entry, payload, {
     open: () => encodeAnthropicEvents(t.start()),
     // While a cold load (or a queue) holds the first token back, keep the client sure we live.

@@ -120,6 +120,23 @@ Deno.test("front: HEAD is answered as GET without a body; a body not UTF-8 is a 
   assertMatch((await res.json()).error.message, /not valid UTF-8/);
 });
 
+Deno.test("front: Anthropic server tools left out are reported in message_start", async () => {
+  const s = anthropic.messages.stream({
+    model: "m",
+    max_tokens: 50,
+    messages: [{ role: "user", content: "hi" }],
+    tools: [
+      { type: "web_search_20250305", name: "web_search" },
+      { name: "f", input_schema: { type: "object" } },
+    ],
+  });
+  let start: Record<string, unknown> | null = null;
+  for await (const ev of s) {
+    if (ev.type === "message_start") start = ev.message as unknown as Record<string, unknown>;
+  }
+  assertEquals(start?.cortex_dropped_tools, [{ name: "web_search", type: "web_search_20250305" }]);
+});
+
 Deno.test("front: a path parameter that is not UTF-8 is a 400 naming it", async () => {
   for (const [path, param] of [["/v1/models/%ff", "model"], ["/v1/responses/%ff", "response_id"]]) {
     const res = await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${KEY}` } });
