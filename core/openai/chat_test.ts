@@ -148,6 +148,12 @@ Deno.test("bad fields are named in OpenAI's param style", () => {
     [{ model: "m", messages: user, frequency_penalty: 3 }, "frequency_penalty", /<= 2/],
     [{ model: "m", messages: user, logit_bias: { abc: 1 } }, "logit_bias.abc", /token ids/],
     [{ model: "m", messages: user, logit_bias: { "5": 200 } }, "logit_bias.5", /<= 100/],
+    // 2**32 + 300 would wrap to token 300 as an int32.
+    [
+      { model: "m", messages: user, logit_bias: { "4294967596": 1 } },
+      "logit_bias.4294967596",
+      /token ids are at most 2147483647/,
+    ],
     [{ model: "m", messages: user, max_tokens: 0 }, "max_tokens", /> 0/],
     [{ model: "m", messages: user, tool_choice: "always" }, "tool_choice", /"always"/],
     [

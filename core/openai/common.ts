@@ -50,9 +50,19 @@ export const StopSchema = z.union([
   z.array(z.string()).max(16, "at most 16 stop strings are supported"),
 ]);
 
+/** The largest token id: llama.cpp's `llama_token` is an int32, and a larger id would wrap. */
+export const MAX_TOKEN_ID = 2 ** 31 - 1;
+const TOKEN_ID_RANGE = `token ids are at most ${MAX_TOKEN_ID}`;
+
+/** A token id in a prompt or embedding input; the model's vocabulary is checked later. */
+export const TokenIdSchema = z.int().nonnegative().max(MAX_TOKEN_ID, TOKEN_ID_RANGE);
+
 /** Keys are token ids (decimal strings), values a bias in [-100, 100]. */
 export const LogitBiasSchema = z.record(
-  z.string().regex(/^\d+$/, "keys must be token ids"),
+  z.string().regex(/^\d+$/, "keys must be token ids").refine(
+    (k) => Number(k) <= MAX_TOKEN_ID,
+    TOKEN_ID_RANGE,
+  ),
   z.number().min(-100).max(100),
 );
 

@@ -1,13 +1,13 @@
 /** OpenAI text completions (`POST /v1/completions`): request, response and streaming chunk. */
 import { z } from "zod";
-import { samplingFields, StopReasonSchema, UsageSchema } from "./common.ts";
+import { samplingFields, StopReasonSchema, TokenIdSchema, UsageSchema } from "./common.ts";
 
 /** A prompt: text, texts, token ids, or lists of token ids (llama.cpp accepts all four). */
 export const PromptSchema = z.union([
   z.string(),
   z.array(z.string()).min(1, "at least one prompt is required"),
-  z.array(z.int().nonnegative()).min(1, "at least one token is required"),
-  z.array(z.array(z.int().nonnegative()).min(1)).min(1, "at least one prompt is required"),
+  z.array(TokenIdSchema).min(1, "at least one token is required"),
+  z.array(z.array(TokenIdSchema).min(1)).min(1, "at least one prompt is required"),
 ]);
 
 /** Unknown top-level fields are tolerated and kept, as for chat completions. */

@@ -1,13 +1,14 @@
 /** OpenAI embeddings (`POST /v1/embeddings`): request and response. */
 import { z } from "zod";
+import { TokenIdSchema } from "./common.ts";
 
 export const EmbeddingRequestSchema = z.looseObject({
   model: z.string().min(1),
   input: z.union([
     z.string(),
     z.array(z.string()).min(1, "at least one input is required"),
-    z.array(z.int().nonnegative()).min(1, "at least one token is required"),
-    z.array(z.array(z.int().nonnegative()).min(1)).min(1, "at least one input is required"),
+    z.array(TokenIdSchema).min(1, "at least one token is required"),
+    z.array(z.array(TokenIdSchema).min(1)).min(1, "at least one input is required"),
   ]),
   /** The official SDK asks for `base64` unless told otherwise. */
   encoding_format: z.enum(["float", "base64"]).nullish(),

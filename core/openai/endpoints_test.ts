@@ -96,6 +96,23 @@ Deno.test("embeddings request rejects empty input lists", () => {
   assert.equal(zodToOpenAIError(r.error, body).error.param, "input");
 });
 
+Deno.test("token ids beyond int32 are refused by name (they would wrap to other tokens)", () => {
+  const cases: [z.ZodType, unknown, string][] = [
+    [CompletionRequestSchema, { model: "m", prompt: [4294967297] }, "prompt[0]"],
+    [CompletionRequestSchema, { model: "m", prompt: [[1], [2, 2 ** 31]] }, "prompt[1][1]"],
+    [EmbeddingRequestSchema, { model: "e", input: [4294967297] }, "input[0]"],
+    [EmbeddingRequestSchema, { model: "e", input: [[1, 2], [2 ** 31]] }, "input[1][0]"],
+  ];
+  for (const [schema, body, param] of cases) {
+    const r = schema.safeParse(body);
+    assert.ok(!r.success, JSON.stringify(body));
+    const { error } = zodToOpenAIError(r.error, body);
+    assert.equal(error.param, param);
+    assert.match(error.message, /token ids are at most 2147483647/);
+  }
+  assert.ok(CompletionRequestSchema.safeParse({ model: "m", prompt: [2 ** 31 - 1] }).success);
+});
+
 Deno.test("model list keeps cortex's extra fields", () => {
   const list = ModelListSchema.parse({
     object: "list",

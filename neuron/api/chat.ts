@@ -79,7 +79,7 @@ export async function chatCompletions(neuron: Neuron, req: Request, body: unknow
     prompt,
     addSpecial: info.addBos && !(info.bosText && prompt.startsWith(info.bosText)),
     maxTokens: requestedMaxTokens(r) ?? Number.MAX_SAFE_INTEGER,
-    sampling: { ...samplingFrom(r, undefined), grammar: grammar?.gbnf },
+    sampling: { ...samplingFrom(r, info.nVocab), grammar: grammar?.gbnf },
     stop: stopList(r.stop),
     answerGrammar: grammar?.answerOnly,
     grammarTrigger: grammar?.trigger,

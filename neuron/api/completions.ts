@@ -11,6 +11,7 @@ import { json } from "../server/http.ts";
 import { ChatOutput, type Piece } from "./chat_output.ts";
 import { KEEPALIVE_MS } from "./chat.ts";
 import {
+  checkTokenIds,
   type DoneEvent,
   type Run,
   samplingFrom,
@@ -49,7 +50,8 @@ export async function completions(
   if (r.stream && prompts.length > 1) {
     throw new HttpError(400, "streaming takes a single prompt", { param: "prompt" });
   }
-  const sampling = { ...samplingFrom(r, undefined), grammar: rawGrammar(r) };
+  checkTokenIds(r.prompt, info.nVocab, "prompt");
+  const sampling = { ...samplingFrom(r, info.nVocab), grammar: rawGrammar(r) };
   const speculative = speculativeFrom(r, rec);
   const started: { run: Run; prompt: string | number[] }[] = [];
   try {

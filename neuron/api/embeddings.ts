@@ -9,6 +9,7 @@ import {
 import { EngineError } from "../engine/types.ts";
 import type { Neuron } from "../node.ts";
 import { engineHttpError, json } from "../server/http.ts";
+import { checkTokenIds } from "./generation.ts";
 
 /**
  * The inputs with every one longer than `max` tokens cut to its first `max` (as token ids;
@@ -51,6 +52,7 @@ export async function embeddings(neuron: Neuron, body: unknown): Promise<Respons
     : typeof r.input[0] === "number"
     ? [r.input as number[]]
     : r.input as (string | number[])[];
+  checkTokenIds(r.input, rec.info!.nVocab, "input");
   inputs.forEach((x, i) => {
     if (typeof x === "string" && x.length === 0) {
       throw new HttpError(400, `input[${i}] is empty`, { param: `input[${i}]` });

@@ -144,7 +144,33 @@ export function speculativeFrom(
   return r.speculative ?? undefined;
 }
 
-/** OpenAI sampling fields (already validated) → engine parameters. */
+function outsideVocabulary(param: string, id: number, nVocab: number): HttpError {
+  return new HttpError(
+    400,
+    `${param}: token ${id} is outside the model's vocabulary (${nVocab} tokens)`,
+    { param, code: "invalid_value" },
+  );
+}
+
+/**
+ * Token ids given as a prompt or input (a list of ids, or lists of them), checked against the
+ * model's vocabulary here, where the field is known: the engine would refuse them unnamed.
+ */
+export function checkTokenIds(value: unknown, nVocab: number, field: string): void {
+  if (!Array.isArray(value)) return;
+  value.forEach((x, j) => {
+    if (typeof x === "number" && x >= nVocab) throw outsideVocabulary(`${field}[${j}]`, x, nVocab);
+    if (!Array.isArray(x)) return;
+    x.forEach((t, i) => {
+      if (t >= nVocab) throw outsideVocabulary(`${field}[${j}][${i}]`, t, nVocab);
+    });
+  });
+}
+
+/**
+ * OpenAI sampling fields (already validated) → engine parameters. `vocabSize`: the model's;
+ * a logit_bias token outside it is refused (llama.cpp would ignore it: a bias not honoured).
+ */
 export function samplingFrom(req: {
   temperature?: number | null;
   top_p?: number | null;
@@ -155,16 +181,11 @@ export function samplingFrom(req: {
   frequency_penalty?: number | null;
   repeat_penalty?: number | null;
   logit_bias?: Record<string, number> | null;
-}, vocabSize?: number): SamplingParams {
+}, vocabSize: number): SamplingParams {
   const bias: Record<number, number> = {};
   for (const [k, v] of Object.entries(req.logit_bias ?? {})) {
     const id = Number(k);
-    if (vocabSize !== undefined && id >= vocabSize) {
-      throw new HttpError(400, `logit_bias token ${k} is outside the vocabulary (${vocabSize})`, {
-        param: "logit_bias",
-        code: "invalid_value",
-      });
-    }
+    if (id >= vocabSize) throw outsideVocabulary(`logit_bias.${k}`, id, vocabSize);
     bias[id] = v;
   }
   return {

@@ -8,7 +8,7 @@ import { Batch } from "../llama/batch.ts";
 import { DECODE_OK, LlamaContext } from "../llama/context.ts";
 import type { LlamaLibrary } from "../llama/library.ts";
 import type { LlamaModel } from "../llama/model.ts";
-import { EngineError } from "./types.ts";
+import { checkTokens, EngineError } from "./types.ts";
 import { withRpcLock } from "./rpc_lock.ts";
 import { workerState } from "./worker_state.ts";
 
@@ -58,6 +58,9 @@ export class Embedder {
     let promptTokens = 0;
     const nEmbd = this.#model.info.nEmbd;
     for (const [i, input] of inputs.entries()) {
+      // Ids are checked before Int32Array.from (which wraps them): llama_decode fails on one
+      // outside the vocabulary, and that is the request's fault, not the server's.
+      if (typeof input !== "string") checkTokens(input, this.#model.vocab.nTokens, `input[${i}]`);
       const tokens = typeof input === "string"
         ? this.#model.vocab.tokenize(input, { addSpecial: true, special: false })
         : Int32Array.from(input);

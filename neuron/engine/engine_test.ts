@@ -267,6 +267,25 @@ Deno.test("embeddings are pooled, normalised and deterministic", async () => {
   });
 });
 
+Deno.test("token ids outside the vocabulary are refused, never wrapped or decoded", async () => {
+  await withEngine("plain", { embeddings: true }, async (engine) => {
+    // 2**32 + 1 would wrap to token 1 in an Int32Array; 99999999 failed llama_decode (a 500).
+    for (const input of [[[1, 2], [99999999]], [[2 ** 32 + 1]]]) {
+      const e = await engine.embed("m", input).then(() => null, (e) => e);
+      assertEquals(e?.code, "bad_request", String(e));
+    }
+    const refused = [
+      { prompt: [2 ** 32 + 1] },
+      { prompt: "hi", sampling: { temperature: 0, logitBias: { [2 ** 32 + 300]: 100 } } },
+      { prompt: "hi", sampling: { temperature: 0, logitBias: { 99999: 100 } } },
+    ];
+    for (const extra of refused) {
+      const r = await collect(engine, "m", { ...greedy("hi", 2), ...extra });
+      assertEquals(r.error?.code, "bad_request", JSON.stringify(extra));
+    }
+  });
+});
+
 Deno.test("a dead worker is reported failed and its requests error out", async () => {
   await withEngine("plain", {}, async (engine) => {
     engine.workers[0].terminate();

@@ -143,6 +143,7 @@ export class LoadedModel {
         params: model.info.params,
         nCtxTrain: model.info.nCtxTrain,
         nEmbd: model.info.nEmbd,
+        nVocab: vocab.nTokens,
         context: opts.context,
         slots: opts.slots,
         chatTemplate: model.info.chatTemplate,

@@ -28,6 +28,7 @@ import { TaskYielder } from "./yield_task.ts";
 import { withRpcLock } from "./rpc_lock.ts";
 import { type MarkerPair, promptOpensReasoning } from "./reasoning.ts";
 import {
+  checkTokens,
   EngineError,
   type EngineEvent,
   type FinishReason,
@@ -187,15 +188,17 @@ export class Scheduler {
       );
     }
     const vocab = this.#model.vocab;
+    // Ids are checked before Int32Array.from, which would wrap 2**32 + 1 to token 1.
+    if (typeof params.prompt !== "string") checkTokens(params.prompt, vocab.nTokens, "prompt");
+    checkTokens(
+      Object.keys(params.sampling.logitBias ?? {}).map(Number),
+      vocab.nTokens,
+      "logit_bias",
+    );
     const prompt = typeof params.prompt === "string"
       ? vocab.tokenize(params.prompt, { addSpecial: params.addSpecial ?? false, special: true })
       : Int32Array.from(params.prompt);
     if (prompt.length === 0) throw new EngineError("bad_request", "prompt is empty");
-    for (const t of prompt) {
-      if (!Number.isInteger(t) || t < 0 || t >= vocab.nTokens) {
-        throw new EngineError("bad_request", `prompt token ${t} is outside the vocabulary`);
-      }
-    }
     if (prompt.length >= this.#opts.contextPerSlot) {
       throw new EngineError(
         "context_exceeded",

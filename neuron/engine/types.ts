@@ -99,6 +99,15 @@ export class EngineError extends Error {
   }
 }
 
+/** Refuses (`bad_request`) a token id that is no token of a vocabulary of `nTokens`. */
+export function checkTokens(ids: Iterable<number>, nTokens: number, what: string): void {
+  for (const t of ids) {
+    if (!Number.isInteger(t) || t < 0 || t >= nTokens) {
+      throw new EngineError("bad_request", `${what} token ${t} is outside the vocabulary`);
+    }
+  }
+}
+
 export interface LoadOptions {
   /** Tokens of context per slot. */
   context: number;
@@ -151,6 +160,8 @@ export interface LoadedModelInfo {
   params: number;
   nCtxTrain: number;
   nEmbd: number;
+  /** Tokens in the vocabulary: token ids in requests are checked against it. */
+  nVocab: number;
   context: number;
   slots: number;
   chatTemplate: string | null;

@@ -401,6 +401,41 @@ itest(
   },
 );
 
+itest("token ids: out of the vocabulary or past int32 → 400 naming the field", async () => {
+  const emb = (input: unknown) => ["/v1/embeddings", { model: "plain", input }] as const;
+  const cmpl = (extra: Record<string, unknown>) =>
+    ["/v1/completions", { model: "plain", prompt: "hi", max_tokens: 3, ...extra }] as const;
+  const chat = (logit_bias: Record<string, number>) =>
+    ["/v1/chat/completions", {
+      model: "plain",
+      messages: user("hi"),
+      max_tokens: 3,
+      logit_bias,
+    }] as const;
+  // 99999999: llama_decode failed on it (a 500); 2**32 + n wrapped to token n (a 200);
+  // 99999 in logit_bias was silently ignored (a 200).
+  const cases: [readonly [string, unknown], string][] = [
+    [emb([99999999]), "input[0]"],
+    [emb([[1, 2], [99999999]]), "input[1][0]"],
+    [emb([4294967297]), "input[0]"],
+    [cmpl({ prompt: [4294967297] }), "prompt[0]"],
+    [cmpl({ prompt: [1, 99999] }), "prompt[1]"],
+    [cmpl({ prompt: [[1], [99999]] }), "prompt[1][0]"],
+    [cmpl({ logit_bias: { "99999": 100 } }), "logit_bias.99999"],
+    [chat({ "4294967596": 100 }), "logit_bias.4294967596"],
+    [chat({ "99999": 100 }), "logit_bias.99999"],
+  ];
+  for (const [[path, body], param] of cases) {
+    const r = await post(path, body);
+    assertEquals([r.status, r.json.error?.param], [400, param], JSON.stringify(body));
+    assertEquals(r.json.error.type, "invalid_request_error");
+    assert(r.json.error.message.startsWith(`${param}: `), r.json.error.message);
+  }
+  // In-vocabulary ids are still served.
+  assertEquals((await post(...emb([[1, 2], [3]]))).status, 200);
+  assertEquals((await post(...cmpl({ prompt: [1, 2], logit_bias: { "5": 1 } }))).status, 200);
+});
+
 itest("lifecycle: load → loaded → unload → available, memory returned", async () => {
   const before = await get("/health");
   const cpu0 = before.json.devices[0];
