@@ -61,6 +61,9 @@ export function anthropicToOpenAI(
   if (req.top_p !== undefined) request.top_p = req.top_p;
   if (req.top_k !== undefined) request.top_k = req.top_k;
   if (req.speculative !== undefined) request.speculative = req.speculative;
+  if (req.thinking?.type === "enabled") {
+    request.reasoning_budget_tokens = req.thinking.budget_tokens;
+  }
   if (req.stop_sequences?.length) request.stop = [...req.stop_sequences];
   if (req.metadata?.user_id) request.user = req.metadata.user_id;
   if (req.stream) {

@@ -218,6 +218,16 @@ Deno.test("thinking enabled/adaptive turn enable_thinking on; disabled/absent of
   }
 });
 
+Deno.test("thinking.budget_tokens becomes reasoning_budget_tokens; other modes set none", () => {
+  const on = { ...base, thinking: { type: "enabled", budget_tokens: 2048 } };
+  assert.equal(translate(on).request.reasoning_budget_tokens, 2048);
+  assert.equal(
+    translate({ ...base, thinking: { type: "adaptive" } }).request.reasoning_budget_tokens,
+    undefined,
+  );
+  assert.equal(translate(base).request.reasoning_budget_tokens, undefined);
+});
+
 Deno.test("max_tokens is clamped to the model's output limit", () => {
   assert.equal(
     translate({ ...base, max_tokens: 64000 }, { maxOutputTokens: 8192 }).request.max_tokens,

@@ -161,6 +161,11 @@ export const ChatCompletionRequestSchema = z.looseObject({
   chat_template_kwargs: BoundedRecordSchema.nullish(),
   /** cortex extension: how hard a reasoning model should think. */
   reasoning_effort: ReasoningEffortSchema.nullish(),
+  /**
+   * cortex extension: the most tokens a reasoning model may think before its answer starts
+   * (Anthropic's `thinking.budget_tokens` arrives as this).
+   */
+  reasoning_budget_tokens: z.int().nonnegative().nullish(),
   /** Recognised so that the neuron can refuse `true` by name (it computes no logprobs). */
   logprobs: z.boolean().nullish(),
   top_logprobs: z.int().min(0).max(20).nullish(),

@@ -75,6 +75,17 @@ export async function chatCompletions(neuron: Neuron, req: Request, body: unknow
   }
 
   const grammar = grammarFor(r, rec);
+  if (
+    r.reasoning_budget_tokens != null && grammar && !grammar.answerOnly && !grammar.trigger
+  ) {
+    // A caller's GBNF covers the reasoning too: a close marker put in place of a sample would
+    // leave its path. (Answer grammars start after the close; a tool-call grammar waits for
+    // its trigger.)
+    throw new HttpError(400, "reasoning_budget_tokens cannot be combined with a grammar", {
+      param: "reasoning_budget_tokens",
+      code: "unsupported_parameter",
+    });
+  }
   const run = await startRun(neuron, rec, {
     prompt,
     addSpecial: info.addBos && !(info.bosText && prompt.startsWith(info.bosText)),
@@ -84,6 +95,7 @@ export async function chatCompletions(neuron: Neuron, req: Request, body: unknow
     answerGrammar: grammar?.answerOnly,
     grammarTrigger: grammar?.trigger,
     speculative: speculativeFrom(r, rec),
+    reasoningBudget: r.reasoning_budget_tokens ?? undefined,
   }, "chat");
   const output = new ChatOutput({
     includeThinking,

@@ -192,6 +192,25 @@ for (const fixture of ["think", "bracketThink"] as const) {
   });
 }
 
+Deno.test("a reasoning budget closes the reasoning block and the answer follows", async () => {
+  await withEngine("think", {}, async (engine) => {
+    const markers = (await reload(engine, "think")).markers!;
+    const prompt = chat("think first", markers.open + "\n");
+    // Unbudgeted, this model (random weights) thinks past the budget below.
+    const free = await collect(engine, "m", greedy(prompt, 24));
+    assert(free.done!.usage.reasoningTokens > 6, `free: ${free.done!.usage.reasoningTokens}`);
+    const r = await collect(engine, "m", greedy(prompt, 24, { reasoningBudget: 5 }));
+    const kinds = r.deltas.map((d) => d.kind).filter((k, i, a) => k !== a[i - 1]);
+    assertEquals(kinds, ["reasoning", "content"]);
+    // Five reasoning tokens, then the close marker put in place of the sixth sample.
+    assertEquals(r.done!.usage.reasoningTokens, 6);
+    assertEquals(r.reasoning, free.reasoning.slice(0, r.reasoning.length));
+    assert(!r.reasoning.includes(markers.close) && !r.content.includes(markers.close));
+    const none = await collect(engine, "m", greedy(prompt, 24, { reasoningBudget: 0 }));
+    assertEquals([none.reasoning, none.done!.usage.reasoningTokens], ["", 1]);
+  });
+});
+
 async function reload(engine: Engine, fixture: keyof typeof FIXTURES) {
   await engine.unload("m");
   return await engine.load("m", await ensureFixture(FIXTURES[fixture]), OPTS);

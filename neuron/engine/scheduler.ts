@@ -58,6 +58,8 @@ interface Active {
   chain: SamplerChain;
   /** Samples while the output is reasoning (answer-only grammars), else null. */
   reasoningChain: SamplerChain | null;
+  /** GenerateParams.reasoningBudget, when the model has reasoning markers. */
+  reasoningBudget: number | undefined;
   output: OutputPipeline;
   generated: number;
   lastToken: number;
@@ -535,6 +537,7 @@ export class Scheduler {
       maxTokens: p.params.maxTokens,
       chain: p.chain,
       reasoningChain: p.reasoningChain,
+      reasoningBudget: markers ? p.params.reasoningBudget : undefined,
       output: new OutputPipeline({
         piece: (t) => this.#model.vocab.piece(t),
         markers,
@@ -645,7 +648,13 @@ export class Scheduler {
     let end: { reason: FinishReason; stop?: string } | null = null;
     for (;;) {
       const chain = r.reasoningChain && r.output.inReasoning ? r.reasoningChain : r.chain;
-      const tok = chain.sample(ctxPtr, r.outIndex + i);
+      let tok = chain.sample(ctxPtr, r.outIndex + i);
+      // Reasoning over budget: the close marker instead, so the answer starts (a draft that
+      // guessed otherwise is rejected here like any mismatch).
+      const budget = r.reasoningBudget;
+      if (
+        budget !== undefined && r.output.inReasoning && r.output.reasoningTokens >= budget
+      ) tok = this.#opts.markers!.closeToken;
       if (r.generated === 0) r.firstTokenAt = performance.now();
       r.generated++;
       this.counters.generatedTokens++;

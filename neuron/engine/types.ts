@@ -34,6 +34,12 @@ export interface GenerateParams {
   grammarTrigger?: string;
   /** Drafting for this request; absent = the model's default. Output is the same either way. */
   speculative?: SpeculativeMode;
+  /**
+   * The most tokens the model may reason for: once its reasoning block holds this many, the
+   * close marker is put in place of the next sample and the answer starts (Anthropic's
+   * `thinking.budget_tokens`). Absent: no limit but `maxTokens`.
+   */
+  reasoningBudget?: number;
 }
 
 export type FinishReason = "stop" | "length" | "cancelled" | "error";

@@ -179,6 +179,42 @@ for (
     "[/THINK]",
   ]]
 ) {
+  itest(
+    `reasoning (${model}): reasoning_budget_tokens ends the thinking, the answer follows`,
+    async () => {
+      const c = client();
+      const ask = (budget?: number) =>
+        c.chat.completions.create(ext({
+          model,
+          messages: user("think please"),
+          max_tokens: 24,
+          temperature: 0,
+        }, { chat_template_kwargs: { enable_thinking: true }, reasoning_budget_tokens: budget }));
+      const tokens = (r: OpenAI.ChatCompletion) =>
+        r.usage?.completion_tokens_details?.reasoning_tokens ?? 0;
+      const free = await ask();
+      assert(tokens(free) > 4, `unbudgeted, it thinks past 3: ${tokens(free)}`);
+      const r = await ask(3);
+      assertEquals(tokens(r), 4, "three tokens of reasoning and the close marker");
+      const msg = r.choices[0].message as OpenAI.ChatCompletionMessage & {
+        reasoning_content?: string;
+      };
+      assert((msg.content ?? "").length > 0, "an answer after the thinking");
+      assert(
+        !(msg.content ?? "").includes(close) && !(msg.reasoning_content ?? "").includes(close),
+      );
+      // A caller's GBNF covers the reasoning too: cutting it short would leave the grammar.
+      const res = await post("/v1/chat/completions", {
+        model,
+        messages: user("x"),
+        grammar: 'root ::= "a"',
+        reasoning_budget_tokens: 3,
+      });
+      assertEquals(res.status, 400);
+      assertEquals(res.json.error.param, "reasoning_budget_tokens");
+    },
+  );
+
   itest(`reasoning (${model}): reasoning_content, never in content by default`, async () => {
     const c = client();
     const grammar = await thinkThenAnswer(model);
