@@ -140,7 +140,13 @@ export function createGatewayHandler(
           return getResponse(gw, pathParam(path, 14, "response_id"));
         }
         if (path === "/cortex/status") return admin.status(gw);
-        if (path === "/cortex/events" && dashboard) return eventStream(dashboard.hub, req);
+        if (path === "/cortex/events" && dashboard) {
+          // A HEAD reads no body: no subscription to hold open for it.
+          if (req.method === "HEAD") {
+            return new Response(null, { headers: { "content-type": "text/event-stream" } });
+          }
+          return eventStream(dashboard.hub, req);
+        }
         if (path === "/api/tags") return ollama.tags(gw);
         if (path === "/api/ps") return ollama.ps(gw);
         if (path === "/api/version") return ollama.version();
