@@ -4,6 +4,7 @@ import {
   ChatRequestSchema,
   EmbedRequestSchema,
   expiresAt,
+  GenerateRequestSchema,
   ollamaChatToOpenAI,
   ollamaDetails,
   OllamaStreamTranslator,
@@ -69,6 +70,47 @@ Deno.test("ollama request: options.speculative maps; a bad value or a top-level 
   const top = refused({ speculative: "ngram" });
   assertEquals(top.param, "speculative");
   assertEquals(/options\.speculative/.test(top.message), true, top.message);
+});
+
+Deno.test("ollama request: a bad format schema is a 400 naming format, not response_format", () => {
+  const messages = [{ role: "user", content: "hi" }];
+  let deep: Record<string, unknown> = { type: "string" };
+  for (let i = 0; i < 2000; i++) deep = { type: "array", items: deep };
+  for (const format of [{ type: "nonsense" }, deep]) {
+    for (const schema of [ChatRequestSchema, GenerateRequestSchema]) {
+      const e = assertThrows(() =>
+        parseOllama(schema, { model: "m", messages, prompt: "p", format })
+      ) as HttpError;
+      assertEquals([e.status, e.param], [400, "format"]);
+      assertEquals(/^format: /.test(e.message), true, e.message);
+      assertEquals(/response_format/.test(e.message), false, e.message);
+    }
+  }
+  assertEquals(
+    assertThrows(() => parseOllama(ChatRequestSchema, { model: "m", format: { type: "nonsense" } }))
+      .message.includes('"nonsense"'),
+    true,
+  );
+  // A valid schema still maps to response_format.
+  const ok = parseOllama(ChatRequestSchema, {
+    model: "m",
+    messages,
+    format: { type: "object", properties: { a: { type: "string" } } },
+  });
+  assertEquals(ollamaChatToOpenAI(ok, ctx).response_format?.type, "json_schema");
+});
+
+Deno.test("ollama request: num_predict -1 and -2 leave the limit open; below -2 is a 400", () => {
+  const messages = [{ role: "user", content: "hi" }];
+  for (const num_predict of [-1, -2]) {
+    const req = parseOllama(ChatRequestSchema, { model: "m", messages, options: { num_predict } });
+    assertEquals(ollamaChatToOpenAI(req, ctx).max_tokens, undefined);
+  }
+  const e = assertThrows(() =>
+    parseOllama(ChatRequestSchema, { model: "m", messages, options: { num_predict: -7 } })
+  ) as HttpError;
+  assertEquals([e.status, e.param], [400, "options.num_predict"]);
+  assertEquals(/^options\.num_predict: /.test(e.message), true, e.message);
 });
 
 Deno.test("ollama request: num_ctx beyond the context is a 400", () => {

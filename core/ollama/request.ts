@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { parseDuration } from "../config/duration.ts";
 import { HttpError, httpErrorFromZod } from "../errors.ts";
+import { checkJsonSchema } from "../grammar/check_schema.ts";
 import { SpeculativeModeSchema } from "../neuron/speculative.ts";
 import type {
   ChatCompletionRequest,
@@ -43,7 +44,12 @@ const OptionsSchema = z.strictObject({
   top_k: z.int().min(0).optional(),
   min_p: z.number().min(0).max(1).optional(),
   seed: z.int().optional(),
-  num_predict: z.int().optional(),
+  // Ollama: -1 generates until done, -2 until the context fills; other negatives mean nothing.
+  num_predict: z.int().min(
+    -2,
+    "must be a token count, -1 (until done) or -2 (until the context fills)",
+  )
+    .optional(),
   stop: z.array(z.string()).optional(),
   repeat_penalty: z.number().optional(),
   presence_penalty: z.number().optional(),
@@ -60,8 +66,13 @@ const EmbedOptionsSchema = OptionsSchema.omit({ speculative: true });
 const Common = {
   model: z.string().min(1),
   stream: z.boolean().optional(),
+  // Checked here, not only by the neuron, so that a bad schema is named `format`.
   format: z.union([z.literal("json"), z.literal(""), z.record(z.string(), z.unknown())])
-    .optional(),
+    .optional().superRefine((f, ctx) => {
+      if (typeof f !== "object") return;
+      const problem = checkJsonSchema(f);
+      if (problem) ctx.addIssue({ code: "custom", message: problem.message });
+    }),
   think: z.union([z.boolean(), z.enum(["low", "medium", "high"])]).optional(),
   keep_alive: z.union([z.string(), z.number()]).optional(),
   options: OptionsSchema.optional(),

@@ -4,6 +4,7 @@
  * requests into it.
  */
 import { z } from "zod";
+import { HttpError } from "../errors.ts";
 import {
   BoundedJsonTextSchema,
   BoundedRecordSchema,
@@ -169,6 +170,11 @@ export const ChatCompletionRequestSchema = z.looseObject({
   /** Recognised so that the neuron can refuse `true` by name (it computes no logprobs). */
   logprobs: z.boolean().nullish(),
   top_logprobs: z.int().min(0).max(20).nullish(),
+  /** Recognised so that anything but text output is refused by name (refuseUnhonoured). */
+  modalities: z.array(z.string()).nullish(),
+  audio: z.unknown().optional(),
+  prediction: z.unknown().optional(),
+  web_search_options: z.unknown().optional(),
 }).superRefine((r, ctx) => {
   // OpenAI: "tool_choice is only allowed when tools are specified". "auto" and "none" ask
   // for nothing without tools and stay accepted; a call that must happen cannot.
@@ -185,6 +191,38 @@ export const ChatCompletionRequestSchema = z.looseObject({
   }
 });
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequestSchema>;
+
+/**
+ * Fields the neuron cannot honour are refused by name rather than answered without them
+ * (`logprobs: false`, `top_logprobs: 0`, `modalities: ["text"]` and nulls ask for nothing).
+ */
+export function refuseUnhonoured(r: ChatCompletionRequest): void {
+  const refuse = (param: string, message: string) => {
+    throw new HttpError(400, message, { param, code: "unsupported_parameter" });
+  };
+  if (r.logprobs === true) refuse("logprobs", "logprobs are not supported");
+  if (r.top_logprobs) {
+    refuse("top_logprobs", "top_logprobs is not supported (logprobs are not computed)");
+  }
+  const other = r.modalities?.find((m) => m !== "text");
+  if (other !== undefined) {
+    refuse("modalities", `modalities ${JSON.stringify(other)} is not supported (text output only)`);
+  }
+  if (r.audio != null) refuse("audio", "audio output is not supported (text output only)");
+  if (r.prediction != null) {
+    refuse("prediction", "prediction is not supported (predicted outputs are not implemented)");
+  }
+  if (r.web_search_options != null) {
+    refuse("web_search_options", "web_search_options is not supported (there is no web search)");
+  }
+  // OpenAI answers 400 here too: the options only shape a stream.
+  if (r.stream_options != null && r.stream !== true) {
+    throw new HttpError(400, "stream_options is only allowed when stream is true", {
+      param: "stream_options",
+      code: "invalid_value",
+    });
+  }
+}
 
 /** The output budget a request asks for: `max_completion_tokens` wins over `max_tokens`. */
 export function requestedMaxTokens(req: ChatCompletionRequest): number | undefined {

@@ -7,8 +7,10 @@ import {
   ChatCompletionSchema,
   contentText,
   findImagePart,
+  refuseUnhonoured,
   requestedMaxTokens,
 } from "./chat.ts";
+import { HttpError } from "../errors.ts";
 import { zodToOpenAIError } from "./errors.ts";
 
 const user = [{ role: "user", content: "hi" }];
@@ -429,4 +431,53 @@ Deno.test("logprobs and top_logprobs are typed, so a wrong type is refused by na
   assert.equal(errorFor({ model: "m", messages: user, top_logprobs: "3" })?.param, "top_logprobs");
   assert.equal(errorFor({ model: "m", messages: user, top_logprobs: 21 })?.param, "top_logprobs");
   assert.equal(errorFor({ model: "m", messages: user, logprobs: false }), null);
+});
+
+/** The refusal `refuseUnhonoured` gives a valid `body`, or null when it is served. */
+function refusalFor(body: Record<string, unknown>) {
+  try {
+    refuseUnhonoured(ChatCompletionRequestSchema.parse({ model: "m", messages: user, ...body }));
+    return null;
+  } catch (e) {
+    if (!(e instanceof HttpError)) throw e;
+    return { status: e.status, param: e.param, code: e.code, message: e.message };
+  }
+}
+
+Deno.test("fields the neuron does not honour are refused by name, not ignored", () => {
+  const cases: [Record<string, unknown>, string, string][] = [
+    [{ logprobs: true }, "logprobs", "unsupported_parameter"],
+    [{ top_logprobs: 3 }, "top_logprobs", "unsupported_parameter"],
+    [{ modalities: ["text", "audio"] }, "modalities", "unsupported_parameter"],
+    [{ audio: { voice: "alloy", format: "wav" } }, "audio", "unsupported_parameter"],
+    [{ prediction: { type: "content", content: "x" } }, "prediction", "unsupported_parameter"],
+    [{ web_search_options: {} }, "web_search_options", "unsupported_parameter"],
+    [{ stream_options: { include_usage: true } }, "stream_options", "invalid_value"],
+    [{ stream: false, stream_options: {} }, "stream_options", "invalid_value"],
+  ];
+  for (const [body, param, code] of cases) {
+    const e = refusalFor(body);
+    assert.equal(e?.status, 400, JSON.stringify(body));
+    assert.equal(e?.param, param, JSON.stringify(body));
+    assert.equal(e?.code, code, JSON.stringify(body));
+    assert.match(e!.message, new RegExp(param));
+  }
+  assert.match(refusalFor({ modalities: ["audio"] })!.message, /"audio"/);
+  // A wrong type is a schema error naming the field.
+  assert.equal(errorFor({ model: "m", messages: user, modalities: "text" })?.param, "modalities");
+});
+
+Deno.test("the same fields asking for nothing are served", () => {
+  for (
+    const body of [
+      { logprobs: false, top_logprobs: 0 },
+      { modalities: ["text"] },
+      { modalities: [] },
+      { modalities: null, audio: null, prediction: null, web_search_options: null },
+      { stream: true, stream_options: { include_usage: true } },
+      { stream: false, stream_options: null },
+    ]
+  ) {
+    assert.equal(refusalFor(body), null, JSON.stringify(body));
+  }
 });

@@ -14,7 +14,8 @@
  *
  * Refused here with a 400 naming the field: `item_reference` items (cortex keeps no item
  * store), `input_file` parts (no model here reads files), hosted-tool `tool_choice`s,
- * `background`, `conversation` and `prompt` (server-side features cortex does not have).
+ * `background`, `conversation` and `prompt` (server-side features cortex does not have),
+ * `top_logprobs` > 0 (no logprobs are computed).
  * `input_image` parts are typed and kept, so that callers refuse them naming the field
  * (`findImageInput`).
  */
@@ -295,6 +296,7 @@ const ResponsesRequestObjectSchema = z.object({
   truncation: z.enum(["auto", "disabled"]).nullish(),
   service_tier: z.string().nullish(),
   top_logprobs: z.int().min(0).max(20).nullish(),
+  /** Limits built-in tool calls; there are none here, so any valid value is honoured. */
   max_tool_calls: z.int().positive().nullish(),
   prompt_cache_key: z.string().nullish(),
   safety_identifier: z.string().nullish(),
@@ -328,6 +330,10 @@ function checkRequest(req: RequestShape, ctx: z.RefinementCtx): void {
     );
   }
   if (req.prompt != null) refuse(["prompt"], "stored prompt templates are not supported");
+  // As on chat completions: 0 asks for nothing, more is refused rather than ignored.
+  if (req.top_logprobs) {
+    refuse(["top_logprobs"], "top_logprobs is not supported (logprobs are not computed)");
+  }
   if (Array.isArray(req.input)) {
     req.input.forEach((item, i) => checkItem(item, ["input", i], refuse));
   }

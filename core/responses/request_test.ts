@@ -129,6 +129,8 @@ Deno.test("unknown top-level fields and OpenAI-only knobs are ignored", () => {
     brand_new_knob: 1,
   });
   assert.ok(!("brand_new_knob" in req));
+  // Asking for no logprobs and bounding built-in tool calls (there are none) are honoured.
+  assert.equal(errorFor({ ...base, top_logprobs: 0, max_tool_calls: 3 }), null);
   assert.ok(!("context_management" in req));
 });
 
@@ -324,6 +326,10 @@ Deno.test("bad inputs get a message naming the field in OpenAI's bracket style",
     [{ ...base, background: true }, "background", /^background: .*not supported/],
     [{ ...base, conversation: "conv_1" }, "conversation", /previous_response_id/],
     [{ ...base, prompt: { id: "pmpt_1" } }, "prompt", /^prompt: stored prompt templates/],
+    [{ ...base, top_logprobs: 3 }, "top_logprobs", /^top_logprobs: .*not supported/],
+    [{ ...base, max_tool_calls: 1.5 }, "max_tool_calls", /expected int/],
+    [{ ...base, max_tool_calls: -1 }, "max_tool_calls", /max_tool_calls/],
+    [{ ...base, max_tool_calls: "3" }, "max_tool_calls", /max_tool_calls/],
   ];
   for (const [body, param, expected] of cases) {
     const err = errorFor(body);

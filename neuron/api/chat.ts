@@ -11,6 +11,7 @@ import {
   contentText,
   findImagePart,
   parseOpenAIBody,
+  refuseUnhonoured,
   requestedMaxTokens,
   type ToolCall,
 } from "../../core/openai/mod.ts";
@@ -43,7 +44,7 @@ export const USAGE_COMMENT_HEADER = "x-cortex-usage";
 export async function chatCompletions(neuron: Neuron, req: Request, body: unknown) {
   const r = parseOpenAIBody(ChatCompletionRequestSchema, body);
   const rec = neuron.loaded(r.model);
-  refuseLogprobs(r);
+  refuseUnhonoured(r);
   const image = findImagePart(r);
   if (image) {
     throw new HttpError(400, "this model takes text only; image content is not supported", {
@@ -113,25 +114,6 @@ export async function chatCompletions(neuron: Neuron, req: Request, body: unknow
       usageComment: req.headers.has(USAGE_COMMENT_HEADER),
     })
     : await wholeResponse(run, output, meta, req.signal);
-}
-
-/**
- * The neuron computes no token log probabilities: asking for them is refused rather than
- * answered without them (`logprobs: false` and `top_logprobs: 0` ask for nothing).
- */
-function refuseLogprobs(r: ChatCompletionRequest): void {
-  if (r.logprobs === true) {
-    throw new HttpError(400, "logprobs are not supported", {
-      param: "logprobs",
-      code: "unsupported_parameter",
-    });
-  }
-  if (r.top_logprobs) {
-    throw new HttpError(400, "top_logprobs is not supported (logprobs are not computed)", {
-      param: "top_logprobs",
-      code: "unsupported_parameter",
-    });
-  }
 }
 
 /** OpenAI messages → what chat templates expect (HF conventions). */

@@ -250,6 +250,36 @@ const CASES: Case[] = [
     param: "top_logprobs",
   },
   {
+    name: "modalities audio",
+    body: chat({ modalities: ["text", "audio"] }),
+    status: 400,
+    param: "modalities",
+  },
+  {
+    name: "audio",
+    body: chat({ audio: { voice: "alloy", format: "wav" } }),
+    status: 400,
+    param: "audio",
+  },
+  {
+    name: "prediction",
+    body: chat({ prediction: { type: "content", content: "x" } }),
+    status: 400,
+    param: "prediction",
+  },
+  {
+    name: "web_search_options",
+    body: chat({ web_search_options: {} }),
+    status: 400,
+    param: "web_search_options",
+  },
+  {
+    name: "stream_options without stream",
+    body: chat({ stream_options: { include_usage: true } }),
+    status: 400,
+    param: "stream_options",
+  },
+  {
     name: "completions: logprobs 0",
     path: "/v1/completions",
     body: { model: "plain", prompt: "a", logprobs: 0 },
@@ -359,7 +389,9 @@ Deno.test({
     // logprobs false and top_logprobs 0 ask for nothing: still served.
     const res = await fetch(`${s.url}/v1/chat/completions`, {
       method: "POST",
-      body: JSON.stringify(chat({ max_tokens: 2, logprobs: false, top_logprobs: 0 })),
+      body: JSON.stringify(
+        chat({ max_tokens: 2, logprobs: false, top_logprobs: 0, modalities: ["text"] }),
+      ),
     });
     assertEquals(res.status, 200);
     assertEquals((await res.json()).usage.completion_tokens, 2);
