@@ -76,9 +76,12 @@ export async function chatCompletions(neuron: Neuron, req: Request, body: unknow
   }
 
   const grammar = grammarFor(r, rec);
-  if (
-    r.reasoning_budget_tokens != null && grammar && !grammar.answerOnly && !grammar.trigger
-  ) {
+  // A budget no smaller than the output's own limit can never bind: nothing to enforce.
+  const maxTokens = requestedMaxTokens(r) ?? Number.MAX_SAFE_INTEGER;
+  const budget = r.reasoning_budget_tokens != null && r.reasoning_budget_tokens < maxTokens
+    ? r.reasoning_budget_tokens
+    : undefined;
+  if (budget !== undefined && grammar && !grammar.answerOnly && !grammar.trigger) {
     // A caller's GBNF covers the reasoning too: a close marker put in place of a sample would
     // leave its path. (Answer grammars start after the close; a tool-call grammar waits for
     // its trigger.)
@@ -90,13 +93,13 @@ export async function chatCompletions(neuron: Neuron, req: Request, body: unknow
   const run = await startRun(neuron, rec, {
     prompt,
     addSpecial: info.addBos && !(info.bosText && prompt.startsWith(info.bosText)),
-    maxTokens: requestedMaxTokens(r) ?? Number.MAX_SAFE_INTEGER,
+    maxTokens,
     sampling: { ...samplingFrom(r, info.nVocab), grammar: grammar?.gbnf },
     stop: stopList(r.stop),
     answerGrammar: grammar?.answerOnly,
     grammarTrigger: grammar?.trigger,
     speculative: speculativeFrom(r, rec),
-    reasoningBudget: r.reasoning_budget_tokens ?? undefined,
+    reasoningBudget: budget,
   }, "chat");
   const output = new ChatOutput({
     includeThinking,

@@ -212,6 +212,15 @@ for (
       });
       assertEquals(res.status, 400);
       assertEquals(res.json.error.param, "reasoning_budget_tokens");
+      // A budget no smaller than max_tokens can never bind: nothing to refuse.
+      const loose = await post("/v1/chat/completions", {
+        model,
+        messages: user("x"),
+        grammar: 'root ::= "a"',
+        max_tokens: 4,
+        reasoning_budget_tokens: 4,
+      });
+      assertEquals(loose.status, 200);
     },
   );
 
