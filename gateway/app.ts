@@ -27,6 +27,15 @@ function dialectOf(path: string): ErrorDialect {
   return path.startsWith("/v1/messages") ? "anthropic" : "openai";
 }
 
+/**
+ * The dialect of a request that has no routed path (its Host or target was refused): Deno
+ * ends `req.url` with the target, so its tail still says whose client sent it.
+ */
+function dialectOfUnrouted(url: string): ErrorDialect {
+  if (url.includes("/v1/messages")) return "anthropic";
+  return url.includes("/api/") ? "ollama" : "openai";
+}
+
 /** Operator calls that change the fleet: they need an operator key when any is configured. */
 const FLEET_CHANGES = new Set(["/cortex/load", "/cortex/unload", "/cortex/pull"]);
 
@@ -64,7 +73,7 @@ export function createGatewayHandler(
     const t0 = performance.now();
     // HEAD is GET without the body (RFC 9110 §9.3.2), which the server leaves out.
     const method = req.method === "HEAD" ? "GET" : req.method;
-    let path = "/";
+    let path: string | null = null;
     try {
       path = servedPath(req); // the query string (e.g. ?beta=true) never changes the route
       const peer = (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname;
@@ -168,10 +177,10 @@ export function createGatewayHandler(
       }
       throw new HttpError(404, `no route ${method} ${path}`, { code: "not_found" });
     } catch (e) {
-      const res = renderError(e, dialectOf(path), path);
+      const res = renderError(e, path ? dialectOf(path) : dialectOfUnrouted(req.url), path ?? "?");
       // Refused before a model was resolved (auth, bad JSON, unknown model): still counted,
       // under model "unknown", so dashboards see the errors without unbounded labels.
-      if (!observedRequests.has(req) && path.startsWith("/v1/")) {
+      if (!observedRequests.has(req) && path?.startsWith("/v1/")) {
         gw.metrics.observeRequest({
           model: "unknown",
           node: null,

@@ -8,6 +8,7 @@
  */
 import { jsonDepth, MAX_JSON_DEPTH, tooDeepMessage } from "../json_depth.ts";
 import { pointerToken } from "./errors.ts";
+import { resolveLocalRef } from "./json_pointer.ts";
 
 export const JSON_SCHEMA_TYPES = [
   "null",
@@ -77,6 +78,17 @@ export function checkJsonSchema(
           Array.isArray(s) ? "an array" : s === null ? "null" : typeof s
         }${at}`,
       };
+    }
+    // A local reference must land in the document (the grammar builder would refuse it later,
+    // unnamed); references elsewhere and anchors are left to whoever resolves them.
+    if (typeof s.$ref === "string" && (s.$ref === "#" || s.$ref.startsWith("#/"))) {
+      const r = resolveLocalRef(schema, s.$ref);
+      if ("problem" in r) {
+        return {
+          pointer: ptr,
+          message: `JSON Schema keyword "$ref" at ${ptr === "" ? "the root" : ptr}: ${r.problem}`,
+        };
+      }
     }
     if (s.type !== undefined) {
       const list = Array.isArray(s.type) ? s.type : [s.type];

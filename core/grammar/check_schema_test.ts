@@ -60,3 +60,17 @@ Deno.test("tool parameters must describe an object", () => {
     /must describe an object/,
   );
 });
+
+Deno.test("a local $ref must land in the document; others are left to their resolver", () => {
+  const dangling = { type: "object", properties: { a: { $ref: "#/nope" } } };
+  assert.deepEqual(checkJsonSchema(dangling), {
+    pointer: "/properties/a",
+    message: 'JSON Schema keyword "$ref" at /properties/a: #/nope does not point into the schema',
+  });
+  const fine = { $defs: { n: { type: "integer" } }, properties: { a: { $ref: "#/$defs/n" } } };
+  assert.equal(checkJsonSchema(fine), null);
+  assert.equal(checkJsonSchema({ properties: { self: { $ref: "#" } } }), null);
+  // Not ours to resolve here: a remote document, an anchor.
+  assert.equal(checkJsonSchema({ $ref: "https://example.com/s.json" }), null);
+  assert.equal(checkJsonSchema({ $ref: "#anchor" }), null);
+});

@@ -17,6 +17,7 @@
  * unknown keywords, which JSON Schema defines to have no effect.
  */
 import { MAX_JSON_DEPTH } from "../json_depth.ts";
+import { resolveLocalRef } from "./json_pointer.ts";
 import { pointerToken, SchemaTooDeepError, UnsupportedSchemaError } from "./errors.ts";
 import { GbnfBuilder, gbnfCharClass, gbnfLiteral, RepetitionLimitError } from "./gbnf.ts";
 import { type Bound, integerRange, numberRange } from "./ranges.ts";
@@ -265,32 +266,9 @@ export class SchemaConverter {
 
   #resolve(ref: unknown, path: string): { pointer: string; target: unknown } {
     if (typeof ref !== "string") throw this.#err("$ref", path, "must be a string");
-    if (!ref.startsWith("#")) {
-      throw this.#err(
-        "$ref",
-        path,
-        `only references inside the schema (#/…) are supported: ${ref}`,
-      );
-    }
-    let pointer: string;
-    try {
-      pointer = decodeURIComponent(ref.slice(1));
-    } catch {
-      throw this.#err("$ref", path, `malformed reference ${ref}`);
-    }
-    if (pointer !== "" && !pointer.startsWith("/")) {
-      throw this.#err("$ref", path, `anchors are not supported: ${ref}`);
-    }
-    let target: unknown = this.doc;
-    if (pointer !== "") {
-      for (const raw of pointer.slice(1).split("/")) {
-        const token = raw.replace(/~1/g, "/").replace(/~0/g, "~");
-        if (Array.isArray(target) && /^(0|[1-9][0-9]*)$/.test(token)) target = target[+token];
-        else if (isObject(target) && Object.hasOwn(target, token)) target = target[token];
-        else throw this.#err("$ref", path, `${ref} does not point into the schema`);
-      }
-    }
-    return { pointer, target };
+    const r = resolveLocalRef(this.doc, ref);
+    if ("problem" in r) throw this.#err("$ref", path, r.problem);
+    return r;
   }
 
   #ref(ref: unknown, path: string): string {

@@ -76,7 +76,8 @@ Deno.test("ollama request: a bad format schema is a 400 naming format, not respo
   const messages = [{ role: "user", content: "hi" }];
   let deep: Record<string, unknown> = { type: "string" };
   for (let i = 0; i < 2000; i++) deep = { type: "array", items: deep };
-  for (const format of [{ type: "nonsense" }, deep]) {
+  const dangling = { type: "object", properties: { a: { $ref: "#/nope" } } };
+  for (const format of [{ type: "nonsense" }, deep, dangling]) {
     for (const schema of [ChatRequestSchema, GenerateRequestSchema]) {
       const e = assertThrows(() =>
         parseOllama(schema, { model: "m", messages, prompt: "p", format })

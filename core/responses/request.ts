@@ -332,7 +332,7 @@ function checkRequest(req: RequestShape, ctx: z.RefinementCtx): void {
   if (req.prompt != null) refuse(["prompt"], "stored prompt templates are not supported");
   // As on chat completions: 0 asks for nothing, more is refused rather than ignored.
   if (req.top_logprobs) {
-    refuse(["top_logprobs"], "top_logprobs is not supported (logprobs are not computed)");
+    refuse(["top_logprobs"], "is not supported: cortex computes no log probabilities");
   }
   if (Array.isArray(req.input)) {
     req.input.forEach((item, i) => checkItem(item, ["input", i], refuse));

@@ -99,6 +99,10 @@ Deno.test("front: a Host header cannot move where the routed path starts", async
     assertEquals(JSON.parse(res.body).error.code, "invalid_host", host);
   }
   assertEquals((await post(`127.0.0.1:${port}`)).status, 404, "a plain Host routes as before");
+  // Refused before routing, it still answers in the dialect of the path it asked for.
+  const at = (path: string) => raw(`POST ${path} HTTP/1.1\r\nHost: x/y\r\n${auth}\r\n`);
+  assertEquals(JSON.parse((await at("/v1/messages")).body).type, "error");
+  assertEquals(typeof JSON.parse((await at("/api/chat")).body).error, "string");
 });
 
 Deno.test("front: HEAD is answered as GET without a body; a body not UTF-8 is a 400", async () => {
