@@ -195,7 +195,9 @@ function checkToolChoice(req: PromptShape, ctx: z.RefinementCtx): void {
       path: ["tool_choice", "name"],
       message: names.length
         ? `no tool named ${JSON.stringify(choice.name)} in tools (have: ${names.join(", ")})`
-        : `names tool ${JSON.stringify(choice.name)} but the request defines no tools`,
+        : `names tool ${
+          JSON.stringify(choice.name)
+        } but the request defines no tools the model can call`,
     });
   }
 }
