@@ -205,7 +205,8 @@ function checkToolChoice(req: PromptShape, ctx: z.RefinementCtx): void {
 /**
  * `POST /v1/messages`. Unknown top-level fields are stripped (ignored), as the brief for this
  * endpoint asks: clients send beta knobs that do not apply to a local model. cortex's own
- * extension `speculative` is typed, so a bad value is a 400 and a good one reaches the neuron.
+ * extension `speculative` is typed, so a bad value is a 400 and a good one reaches the neuron;
+ * `mcp_servers` is typed to refuse a request that depends on Anthropic's MCP connector.
  */
 export const MessagesRequestSchema = z
   .object({
@@ -220,6 +221,14 @@ export const MessagesRequestSchema = z
     stream: z.boolean().optional(),
     /** cortex extension, as on the OpenAI endpoints: typed so it is honoured, not stripped. */
     speculative: SpeculativeModeSchema.optional(),
+    /**
+     * The MCP connector (Anthropic calls the servers for the model): typed only to be refused
+     * when it asks for any, since no answer here would have used them.
+     */
+    mcp_servers: z.array(z.unknown()).max(
+      0,
+      "MCP servers cannot be reached from cortex; connect them in the client and pass their tools",
+    ).optional(),
   })
   .superRefine(checkToolChoice);
 export type MessagesRequest = z.infer<typeof MessagesRequestSchema>;

@@ -176,6 +176,10 @@ Deno.test("bad inputs get a message naming the field in Anthropic's dotted style
       /^tool_choice\.type: unsupported value "sometimes"/,
     ],
     [{ ...base, temperature: 1.5 }, /^temperature: must be <= 1$/],
+    [
+      { ...base, mcp_servers: [{ type: "url", url: "https://mcp.example/sse", name: "x" }] },
+      /^mcp_servers: MCP servers cannot be reached from cortex/,
+    ],
     [{ ...base, top_k: -1 }, /^top_k: must be >= 0$/],
     // cortex's extension is typed (not stripped with unknown fields): a bad value is named.
     [{ ...base, speculative: "banana" }, /^speculative: unsupported value "banana"/],
