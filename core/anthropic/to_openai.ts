@@ -38,8 +38,6 @@ export interface TranslateOptions {
   maxOutputTokens?: number;
 }
 
-export type { DroppedTool };
-
 export interface Translation {
   request: ChatCompletionRequest;
   /** Server tools (e.g. `web_search_20250305`) left out: only custom tools can run here. */
