@@ -17,6 +17,7 @@ import {
 } from "../core/neuron/schemas.ts";
 import { z as zod } from "zod";
 import { createSseParserStream } from "../core/sse.ts";
+import { createLogger } from "../core/log.ts";
 
 export class NeuronCallError extends Error {
   override name = "NeuronCallError";
@@ -49,28 +50,115 @@ export interface NeuronTarget {
  */
 export const NEURON_POOL_IDLE_MS = 3_000;
 
+/**
+ * Requests one HTTP/2 connection to a neuron carries at once. A neuron (`Deno.serve`, hyper)
+ * allows 200 streams per connection and a client past that queues the rest behind it (256
+ * streams on one connection measured TTFT 10 s); 100 leaves room for a proxy with a lower
+ * limit and for the streams a cancel has not closed yet.
+ */
+export const STREAMS_PER_CONNECTION = 100;
+
+/** Whether fetch failed before the request reached the neuron (connect, DNS, TLS). */
+export function connectFailed(e: unknown): boolean {
+  const cause = (e as { cause?: unknown })?.cause;
+  return e instanceof TypeError && /\((Connect)\)|Connection refused/.test(String(cause ?? e));
+}
+
+/** One connection's share of the requests to a neuron (its own `Deno.HttpClient`). */
+interface Lane {
+  readonly http: Deno.HttpClient;
+  open: number;
+}
+
+const log = createLogger("gateway.neuron");
+
 const LoadAnswer = zod.object({ model: NeuronModelSchema });
 
 export class NeuronClient {
   readonly target: NeuronTarget;
-  /** This neuron's own connection pool, for every call to it. */
-  readonly http: Deno.HttpClient;
   readonly #auth: Record<string, string>;
+  /**
+   * HTTP/2 until the neuron shows it does not speak it (a proxy in front of it that speaks
+   * only HTTP/1.1): then one HTTP/1.1 pool. Over HTTP/2 the streams to a neuron share a few
+   * connections (`STREAMS_PER_CONNECTION` each, filled in order) instead of one each: fewer
+   * reads and wakeups per relayed token (23.8 against 25.6 µs of gateway CPU per event, 256
+   * streams, 6 interleaved rounds, better in each) and a connection per hundred streams.
+   */
+  #http2 = true;
+  /** An HTTP/2 answer came back: a later failure is the neuron's, not the protocol's. */
+  #http2Proven = false;
+  #lanes: Lane[] = [];
 
   constructor(target: NeuronTarget) {
     this.target = target;
-    this.http = Deno.createHttpClient({
-      // Neurons speak HTTP/1.1 on a private network; a long stream holds its connection.
-      http2: false,
-      poolIdleTimeout: NEURON_POOL_IDLE_MS,
-      ...(target.caCerts ? { caCerts: target.caCerts } : {}),
-    });
     this.#auth = target.token ? { authorization: `Bearer ${target.token}` } : {};
   }
 
-  /** Closes the pool (idle connections; requests in flight finish). */
+  /** Closes the pools (idle connections; requests in flight finish). */
   close(): void {
-    this.http.close();
+    for (const l of this.#lanes) l.http.close();
+    this.#lanes = [];
+  }
+
+  /** Requests in flight on this neuron's connections, by connection (for tests and status). */
+  get lanes(): { http2: boolean; open: number[] } {
+    return { http2: this.#http2, open: this.#lanes.map((l) => l.open) };
+  }
+
+  #newLane(): Lane {
+    const http = Deno.createHttpClient({
+      http1: !this.#http2,
+      http2: this.#http2,
+      poolIdleTimeout: NEURON_POOL_IDLE_MS,
+      ...(this.target.caCerts ? { caCerts: this.target.caCerts } : {}),
+    });
+    const lane = { http, open: 0 };
+    this.#lanes.push(lane);
+    return lane;
+  }
+
+  /** The first connection with room (HTTP/1.1: the one pool, which opens what it needs). */
+  #lane(): Lane {
+    const room = this.#http2 ? STREAMS_PER_CONNECTION : Infinity;
+    return this.#lanes.find((l) => l.open < room) ?? this.#newLane();
+  }
+
+  /**
+   * `fetch` to this neuron on a connection with room. `hold` receives the release of that
+   * room once the answer's headers are in (call it when the request ends); without it the
+   * room is released then. A neuron that fails its first HTTP/2 request otherwise than by
+   * refusing the connection is asked again over HTTP/1.1, for good.
+   */
+  async fetch(
+    path: string,
+    init: RequestInit & { body?: string | Uint8Array<ArrayBuffer> },
+    hold?: (release: () => void) => void,
+  ): Promise<Response> {
+    const lane = this.#lane();
+    lane.open++;
+    let released = false;
+    const release = () => {
+      if (!released) lane.open--;
+      released = true;
+    };
+    let res: Response;
+    try {
+      res = await fetch(this.url(path), { ...init, client: lane.http });
+    } catch (e) {
+      release();
+      if (!this.#http2 || this.#http2Proven || init.signal?.aborted || connectFailed(e)) throw e;
+      log.warn("neuron does not speak HTTP/2: using HTTP/1.1", {
+        neuron: this.name,
+        error: String((e as { cause?: unknown }).cause ?? e),
+      });
+      this.close();
+      this.#http2 = false;
+      return this.fetch(path, init, hold);
+    }
+    if (this.#http2) this.#http2Proven = true;
+    if (hold) hold(release);
+    else release();
+    return res;
   }
 
   get name(): string {
@@ -106,12 +194,11 @@ export class NeuronClient {
   ): Promise<NeuronModel> {
     let res: Response;
     try {
-      res = await fetch(this.url("/models/load"), {
+      res = await this.fetch("/models/load", {
         method: "POST",
         signal,
         headers: { ...this.#auth, "content-type": "application/json" },
         body: JSON.stringify({ ...req, stream: true }),
-        client: this.http,
       });
     } catch (e) {
       throw new NeuronCallError(this.name, 0, `${this.name} unreachable: ${(e as Error).message}`);
@@ -146,12 +233,11 @@ export class NeuronClient {
 
   /** Raw POST for streams relayed as they are (pulls). */
   post(path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
-    return fetch(this.url(path), {
+    return this.fetch(path, {
       method: "POST",
       signal,
       headers: { ...this.#auth, "content-type": "application/json" },
       body: JSON.stringify(body),
-      client: this.http,
     });
   }
 
@@ -177,14 +263,13 @@ export class NeuronClient {
   ): Promise<z.infer<S>> {
     let res: Response;
     try {
-      res = await fetch(this.url(path), {
+      res = await this.fetch(path, {
         method,
         signal,
         headers: body === undefined
           ? this.#auth
           : { ...this.#auth, "content-type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
-        client: this.http,
       });
     } catch (e) {
       throw new NeuronCallError(this.name, 0, `${this.name} unreachable: ${(e as Error).message}`);

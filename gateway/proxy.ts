@@ -11,6 +11,7 @@ import type { CatalogueEntry } from "./catalogue.ts";
 import type { Fleet, NeuronState } from "./fleet.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Usage } from "./stream_watch.ts";
+import { connectFailed } from "./neuron_client.ts";
 
 /** Headers that describe one connection, not the request (RFC 9110 §7.6.1), plus our own auth. */
 const DROP_REQUEST = new Set([
@@ -121,28 +122,25 @@ export function translatedHeaders(client: Headers): Headers {
   return h;
 }
 
-/** Whether fetch failed before the request reached the neuron (connect, DNS, TLS). */
-function connectFailed(e: unknown): boolean {
-  const cause = (e as { cause?: unknown })?.cause;
-  return e instanceof TypeError && /\((Connect)\)|Connection refused/.test(String(cause ?? e));
-}
-
-/** One request to one neuron. Throws UpstreamConnectError when nothing came back. */
+/**
+ * One request to one neuron. Throws UpstreamConnectError when nothing came back. `hold` gets
+ * the release of the request's room on its connection (see `NeuronClient.fetch`).
+ */
 export async function send(
   neuron: NeuronState,
   path: string,
   body: string | Uint8Array<ArrayBuffer>,
   clientHeaders: Headers,
   signal: AbortSignal,
+  hold?: (release: () => void) => void,
 ): Promise<Response> {
   try {
-    return await fetch(neuron.client.url(path), {
+    return await neuron.client.fetch(path, {
       method: "POST",
       headers: upstreamHeaders(clientHeaders, neuron),
       body,
       signal,
-      client: neuron.client.http,
-    });
+    }, hold);
   } catch (e) {
     if (signal.aborted) throw e;
     const why = String((e as { cause?: unknown })?.cause ?? (e as Error).message);
@@ -158,6 +156,8 @@ export interface RoutedRequest {
   /** The conversation (gateway/affinity.ts): its next turn goes where its cache is. */
   key?: () => string | null;
   routed(neuron: NeuronState, cold: boolean): void;
+  /** Keeps the request's room on its neuron connection until it ends, then calls `release`. */
+  hold?(release: () => void): void;
 }
 
 /**
@@ -184,7 +184,7 @@ export async function sendRouted(
     );
     request?.routed(neuron, cold);
     try {
-      let res = await send(neuron, path, body, clientHeaders, signal);
+      let res = await send(neuron, path, body, clientHeaders, signal, request?.hold);
       if (res.status === 404 && attempt === 0) {
         const text = await res.text();
         if (modelGone(text)) {

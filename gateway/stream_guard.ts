@@ -6,6 +6,7 @@
  */
 
 import { HttpError } from "../core/errors.ts";
+import { createLogger } from "../core/log.ts";
 
 const enc = new TextEncoder();
 
@@ -59,12 +60,26 @@ export function chunkReader(body: ReadableStream<Uint8Array>): ChunkReader {
 export type StreamOutcome = "ok" | "upstream_failed" | "client_closed" | "timeout";
 
 /**
+ * How far a client may fall behind its stream before the gateway gives up on it: some
+ * 5,000 tokens of SSE. The guard reads the neuron as fast as it writes, because over HTTP/2
+ * the streams to a neuron share a connection whose flow-control window a stream that nobody
+ * reads would hold (hyper's client: 2 MiB per stream, 5 MiB per connection), stalling every
+ * other stream on it. A client this far behind has its stream cut and its generation
+ * cancelled, which also frees the neuron's slot.
+ */
+export const MAX_BACKLOG_BYTES = 1024 * 1024;
+
+const log = createLogger("gateway.stream");
+
+/**
  * Passes an upstream body through in one stream hop (each hop costs a JS
  * read and write per chunk), calling `watch` on each chunk. A neuron that
  * fails mid-stream, or goes silent past `idleMs` (a hung or partitioned
  * host; neurons send keepalives every 2 s), ends the stream: with
  * `errorFrame` the client gets that frame and a clean end, without it the
  * stream errors (for translators, which frame the failure themselves).
+ * The upstream is read as it comes, whatever the client's pace, up to
+ * `maxBacklogBytes` unread by the client (see `MAX_BACKLOG_BYTES`).
  * `onEnd` runs once with the outcome.
  */
 export function guard(
@@ -81,9 +96,11 @@ export function guard(
      * is kept): seen as a shutdown that did not cut a stream in a long test run.
      */
     signal?: AbortSignal;
+    maxBacklogBytes?: number;
   },
 ): ReadableStream<Uint8Array> {
   const reader = chunkReader(upstream);
+  const maxBacklog = opts.maxBacklogBytes ?? MAX_BACKLOG_BYTES;
   let last = performance.now();
   let idle = false;
   let ended = false;
@@ -106,7 +123,8 @@ export function guard(
     ended = true;
     opts.onEnd?.(o);
   };
-  const fail = (c: ReadableStreamDefaultController<Uint8Array>, why: string) => {
+  let c!: ReadableStreamDefaultController<Uint8Array>;
+  const fail = (why: string) => {
     end("upstream_failed");
     const message = `the neuron failed mid-stream: ${why}`;
     if (!opts.errorFrame) return c.error(new Error(message));
@@ -117,41 +135,58 @@ export function guard(
    * The gateway cut the request (the upstream abort's reason is an HttpError):
    * its request_timeout passed (504), or a shutdown's grace period ended.
    */
-  const cut = (c: ReadableStreamDefaultController<Uint8Array>, e: HttpError) => {
+  const cut = (e: HttpError) => {
     end(e.status === 504 ? "timeout" : "upstream_failed");
     if (!opts.errorFrame) return c.error(e);
     c.enqueue(opts.errorFrame(e.message, e.code ?? undefined));
     c.close();
   };
-  return new ReadableStream<Uint8Array>({
-    async pull(c) {
+  const pump = async () => {
+    while (true) {
       let chunk: Uint8Array | null;
       try {
         chunk = await reader.read();
       } catch (e) {
-        if (cutBy instanceof HttpError) return cut(c, cutBy);
-        if (e instanceof HttpError) return cut(c, e);
-        return fail(c, (e as Error).message);
+        if (ended) return;
+        if (cutBy instanceof HttpError) return cut(cutBy);
+        if (e instanceof HttpError) return cut(e);
+        return fail((e as Error).message);
       }
+      if (ended) return; // the client left: `cancel` below settled it
       last = performance.now();
-      if (cutBy instanceof HttpError) return cut(c, cutBy);
+      if (cutBy instanceof HttpError) return cut(cutBy);
       if (!chunk && cutBy !== null) {
         end("client_closed"); // the client's own abort: nobody reads this stream any more
         return c.close();
       }
       if (!chunk) {
-        if (idle) return fail(c, `no data for ${opts.idleMs / 1000} s`);
+        if (idle) return fail(`no data for ${opts.idleMs / 1000} s`);
         end("ok");
         return c.close();
       }
       opts.watch?.(chunk);
       c.enqueue(chunk);
+      if (-c.desiredSize! > maxBacklog) {
+        log.warn("client too far behind its stream: cut", { unread_bytes: -c.desiredSize! });
+        end("client_closed");
+        c.error(new Error("the client stopped reading"));
+        return reader.cancel().catch(() => {});
+      }
+    }
+  };
+  return new ReadableStream<Uint8Array>({
+    start(ctl) {
+      c = ctl;
+      pump().catch((e) => { // a bug of ours: end the stream rather than leave it hanging
+        end("upstream_failed");
+        c.error(e);
+      });
     },
     cancel(reason) {
       end("client_closed");
       return reader.cancel(reason);
     },
-  }, { highWaterMark: 0 });
+  }, new ByteLengthQueuingStrategy({ highWaterMark: 0 }));
 }
 
 /** The OpenAI-dialect error frame for a stream that broke. */

@@ -149,20 +149,34 @@ Deno.test("guard: the request's abort ends the stream: the gateway's reason as a
   assertEquals(h.state.outcome, "client_closed");
 });
 
-Deno.test("guard: a client that reads nothing holds the reads from the neuron back", async () => {
-  let pulled = 0;
+Deno.test("guard: the neuron is read as it writes, and a client too far behind is cut", async () => {
+  let up!: ReadableStreamDefaultController<Uint8Array>;
+  let cancelled = false;
   const body = new ReadableStream<Uint8Array>({
-    pull(c) {
-      pulled++;
-      c.enqueue(enc.encode(`data: ${pulled}\n\n`));
-    },
+    start: (c) => void (up = c),
+    cancel: () => void (cancelled = true),
   }, { highWaterMark: 0 });
-  const out = guard(body, { idleMs: 5000 });
-  await new Promise((r) => setTimeout(r, 50)); // time for the guard to read ahead, were it to
-  assert(pulled <= 10, `read ${pulled} chunks ahead of a client that read none`);
+  let outcome: StreamOutcome | undefined;
+  const out = guard(body, { idleMs: 5000, maxBacklogBytes: 120, onEnd: (o) => outcome = o });
   const reader = out.getReader();
-  for (let i = 1; i <= 20; i++) {
-    assertEquals(dec.decode((await reader.read()).value), `data: ${i}\n\n`);
+  const event = (i: number) => enc.encode(`data: ${String(i).padStart(4, "0")}\n\n`); // 12 bytes
+  const tick = () => new Promise((r) => setTimeout(r, 0));
+  // A client that keeps up keeps its stream, however much passes.
+  for (let i = 1; i <= 30; i++) {
+    up.enqueue(event(i));
+    assertEquals(dec.decode((await reader.read()).value), dec.decode(event(i)));
   }
-  await reader.cancel();
+  // One that stops reading: the guard still takes each event from the neuron (over HTTP/2
+  // that gives the connection's window back), until 120 bytes wait for the client.
+  for (let i = 31; i <= 40; i++) {
+    up.enqueue(event(i));
+    await tick();
+    assertEquals(up.desiredSize, 0, `event ${i} was taken from the neuron`);
+  }
+  assertEquals([outcome, cancelled], [undefined, false], "120 bytes behind: still served");
+  up.enqueue(event(41));
+  await tick();
+  assertEquals([outcome, cancelled], ["client_closed", true], "past 120 bytes: cut");
+  const err = await reader.read().then(() => null, (e) => e);
+  assertMatch(String(err), /stopped reading/);
 });

@@ -55,12 +55,25 @@ export async function proxyOpenAI(
     throw e;
   }
   if (!stream || !res.ok || !res.body) {
-    // A whole answer is complete when its headers arrive (the neuron generates before it
-    // answers) and carries its usage in a header: the answer passes on as it came (the
-    // upstream client already left out the connection's own fields).
+    // A whole answer is generated before its headers arrive and carries its usage in a
+    // header. It is read in full before it is passed on: a client slow to take a large one
+    // would otherwise hold the flow-control window of the HTTP/2 connection other requests
+    // to that neuron share, and a neuron failing halfway is a clean 502, not a cut body.
+    let whole: Uint8Array<ArrayBuffer>;
+    try {
+      whole = await res.bytes();
+    } catch (e) {
+      const err = ctx.signal.aborted ? e : new HttpError(
+        502,
+        `neuron ${ctx.node?.client.name} failed mid-answer: ${(e as Error).message}`,
+        { code: "upstream_failed" },
+      );
+      ctx.fail(err);
+      throw err;
+    }
     const { usage, ttftMs } = usageHeader(res);
     ctx.end(res.status, usage, ttftMs);
-    return relay(res);
+    return relay(res, whole);
   }
   const watch = new StreamWatch();
   const out = guard(res.body, {
@@ -192,6 +205,14 @@ export class RequestContext {
     return this.#key;
   };
 
+  /** The request's room on its neuron connection, given back when it ends. */
+  #connection: (() => void) | null = null;
+
+  hold = (release: () => void): void => {
+    this.#connection?.();
+    this.#connection = release;
+  };
+
   /** Called once the request has a neuron. */
   routed = (neuron: NeuronState): void => {
     this.#release?.();
@@ -210,6 +231,7 @@ export class RequestContext {
     if (this.#ended) return;
     this.#ended = true;
     this.#deadline?.release();
+    this.#connection?.();
     this.#release?.();
     this.#releaseGauge();
     const now = performance.now();

@@ -105,7 +105,7 @@ export function serveStandIn(opts: { model: string; events?: number; gapMs?: num
         : Response.json(health(model));
     }
     if (path === "/models") return Response.json({ models: health(model).models });
-    state.seen.push(req.headers);
+    state.seen.push(new Headers(req.headers)); // a copy: the request is gone once it ends
     const mode = req.headers.get("x-stand-in");
     if (mode === "split") return splitEvents(model, events);
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -115,10 +115,17 @@ export function serveStandIn(opts: { model: string; events?: number; gapMs?: num
         c.enqueue(chunk(model, { role: "assistant", content: "" }));
       },
       pull(c) {
-        if (mode && sent === 3) {
-          if (mode === "die") c.error(new Error("the stand-in breaks its connection"));
-          return new Promise(() => {}); // silent: never another byte
+        if (mode === "die" && sent === 3) {
+          // A gap after the last event, as a crash comes after a write: an HTTP/2 reset
+          // discards frames still queued behind it.
+          return new Promise<void>((resolve) => {
+            timer = setTimeout(() => {
+              c.error(new Error("the stand-in breaks its connection"));
+              resolve();
+            }, gapMs);
+          });
         }
+        if (mode && sent === 3) return new Promise(() => {}); // silent: never another byte
         if (sent === events) {
           c.enqueue(chunk(model, {}, "stop"));
           for (const e of ending(events)) c.enqueue(e);

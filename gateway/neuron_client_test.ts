@@ -1,0 +1,139 @@
+import { assert, assertEquals, assertRejects } from "../tests/assert.ts";
+import { NeuronClient, STREAMS_PER_CONNECTION } from "./neuron_client.ts";
+
+/** A neuron stand-in on `Deno.serve` whose answers stay open until `end()`: who asked, from which connection. */
+function openAnswers() {
+  const peers: number[] = [];
+  const gate = Promise.withResolvers<void>();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (_req, info) => {
+    peers.push(info.remoteAddr.port);
+    const body = new ReadableStream<Uint8Array>({
+      async start(c) {
+        c.enqueue(new TextEncoder().encode("data: open\n\n"));
+        await gate.promise;
+        c.close();
+      },
+    });
+    return new Response(body, { headers: { "content-type": "text/event-stream" } });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    peers,
+    async end() {
+      gate.resolve();
+      await server.shutdown();
+    },
+  };
+}
+
+Deno.test("NeuronClient: streams share HTTP/2 connections, a hundred each, none queued behind a full one", async () => {
+  const neuron = openAnswers();
+  const client = new NeuronClient({ name: "n", endpoint: neuron.url });
+  const n = 2 * STREAMS_PER_CONNECTION + 50; // past the 200 one connection to a neuron may carry
+  const releases: (() => void)[] = [];
+  try {
+    const answers = await Promise.all(
+      Array.from(
+        { length: n },
+        () =>
+          client.fetch(
+            "/v1/chat/completions",
+            { method: "POST", body: "{}" },
+            (r) => releases.push(r),
+          ),
+      ),
+    );
+    assertEquals(answers.every((a) => a.status === 200), true);
+    assertEquals(client.lanes, { http2: true, open: [100, 100, 50] });
+    assertEquals(new Set(neuron.peers).size, 3, "one connection per lane");
+    releases.slice(0, 60).forEach((r) => r());
+    releases[0](); // a second release of the same request counts once
+    assertEquals(client.lanes.open, [40, 100, 50]);
+    await client.fetch("/x", { method: "POST", body: "{}" }).then((r) => r.body?.cancel());
+    assertEquals(client.lanes.open, [40, 100, 50], "without hold, the room is back at the headers");
+    releases.forEach((r) => r());
+    assertEquals(client.lanes.open, [0, 0, 0]);
+    await Promise.all(answers.map((a) => a.body?.cancel()));
+  } finally {
+    client.close();
+    await neuron.end();
+  }
+});
+
+/** A neuron behind a proxy that speaks only HTTP/1.1: what each connection began with. */
+function http1Only(answer: string) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const firstLines: string[] = [];
+  const loop = (async () => {
+    for await (const conn of listener) {
+      const buf = new Uint8Array(65536);
+      const n = await conn.read(buf) ?? 0;
+      const head = new TextDecoder().decode(buf.subarray(0, n));
+      firstLines.push(head.split("\r\n")[0]);
+      const reply = head.startsWith("PRI ")
+        ? "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        : answer;
+      await conn.write(new TextEncoder().encode(reply)).catch(() => {});
+      conn.close();
+    }
+  })();
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    firstLines,
+    async close() {
+      listener.close();
+      await loop.catch(() => {});
+    },
+  };
+}
+
+Deno.test("NeuronClient: a neuron that does not speak HTTP/2 is asked again over HTTP/1.1, from then on", async () => {
+  const neuron = http1Only("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
+  const client = new NeuronClient({ name: "n", endpoint: neuron.url });
+  try {
+    const first = await client.fetch("/v1/chat/completions", { method: "POST", body: "{}" });
+    assertEquals(await first.text(), "{}");
+    const second = await client.fetch("/health", { method: "GET" });
+    assertEquals(await second.text(), "{}");
+    assertEquals(neuron.firstLines, [
+      "PRI * HTTP/2.0",
+      "POST /v1/chat/completions HTTP/1.1",
+      "GET /health HTTP/1.1",
+    ]);
+    assertEquals(client.lanes, { http2: false, open: [0] });
+  } finally {
+    client.close();
+    await neuron.close();
+  }
+});
+
+Deno.test("NeuronClient: a refused connection is not taken for a neuron without HTTP/2", async () => {
+  const neuron = http1Only("");
+  await neuron.close(); // nothing listens on its port now
+  const client = new NeuronClient({ name: "n", endpoint: neuron.url });
+  try {
+    await assertRejects(
+      () => client.fetch("/health", { method: "GET" }),
+      (e) => e instanceof TypeError,
+    );
+    assertEquals(client.lanes, { http2: true, open: [0] });
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("NeuronClient: a request the gateway aborted is not taken for a neuron without HTTP/2", async () => {
+  const neuron = openAnswers();
+  const client = new NeuronClient({ name: "n", endpoint: neuron.url });
+  try {
+    const aborted = new AbortController();
+    aborted.abort();
+    await assertRejects(() => client.fetch("/health", { method: "GET", signal: aborted.signal }));
+    assertEquals(client.lanes, { http2: true, open: [0] });
+    await (await client.fetch("/health", { method: "GET" })).body?.cancel();
+    assertEquals(neuron.peers.length, 1);
+  } finally {
+    client.close();
+    await neuron.end();
+  }
+});
