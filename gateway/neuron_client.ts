@@ -52,11 +52,13 @@ export const NEURON_POOL_IDLE_MS = 3_000;
 
 /**
  * Requests one HTTP/2 connection to a neuron carries at once. A neuron (`Deno.serve`, hyper)
- * allows 200 streams per connection and a client past that queues the rest behind it (256
- * streams on one connection measured TTFT 10 s); 100 leaves room for a proxy with a lower
- * limit and for the streams a cancel has not closed yet.
+ * allows 200 streams per connection and a client past that queues the rest behind them (256
+ * streams on one connection measured TTFT 10 s). Fewer per connection measured better: 32
+ * against 100, 256 streams, 3 interleaved rounds: 20.0 against 25.0 µs of gateway CPU per
+ * event, and an arriving stream's TTFT p99 10.9 against 13.8 ms (each neuron step lands on
+ * each connection as one burst of frames that a new answer queues behind).
  */
-export const STREAMS_PER_CONNECTION = 100;
+export const STREAMS_PER_CONNECTION = 32;
 
 /** Whether fetch failed before the request reached the neuron (connect, DNS, TLS). */
 export function connectFailed(e: unknown): boolean {
@@ -81,8 +83,7 @@ export class NeuronClient {
    * HTTP/2 until the neuron shows it does not speak it (a proxy in front of it that speaks
    * only HTTP/1.1): then one HTTP/1.1 pool. Over HTTP/2 the streams to a neuron share a few
    * connections (`STREAMS_PER_CONNECTION` each, filled in order) instead of one each: fewer
-   * reads and wakeups per relayed token (23.8 against 25.6 µs of gateway CPU per event, 256
-   * streams, 6 interleaved rounds, better in each) and a connection per hundred streams.
+   * reads and wakeups per relayed token (see DESIGN.md, "Proxy", for the numbers).
    */
   #http2 = true;
   /** An HTTP/2 answer came back: a later failure is the neuron's, not the protocol's. */

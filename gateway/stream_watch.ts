@@ -32,6 +32,7 @@ const FIRST_TOKEN = [
   enc.encode(`"text":"`),
 ];
 const USAGE = enc.encode(`"prompt_tokens":`);
+const DONE = enc.encode("data: [DONE]\n\n");
 /** The underscore: checked in every chunk, so candidates are found by a rare byte. */
 const USAGE_ANCHOR = 7;
 
@@ -57,6 +58,8 @@ const MAX_CARRY = 64 * 1024;
 export class StreamWatch {
   firstTokenAt = 0;
   usage: Usage | null = null;
+  /** The neuron's `[DONE]` went by: the answer is complete. */
+  done = false;
   #carry: Uint8Array | null = null;
 
   see(chunk: Uint8Array): void {
@@ -86,6 +89,9 @@ export class StreamWatch {
     if (indexOfBytes(events, USAGE, 0, USAGE_ANCHOR) >= 0) {
       this.usage = parseUsage(new TextDecoder().decode(events)) ?? this.usage;
     }
+    // `[DONE]` is the last event the neuron writes: only a chunk's tail can hold it.
+    const tail = events.length - DONE.length;
+    if (tail >= 0 && indexOfBytes(events, DONE, tail) === tail) this.done = true;
   }
 }
 

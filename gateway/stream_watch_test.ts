@@ -43,6 +43,22 @@ Deno.test("StreamWatch: usage split across reads, down to one byte at a time, is
   }
 });
 
+Deno.test("StreamWatch: done once the neuron's [DONE] goes by, in whatever reads it came", () => {
+  const events = `data: {"choices":[{"index":0,"delta":{"content":"[DONE]"}}]}\n\n` +
+    `: usage {"prompt_tokens":1,"completion_tokens":1}\n\ndata: [DONE]\n\n`;
+  for (const size of [1, 5, 200]) {
+    const w = new StreamWatch();
+    const all = bytes(events);
+    for (let i = 0; i < all.length; i += size) {
+      w.see(all.slice(i, i + size));
+      if (i + size < all.length - 2) {
+        assertEquals(w.done, false, `before the end, reads of ${size}`);
+      }
+    }
+    assertEquals(w.done, true, `reads of ${size}`);
+  }
+});
+
 Deno.test("eventsEnd: the end of the last whole event, 0 when none ended", () => {
   assertEquals(eventsEnd(bytes("data: a\n\n")), 9);
   assertEquals(eventsEnd(bytes("data: a\n\ndata: b")), 9);

@@ -268,6 +268,9 @@ export class RequestContext {
   }
 
   endStream(outcome: StreamOutcome, watch: StreamWatch): void {
+    // A client may hang up as soon as it has the answer (the openai SDK cancels the body at
+    // `[DONE]`), before the neuron's end of stream reaches the gateway: that answer was served.
+    if (outcome === "client_closed" && watch.done) outcome = "ok";
     const status = outcome === "client_closed" ? 499 : 200;
     this.end(
       status,
