@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "../tests/assert.ts";
+import { assertEquals, assertRejects } from "../tests/assert.ts";
 import { NeuronClient, STREAMS_PER_CONNECTION } from "./neuron_client.ts";
 
 /** A neuron stand-in on `Deno.serve` whose answers stay open until `end()`: who asked, from which connection. */
