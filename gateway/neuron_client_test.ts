@@ -42,6 +42,7 @@ Deno.test("NeuronClient: streams share HTTP/2 connections, filled in order, none
             "/v1/chat/completions",
             { method: "POST", body: "{}" },
             (r) => releases.push(r),
+            true,
           ),
       ),
     );
@@ -52,12 +53,15 @@ Deno.test("NeuronClient: streams share HTTP/2 connections, filled in order, none
     releases.slice(0, 20).forEach((r) => r());
     releases[0](); // a second release of the same request counts once
     assertEquals(client.lanes.open, [C - 20, ...open.slice(1)]);
-    await client.fetch("/x", { method: "POST", body: "{}" }).then((r) => r.body?.cancel());
+    await client.fetch("/x", { method: "POST", body: "{}" }, undefined, true)
+      .then((r) => r.body?.cancel());
     assertEquals(
       client.lanes.open,
       [C - 20, ...open.slice(1)],
       "without hold, the room is back at the headers",
     );
+    await client.fetch("/whole", { method: "POST", body: "{}" }).then((r) => r.body?.cancel());
+    assertEquals(new Set(neuron.peers).size, open.length + 1, "a whole answer: HTTP/1.1, apart");
     releases.forEach((r) => r());
     assertEquals(client.lanes.open, open.map(() => 0));
     await Promise.all(answers.map((a) => a.body?.cancel()));
@@ -98,16 +102,17 @@ Deno.test("NeuronClient: a neuron that does not speak HTTP/2 is asked again over
   const neuron = http1Only("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
   const client = new NeuronClient({ name: "n", endpoint: neuron.url });
   try {
-    const first = await client.fetch("/v1/chat/completions", { method: "POST", body: "{}" });
+    const stream = { method: "POST", body: "{}" };
+    const first = await client.fetch("/v1/chat/completions", stream, undefined, true);
     assertEquals(await first.text(), "{}");
-    const second = await client.fetch("/health", { method: "GET" });
+    const second = await client.fetch("/v1/chat/completions", stream, undefined, true);
     assertEquals(await second.text(), "{}");
     assertEquals(neuron.firstLines, [
       "PRI * HTTP/2.0",
       "POST /v1/chat/completions HTTP/1.1",
-      "GET /health HTTP/1.1",
+      "POST /v1/chat/completions HTTP/1.1",
     ]);
-    assertEquals(client.lanes, { http2: false, open: [0] });
+    assertEquals(client.lanes, { http2: false, open: [] });
   } finally {
     client.close();
     await neuron.close();
@@ -120,7 +125,7 @@ Deno.test("NeuronClient: a refused connection is not taken for a neuron without 
   const client = new NeuronClient({ name: "n", endpoint: neuron.url });
   try {
     await assertRejects(
-      () => client.fetch("/health", { method: "GET" }),
+      () => client.fetch("/v1/chat/completions", { method: "GET" }, undefined, true),
       (e) => e instanceof TypeError,
     );
     assertEquals(client.lanes, { http2: true, open: [0] });
@@ -135,9 +140,11 @@ Deno.test("NeuronClient: a request the gateway aborted is not taken for a neuron
   try {
     const aborted = new AbortController();
     aborted.abort();
-    await assertRejects(() => client.fetch("/health", { method: "GET", signal: aborted.signal }));
+    await assertRejects(() =>
+      client.fetch("/health", { method: "GET", signal: aborted.signal }, undefined, true)
+    );
     assertEquals(client.lanes, { http2: true, open: [0] });
-    await (await client.fetch("/health", { method: "GET" })).body?.cancel();
+    await (await client.fetch("/health", { method: "GET" }, undefined, true)).body?.cancel();
     assertEquals(neuron.peers.length, 1);
   } finally {
     client.close();

@@ -123,8 +123,9 @@ export function translatedHeaders(client: Headers): Headers {
 }
 
 /**
- * One request to one neuron. Throws UpstreamConnectError when nothing came back. `hold` gets
- * the release of the request's room on its connection (see `NeuronClient.fetch`).
+ * One request to one neuron. Throws UpstreamConnectError when nothing came back. A
+ * `streamed` one goes over HTTP/2, and `hold` gets the release of its room on its connection
+ * (see `NeuronClient.fetch`).
  */
 export async function send(
   neuron: NeuronState,
@@ -133,14 +134,20 @@ export async function send(
   clientHeaders: Headers,
   signal: AbortSignal,
   hold?: (release: () => void) => void,
+  streamed = false,
 ): Promise<Response> {
   try {
-    return await neuron.client.fetch(path, {
-      method: "POST",
-      headers: upstreamHeaders(clientHeaders, neuron),
-      body,
-      signal,
-    }, hold);
+    return await neuron.client.fetch(
+      path,
+      {
+        method: "POST",
+        headers: upstreamHeaders(clientHeaders, neuron),
+        body,
+        signal,
+      },
+      hold,
+      streamed,
+    );
   } catch (e) {
     if (signal.aborted) throw e;
     const why = String((e as { cause?: unknown })?.cause ?? (e as Error).message);
@@ -158,6 +165,8 @@ export interface RoutedRequest {
   routed(neuron: NeuronState, cold: boolean): void;
   /** Keeps the request's room on its neuron connection until it ends, then calls `release`. */
   hold?(release: () => void): void;
+  /** The answer is a stream (over HTTP/2 to the neuron); otherwise a whole answer. */
+  readonly streamed?: boolean;
 }
 
 /**
@@ -184,7 +193,15 @@ export async function sendRouted(
     );
     request?.routed(neuron, cold);
     try {
-      let res = await send(neuron, path, body, clientHeaders, signal, request?.hold);
+      let res = await send(
+        neuron,
+        path,
+        body,
+        clientHeaders,
+        signal,
+        request?.hold,
+        request?.streamed,
+      );
       if (res.status === 404 && attempt === 0) {
         const text = await res.text();
         if (modelGone(text)) {

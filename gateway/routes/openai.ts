@@ -30,6 +30,7 @@ export async function proxyOpenAI(
   const payload = changed ? JSON.stringify(body) : bytes;
   const stream = body.stream === true;
   const ctx = new RequestContext(gw, entry, endpoint, t0, req);
+  ctx.streamed = stream;
   if (endpoint === "chat") ctx.conversation = () => conversationKey(req.headers, body);
 
   let routed: Promise<Routed> | undefined;
@@ -204,6 +205,9 @@ export class RequestContext {
     if (this.#key === undefined) this.#key = this.conversation?.() ?? null;
     return this.#key;
   };
+
+  /** Whether the answer is a stream (sent over HTTP/2 to the neuron). */
+  streamed = false;
 
   /** The request's room on its neuron connection, given back when it ends. */
   #connection: (() => void) | null = null;

@@ -116,6 +116,7 @@ export async function streamTranslated(
   payload: string,
   dialect: StreamDialect,
 ): Promise<Response> {
+  ctx.streamed = true;
   const upstreamAbort = new AbortController();
   ctx.signal.addEventListener("abort", () => upstreamAbort.abort(ctx.signal.reason), {
     once: true,
