@@ -51,12 +51,12 @@ export interface NeuronTarget {
 export const NEURON_POOL_IDLE_MS = 3_000;
 
 /**
- * Requests one HTTP/2 connection to a neuron carries at once. A neuron (`Deno.serve`, hyper)
- * allows 200 streams per connection and a client past that queues the rest behind them (256
- * streams on one connection measured TTFT 10 s). Fewer per connection measured better: 32
- * against 100, 256 streams, 3 interleaved rounds: 20.0 against 25.0 µs of gateway CPU per
- * event, and an arriving stream's TTFT p99 10.9 against 13.8 ms (each neuron step lands on
- * each connection as one burst of frames that a new answer queues behind).
+ * Streams one HTTP/2 connection to a neuron carries at once. A neuron (`Deno.serve`, hyper)
+ * allows 200 per connection and a client past that queues the rest behind them (256 streams on
+ * one connection measured TTFT 10 s). 32 measured better than 100 (256 streams, 3 interleaved
+ * rounds: 20.0 against 25.0 µs of gateway CPU per event, arrivals' TTFT p99 10.9 against 13.8
+ * ms: each neuron step lands on a connection as one burst of frames) and than 8 (at 1,024
+ * streams, longer gaps). DESIGN.md, "HTTP/2 to neurons".
  */
 export const STREAMS_PER_CONNECTION = 32;
 
@@ -66,7 +66,7 @@ export function connectFailed(e: unknown): boolean {
   return e instanceof TypeError && /\((Connect)\)|Connection refused/.test(String(cause ?? e));
 }
 
-/** One connection's share of the requests to a neuron (its own `Deno.HttpClient`). */
+/** One HTTP/2 connection to a neuron and the streams on it (its own `Deno.HttpClient`). */
 interface Lane {
   readonly http: Deno.HttpClient;
   open: number;
@@ -80,10 +80,10 @@ export class NeuronClient {
   readonly target: NeuronTarget;
   readonly #auth: Record<string, string>;
   /**
-   * HTTP/2 until the neuron shows it does not speak it (a proxy in front of it that speaks
-   * only HTTP/1.1): then one HTTP/1.1 pool. Over HTTP/2 the streams to a neuron share a few
+   * Streams go over HTTP/2 until the neuron shows it does not speak it (a proxy in front of it
+   * that speaks only HTTP/1.1), then over the HTTP/1.1 pool. Over HTTP/2 they share a few
    * connections (`STREAMS_PER_CONNECTION` each, filled in order) instead of one each: fewer
-   * reads and wakeups per relayed token (see DESIGN.md, "Proxy", for the numbers).
+   * reads and wakeups per relayed token (DESIGN.md, "HTTP/2 to neurons").
    */
   #http2 = true;
   /** An HTTP/2 answer came back: a later failure is the neuron's, not the protocol's. */
