@@ -57,9 +57,9 @@ export async function proxyOpenAI(
   }
   if (!stream || !res.ok || !res.body) {
     // A whole answer is generated before its headers arrive and carries its usage in a
-    // header. It is read in full before it is passed on: a client slow to take a large one
-    // would otherwise hold the flow-control window of the HTTP/2 connection other requests
-    // to that neuron share, and a neuron failing halfway is a clean 502, not a cut body.
+    // header. It is read in full before it is passed on: a neuron failing halfway is then a
+    // clean 502, not a cut body, and a client slow to take a large one does not keep the
+    // neuron's connection.
     let whole: Uint8Array<ArrayBuffer>;
     try {
       whole = await res.bytes();
