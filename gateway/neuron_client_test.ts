@@ -1,4 +1,5 @@
 import { assertEquals, assertRejects } from "../tests/assert.ts";
+import { rawHttp1 } from "../tests/helpers/raw_http1.ts";
 import { NeuronClient, STREAMS_PER_CONNECTION } from "./neuron_client.ts";
 
 /** A neuron stand-in on `Deno.serve` whose answers stay open until `end()`: who asked, from which connection. */
@@ -71,31 +72,13 @@ Deno.test("NeuronClient: streams share HTTP/2 connections, filled in order, none
   }
 });
 
-/** A neuron behind a proxy that speaks only HTTP/1.1: what each connection began with. */
+/** A neuron behind a proxy that speaks only HTTP/1.1: it refuses the HTTP/2 preface. */
 function http1Only(answer: string) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const firstLines: string[] = [];
-  const loop = (async () => {
-    for await (const conn of listener) {
-      const buf = new Uint8Array(65536);
-      const n = await conn.read(buf) ?? 0;
-      const head = new TextDecoder().decode(buf.subarray(0, n));
-      firstLines.push(head.split("\r\n")[0]);
-      const reply = head.startsWith("PRI ")
-        ? "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-        : answer;
-      await conn.write(new TextEncoder().encode(reply)).catch(() => {});
-      conn.close();
-    }
-  })();
-  return {
-    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    firstLines,
-    async close() {
-      listener.close();
-      await loop.catch(() => {});
-    },
-  };
+  return rawHttp1((head) =>
+    head.startsWith("PRI ")
+      ? "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+      : answer
+  );
 }
 
 Deno.test("NeuronClient: a neuron that does not speak HTTP/2 is asked again over HTTP/1.1, from then on", async () => {
@@ -107,7 +90,7 @@ Deno.test("NeuronClient: a neuron that does not speak HTTP/2 is asked again over
     assertEquals(await first.text(), "{}");
     const second = await client.fetch("/v1/chat/completions", stream, undefined, true);
     assertEquals(await second.text(), "{}");
-    assertEquals(neuron.firstLines, [
+    assertEquals(neuron.heads.map((h) => h.split("\r\n")[0]), [
       "PRI * HTTP/2.0",
       "POST /v1/chat/completions HTTP/1.1",
       "POST /v1/chat/completions HTTP/1.1",

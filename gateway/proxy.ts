@@ -101,7 +101,7 @@ const DROP_RESPONSE = new Set([
 ]);
 
 /** A neuron's answer (status and end-to-end fields) for the client, with `body`. */
-export function relay(res: Response, body: BodyInit | null = res.body): Response {
+export function relay(res: Response, body: BodyInit | null): Response {
   const headers = new Headers();
   res.headers.forEach((v, k) => {
     if (!DROP_RESPONSE.has(k)) headers.set(k, v);

@@ -1,38 +1,21 @@
 import { HttpError } from "../core/errors.ts";
 import { assert, assertEquals, assertRejects } from "../tests/assert.ts";
 import type { NeuronState } from "./fleet.ts";
+import { rawHttp1 } from "../tests/helpers/raw_http1.ts";
 import { NeuronClient } from "./neuron_client.ts";
 import { clientPeer, relay, send, UpstreamConnectError, upstreamHeaders } from "./proxy.ts";
 
 /** A neuron stand-in that answers every connection with `answer` and closes it. */
 function fakeNeuron(answer: string) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const served: string[] = [];
-  const loop = (async () => {
-    for await (const conn of listener) {
-      const buf = new Uint8Array(65536);
-      const n = await conn.read(buf) ?? 0;
-      served.push(new TextDecoder().decode(buf.subarray(0, n)));
-      await conn.write(new TextEncoder().encode(answer)).catch(() => {});
-      conn.close();
-    }
-  })();
-  const client = new NeuronClient({
-    name: "n1",
-    endpoint: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    token: "secret",
-  });
-  const stopListening = async () => {
-    listener.close();
-    await loop.catch(() => {});
-  };
+  const server = rawHttp1(() => answer);
+  const client = new NeuronClient({ name: "n1", endpoint: server.url, token: "secret" });
   return {
     neuron: { client } as NeuronState,
-    served,
-    stopListening,
+    served: server.heads,
+    stopListening: () => server.close(),
     async close() {
       client.close();
-      await stopListening();
+      await server.close();
     },
   };
 }
@@ -120,12 +103,11 @@ Deno.test("upstreamHeaders: no hop-by-hop fields, none the client's Connection n
 });
 
 Deno.test("relay: the neuron's connection fields and usage header stay behind", async () => {
-  const res = relay(
-    new Response("{}", {
-      status: 201,
-      headers: { "content-type": "application/json", "x-cortex-usage": "prompt=1", date: "x" },
-    }),
-  );
+  const upstream = new Response("{}", {
+    status: 201,
+    headers: { "content-type": "application/json", "x-cortex-usage": "prompt=1", date: "x" },
+  });
+  const res = relay(upstream, upstream.body);
   assertEquals(res.status, 201);
   assertEquals(res.headers.get("content-type"), "application/json");
   assertEquals(res.headers.get("x-cortex-usage"), null);
