@@ -60,6 +60,14 @@ export const NEURON_POOL_IDLE_MS = 3_000;
  */
 export const STREAMS_PER_CONNECTION = 32;
 
+/**
+ * HTTP/2 connections to one neuron: streams past their 256 go over the HTTP/1.1 pool. With
+ * every stream on HTTP/2, 1,024 streams (more than the gateway's one loop relays in time) had
+ * their longest gap at 171-318 ms; with 8 connections and the rest on HTTP/1.1, 110-125, for
+ * the same CPU per event (3 interleaved rounds). DESIGN.md, "HTTP/2 to neurons".
+ */
+export const HTTP2_CONNECTIONS = 8;
+
 /** Whether fetch failed before the request reached the neuron (connect, DNS, TLS). */
 export function connectFailed(e: unknown): boolean {
   const cause = (e as { cause?: unknown })?.cause;
@@ -82,17 +90,19 @@ export class NeuronClient {
   /**
    * Streams go over HTTP/2 until the neuron shows it does not speak it (a proxy in front of it
    * that speaks only HTTP/1.1), then over the HTTP/1.1 pool. Over HTTP/2 they share a few
-   * connections (`STREAMS_PER_CONNECTION` each, filled in order) instead of one each: fewer
-   * reads and wakeups per relayed token (DESIGN.md, "HTTP/2 to neurons").
+   * connections (`STREAMS_PER_CONNECTION` each, filled in order, at most `HTTP2_CONNECTIONS`)
+   * instead of one each: fewer reads and wakeups per relayed token (DESIGN.md, "HTTP/2 to
+   * neurons").
    */
   #http2 = true;
   /** An HTTP/2 answer came back: a later failure is the neuron's, not the protocol's. */
   #http2Proven = false;
   #lanes: Lane[] = [];
   /**
-   * Whole answers and lifecycle calls: HTTP/1.1, each on a connection of its own. Over HTTP/2
-   * a whole answer cost 172 µs of gateway CPU against 100 (64 clients, canned backend): short
-   * requests pay its stream setup and gain nothing from sharing a read.
+   * Whole answers, lifecycle calls and streams past the HTTP/2 connections' room: HTTP/1.1, each
+   * on a connection of its own. Over HTTP/2 a whole answer cost 172 µs of gateway CPU against 100
+   * (64 clients, canned backend): short requests pay its stream setup and gain nothing from
+   * sharing a read.
    */
   #whole: Deno.HttpClient | null = null;
 
@@ -123,11 +133,13 @@ export class NeuronClient {
     });
   }
 
-  /** The first HTTP/2 connection with room for one more stream. */
-  #lane(): Lane {
+  /** The first HTTP/2 connection with room for one more stream, or null when all are full. */
+  #lane(): Lane | null {
     let lane = this.#lanes.find((l) => l.open < STREAMS_PER_CONNECTION);
-    if (!lane) this.#lanes.push(lane = { http: this.#client(true), open: 0 });
-    return lane;
+    if (!lane && this.#lanes.length < HTTP2_CONNECTIONS) {
+      this.#lanes.push(lane = { http: this.#client(true), open: 0 });
+    }
+    return lane ?? null;
   }
 
   /**
@@ -135,7 +147,8 @@ export class NeuronClient {
    * `hold` receives the release of that room once the answer's headers are in (call it when
    * the request ends); without it the room is released then. A neuron that fails its first
    * HTTP/2 request otherwise than by refusing the connection is asked again over HTTP/1.1,
-   * for good. Anything else goes over HTTP/1.1.
+   * for good. Anything else, and streams finding every HTTP/2 connection full, go over
+   * HTTP/1.1.
    */
   async fetch(
     path: string,
@@ -143,11 +156,11 @@ export class NeuronClient {
     hold?: (release: () => void) => void,
     streamed = false,
   ): Promise<Response> {
-    if (!streamed || !this.#http2) {
+    const lane = streamed && this.#http2 ? this.#lane() : null;
+    if (!lane) {
       this.#whole ??= this.#client(false);
       return await fetch(this.url(path), { ...init, client: this.#whole });
     }
-    const lane = this.#lane();
     lane.open++;
     let released = false;
     const release = () => {

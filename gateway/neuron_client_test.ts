@@ -1,6 +1,6 @@
 import { assertEquals, assertRejects } from "../tests/assert.ts";
 import { rawHttp1 } from "../tests/helpers/raw_http1.ts";
-import { NeuronClient, STREAMS_PER_CONNECTION } from "./neuron_client.ts";
+import { HTTP2_CONNECTIONS, NeuronClient, STREAMS_PER_CONNECTION } from "./neuron_client.ts";
 
 /** A neuron stand-in on `Deno.serve` whose answers stay open until `end()`: who asked, from which connection. */
 function openAnswers() {
@@ -65,6 +65,40 @@ Deno.test("NeuronClient: streams share HTTP/2 connections, filled in order, none
     assertEquals(new Set(neuron.peers).size, open.length + 1, "a whole answer: HTTP/1.1, apart");
     releases.forEach((r) => r());
     assertEquals(client.lanes.open, open.map(() => 0));
+    await Promise.all(answers.map((a) => a.body?.cancel()));
+  } finally {
+    client.close();
+    await neuron.end();
+  }
+});
+
+Deno.test("NeuronClient: streams past the HTTP/2 connections' room go over HTTP/1.1, one connection each", async () => {
+  const neuron = openAnswers();
+  const client = new NeuronClient({ name: "n", endpoint: neuron.url });
+  const room = HTTP2_CONNECTIONS * STREAMS_PER_CONNECTION;
+  const extra = 5;
+  const releases: (() => void)[] = [];
+  const stream = () =>
+    client.fetch(
+      "/v1/chat/completions",
+      { method: "POST", body: "{}" },
+      (r) => releases.push(r),
+      true,
+    );
+  try {
+    const answers = await Promise.all(Array.from({ length: room + extra }, stream));
+    assertEquals(answers.every((a) => a.status === 200), true);
+    assertEquals(client.lanes.open, Array(HTTP2_CONNECTIONS).fill(STREAMS_PER_CONNECTION));
+    assertEquals(
+      new Set(neuron.peers).size,
+      HTTP2_CONNECTIONS + extra,
+      "the overflow: a connection per stream",
+    );
+    assertEquals(releases.length, room, "only HTTP/2 streams hold a place");
+    releases[0]();
+    answers.push(await stream());
+    assertEquals(new Set(neuron.peers).size, HTTP2_CONNECTIONS + extra, "a freed place is taken");
+    assertEquals(client.lanes.open, Array(HTTP2_CONNECTIONS).fill(STREAMS_PER_CONNECTION));
     await Promise.all(answers.map((a) => a.body?.cancel()));
   } finally {
     client.close();
