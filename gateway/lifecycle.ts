@@ -398,8 +398,9 @@ export class Lifecycle {
     for (const unloading of [...this.#unloading.get(entry.id) ?? []]) await unloading;
     const snapshot = this.#planSnapshot(exclude);
     const pins = entry.profile.pinned_on;
+    // Excluded neurons are those a request just failed to reach: down too, as far as it knows.
     const allowedDown = this.#fleet.neurons.some((n) =>
-      !n.up && !exclude?.has(n.client.name) && (!pins.length || pins.includes(n.client.name))
+      (!n.up || exclude?.has(n.client.name)) && (!pins.length || pins.includes(n.client.name))
     );
     const stored = snapshot.flatMap((n) =>
       n.up

@@ -43,6 +43,32 @@ test("a model served a moment ago on a neuron now down: 503 with Retry-After, no
 
 stop();
 
+// No poll between the neuron dying and the request: the request finds out by itself.
+const unpolled = fleetTests({
+  neurons: [{ name: "n", store: { solo: "plain" }, budgetMb: 15 }],
+  gateway: { poll_interval: "1h", down_after: "1h" },
+});
+
+unpolled.test("the first request to a neuron that just died: 503 down or restarting, not 'pull it first'", async (f) => {
+  const body = JSON.stringify({ model: "solo", messages: user("x"), max_tokens: 2 });
+  const ask = () =>
+    f.fetch("/v1/chat/completions", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+  assertEquals((await (await ask()).json()).object, "chat.completion");
+  await f.neurons.n.proc.kill();
+  const res = await ask();
+  assertEquals(res.status, 503);
+  assertMatch(res.headers.get("retry-after") ?? "", /^[1-9]\d*$/);
+  const err = (await res.json()).error;
+  assertEquals(err.code, "model_unavailable");
+  assertMatch(err.message, /down or restarting/);
+});
+
+unpolled.stop();
+
 const big = fleetTests({
   neurons: [{ name: "n", store: { plain: "plain" }, budgetMb: 15 }],
   models: `
