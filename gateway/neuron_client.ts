@@ -18,6 +18,7 @@ import {
 import { z as zod } from "zod";
 import { createSseParserStream } from "../core/sse.ts";
 import { createLogger } from "../core/log.ts";
+import { errorChain } from "../core/error_chain.ts";
 
 export class NeuronCallError extends Error {
   override name = "NeuronCallError";
@@ -175,7 +176,7 @@ export class NeuronClient {
       if (this.#http2Proven || init.signal?.aborted || connectFailed(e)) throw e;
       log.warn("neuron does not speak HTTP/2: using HTTP/1.1", {
         neuron: this.name,
-        error: String((e as { cause?: unknown }).cause ?? e),
+        error: errorChain(e),
       });
       for (const l of this.#lanes) l.http.close();
       this.#lanes = [];
@@ -228,7 +229,7 @@ export class NeuronClient {
         body: JSON.stringify({ ...req, stream: true }),
       });
     } catch (e) {
-      throw new NeuronCallError(this.name, 0, `${this.name} unreachable: ${(e as Error).message}`);
+      throw new NeuronCallError(this.name, 0, `${this.name} unreachable: ${errorChain(e)}`);
     }
     if (!res.ok || !res.body) {
       const err = await res.json().catch(() => ({})) as {
@@ -299,7 +300,7 @@ export class NeuronClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {
-      throw new NeuronCallError(this.name, 0, `${this.name} unreachable: ${(e as Error).message}`);
+      throw new NeuronCallError(this.name, 0, `${this.name} unreachable: ${errorChain(e)}`);
     }
     let json: unknown;
     try {

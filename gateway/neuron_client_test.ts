@@ -146,6 +146,11 @@ Deno.test("NeuronClient: a refused connection is not taken for a neuron without 
       (e) => e instanceof TypeError,
     );
     assertEquals(client.lanes, { http2: true, open: [0] });
+    // What an operator reads in `cortex status`: why, not just "fetch failed".
+    await assertRejects(
+      () => client.health(),
+      (e) => /^n unreachable: tcp connect error: Connection refused/.test((e as Error).message),
+    );
   } finally {
     client.close();
   }

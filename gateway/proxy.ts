@@ -12,6 +12,7 @@ import type { Fleet, NeuronState } from "./fleet.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Usage } from "./stream_watch.ts";
 import { connectFailed } from "./neuron_client.ts";
+import { errorChain } from "../core/error_chain.ts";
 
 /** Headers that describe one connection, not the request (RFC 9110 §7.6.1), plus our own auth. */
 const DROP_REQUEST = new Set([
@@ -150,7 +151,7 @@ export async function send(
     );
   } catch (e) {
     if (signal.aborted) throw e;
-    const why = String((e as { cause?: unknown })?.cause ?? (e as Error).message);
+    const why = errorChain(e);
     if (connectFailed(e)) throw new UpstreamConnectError(neuron.client.name, why);
     throw new HttpError(502, `neuron ${neuron.client.name} failed to answer: ${why}`, {
       code: "upstream_failed",
