@@ -125,9 +125,15 @@ export class NeuronClient {
     return { http2: this.#http2, open: this.#lanes.map((l) => l.open) };
   }
 
+  /**
+   * A pool for HTTP/2 streams or HTTP/1.1. Over TLS the HTTP/2 one offers both by ALPN and
+   * takes what the neuron's front picks: one that speaks only HTTP/1.1 would otherwise end the
+   * handshake (`NoApplicationProtocol`), and the neuron look down to every stream. In the clear,
+   * HTTP/2 goes by prior knowledge (h2c), the fallback in `fetch` covering fronts without it.
+   */
   #client(http2: boolean): Deno.HttpClient {
     return Deno.createHttpClient({
-      http1: !http2,
+      http1: !http2 || this.target.endpoint.startsWith("https:"),
       http2,
       poolIdleTimeout: NEURON_POOL_IDLE_MS,
       ...(this.target.caCerts ? { caCerts: this.target.caCerts } : {}),

@@ -2,11 +2,21 @@ import { assertEquals, assertRejects } from "../tests/assert.ts";
 import { rawHttp1 } from "../tests/helpers/raw_http1.ts";
 import { HTTP2_CONNECTIONS, NeuronClient, STREAMS_PER_CONNECTION } from "./neuron_client.ts";
 
-/** A neuron stand-in on `Deno.serve` whose answers stay open until `end()`: who asked, from which connection. */
-function openAnswers() {
+const TLS = new URL("../tests/fixtures/tls/", import.meta.url).pathname;
+const tlsFiles = async () => ({
+  cert: await Deno.readTextFile(`${TLS}cert.pem`),
+  key: await Deno.readTextFile(`${TLS}key.pem`),
+});
+
+/**
+ * A neuron stand-in on `Deno.serve` whose answers stay open until `end()`: who asked, from
+ * which connection. With `tls`, over https (HTTP/2 offered by ALPN).
+ */
+function openAnswers(tls?: { cert: string; key: string }) {
   const peers: number[] = [];
   const gate = Promise.withResolvers<void>();
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (_req, info) => {
+  const opts = { hostname: "127.0.0.1", port: 0, onListen() {}, ...tls };
+  const server = Deno.serve(opts, (_req, info) => {
     peers.push(info.remoteAddr.port);
     const body = new ReadableStream<Uint8Array>({
       async start(c) {
@@ -18,7 +28,7 @@ function openAnswers() {
     return new Response(body, { headers: { "content-type": "text/event-stream" } });
   });
   return {
-    url: `http://127.0.0.1:${server.addr.port}`,
+    url: `${tls ? "https" : "http"}://127.0.0.1:${server.addr.port}`,
     peers,
     async end() {
       gate.resolve();
@@ -133,6 +143,50 @@ Deno.test("NeuronClient: a neuron that does not speak HTTP/2 is asked again over
   } finally {
     client.close();
     await neuron.close();
+  }
+});
+
+Deno.test("NeuronClient: an https neuron whose TLS front offers only HTTP/1.1 gets its streams over HTTP/1.1", async () => {
+  const neuron = rawHttp1(
+    () => "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+    await tlsFiles(),
+  );
+  const caCerts = [await Deno.readTextFile(`${TLS}ca.pem`)];
+  const client = new NeuronClient({ name: "n", endpoint: neuron.url, caCerts });
+  try {
+    const stream = { method: "POST", body: "{}" };
+    for (let i = 0; i < 2; i++) {
+      const res = await client.fetch("/v1/chat/completions", stream, undefined, true);
+      assertEquals(await res.text(), "{}");
+    }
+    assertEquals(neuron.heads.map((h) => h.split("\r\n")[0]), [
+      "POST /v1/chat/completions HTTP/1.1",
+      "POST /v1/chat/completions HTTP/1.1",
+    ]);
+  } finally {
+    client.close();
+    await neuron.close();
+  }
+});
+
+Deno.test("NeuronClient: an https neuron offering HTTP/2 shares connections among its streams", async () => {
+  const neuron = openAnswers(await tlsFiles());
+  const caCerts = [await Deno.readTextFile(`${TLS}ca.pem`)];
+  const client = new NeuronClient({ name: "n", endpoint: neuron.url, caCerts });
+  const n = STREAMS_PER_CONNECTION + 1;
+  try {
+    const answers = await Promise.all(
+      Array.from(
+        { length: n },
+        () => client.fetch("/v1/chat/completions", { method: "POST", body: "{}" }, () => {}, true),
+      ),
+    );
+    assertEquals(client.lanes.open, [STREAMS_PER_CONNECTION, 1]);
+    assertEquals(new Set(neuron.peers).size, 2, "one connection per lane");
+    await Promise.all(answers.map((a) => a.body?.cancel()));
+  } finally {
+    client.close();
+    await neuron.end();
   }
 });
 
